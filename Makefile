@@ -1,0 +1,30 @@
+# Two entry points for a fresh machine with Python 3.11: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SHARED ?= $(abspath ../shared)
+export GIFEMO_MODELS_DIR ?= $(SHARED)/models
+export NLTK_DATA ?= $(SHARED)/data/nltk_data
+
+.PHONY: install demo test bench clean
+
+$(BIN)/gifemo: setup.cfg pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The constraints file pins torch==2.13.0 (CPU build) so that pip never pulls a CUDA torch.
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+install: $(BIN)/gifemo
+
+demo: install
+	$(BIN)/gifemo demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) *.egg-info
