@@ -7,6 +7,7 @@ from typing import Callable, Optional
 
 from . import __version__, models
 from .media import MediaError
+from .facs import cli as facs_cli
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -49,7 +50,20 @@ def _add_models(sub, common) -> None:
     p.set_defaults(func=_cmd_models)
 
 
-COMMANDS: list[Callable] = [_add_models]  # each later module appends its own _add_<command> below
+# ---------------------------------------------------------------- train
+# Each trainable model registers `add_train_target(train_sub, common)` here.
+TRAIN_TARGETS: list[Callable] = []
+TRAIN_TARGETS.append(facs_cli.add_train_target)
+
+
+def _add_train(sub, common) -> None:
+    p = sub.add_parser("train", help="train one of the project's own models")
+    targets = p.add_subparsers(dest="target", metavar="TARGET", required=True)
+    for add in TRAIN_TARGETS:
+        add(targets, common)
+
+
+COMMANDS: list[Callable] = [_add_models, _add_train]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -72,6 +72,25 @@ class Clip:
 
 
 # --------------------------------------------------------------------------- GIF structure
+@dataclass
+class _GifFrame:
+    x: int
+    y: int
+    width: int
+    height: int
+    descriptor_flags: int
+    local_palette: Optional[bytes]
+    data: slice            # LZW minimum code size + sub-blocks, in the file's bytes
+    disposal: int
+    transparent: Optional[int]
+
+
+@dataclass
+class _GifLayout:
+    palette: Optional[bytes]
+    frames: list[_GifFrame]
+
+
 def _skip_sub_blocks(data: bytes, pos: int) -> int:
     """Return the position after a chain of GIF data sub-blocks; -1 if the file ends first."""
     n = len(data)
@@ -84,7 +103,11 @@ def _skip_sub_blocks(data: bytes, pos: int) -> int:
     return -1
 
 
-def _parse_gif(data: bytes, path: str, limits: DecodeLimits) -> MediaInfo:
+def _palette_size(flags: int) -> int:
+    return 3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0
+
+
+def _parse_gif(data: bytes, path: str, limits: DecodeLimits) -> tuple[MediaInfo, _GifLayout]:
     if len(data) < 13 or data[:6] not in (b"GIF87a", b"GIF89a"):
         raise MediaError(path, "not a GIF file (bad signature)")
     width = int.from_bytes(data[6:8], "little")
@@ -93,10 +116,11 @@ def _parse_gif(data: bytes, path: str, limits: DecodeLimits) -> MediaInfo:
         raise MediaError(path, f"GIF canvas is {width}x{height}")
     if width * height > limits.max_canvas_pixels:
         raise MediaError(path, f"GIF canvas {width}x{height} exceeds the limit of {limits.max_canvas_pixels} pixels")
-    flags = data[10]
-    pos = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+    pos = 13 + _palette_size(data[10])
+    layout = _GifLayout(data[13:pos] or None, [])
     durations: list[float] = []
     delay_ms: Optional[int] = None
+    disposal, transparent = 0, None
     loop: Optional[int] = None
     truncated = False
     n = len(data)
@@ -114,7 +138,10 @@ def _parse_gif(data: bytes, path: str, limits: DecodeLimits) -> MediaInfo:
             label = data[pos + 1]
             body = pos + 2
             if label == 0xF9 and body + 5 <= n and data[body] >= 4:  # graphic control extension
+                packed = data[body + 1]
                 delay_ms = int.from_bytes(data[body + 2:body + 4], "little") * 10
+                disposal = (packed >> 2) & 7
+                transparent = data[body + 4] if packed & 1 else None
             elif label == 0xFF and data[body:body + 12] in (b"\x0bNETSCAPE2.0", b"\x0bANIMEXTS1.0"):
                 sub = body + 12
                 if sub + 4 <= n and data[sub] >= 3 and data[sub + 1] == 1:
@@ -124,20 +151,21 @@ def _parse_gif(data: bytes, path: str, limits: DecodeLimits) -> MediaInfo:
             if pos + 10 > n:
                 truncated = True
                 break
-            fw = int.from_bytes(data[pos + 5:pos + 7], "little")
-            fh = int.from_bytes(data[pos + 7:pos + 9], "little")
+            fx, fy, fw, fh = (int.from_bytes(data[pos + k:pos + k + 2], "little") for k in (1, 3, 5, 7))
             if fw * fh > limits.max_canvas_pixels:
                 raise MediaError(path, f"GIF frame {len(durations)} is {fw}x{fh}, over the limit of "
                                        f"{limits.max_canvas_pixels} pixels")
             fflags = data[pos + 9]
-            pos += 10 + (3 * 2 ** ((fflags & 7) + 1) if fflags & 0x80 else 0)
-            pos = _skip_sub_blocks(data, pos + 1) if pos < n else -1  # +1: LZW minimum code size
+            start = pos + 10 + _palette_size(fflags)
+            local_palette = data[pos + 10:start] if fflags & 0x80 else None
+            pos = _skip_sub_blocks(data, start + 1) if start < n else -1  # +1: LZW minimum code size
             if pos < 0:
                 truncated = True
                 break
+            layout.frames.append(_GifFrame(fx, fy, fw, fh, fflags, local_palette, slice(start, pos), disposal, transparent))
             ms = delay_ms if delay_ms is not None and delay_ms > MIN_BROWSER_DELAY_MS else DEFAULT_DELAY_MS
             durations.append(ms / 1000.0)
-            delay_ms = None
+            delay_ms, disposal, transparent = None, 0, None
             if len(durations) > limits.max_frames:
                 raise MediaError(path, f"GIF has more than {limits.max_frames} frames (limit)")
             continue
@@ -152,7 +180,7 @@ def _parse_gif(data: bytes, path: str, limits: DecodeLimits) -> MediaInfo:
         raise MediaError(path, "GIF has no complete frame" + (" (file is truncated)" if truncated else ""))
     if len(durations) == 1:
         durations = [max(durations[0], DEFAULT_DELAY_MS / 1000.0)]
-    return MediaInfo(path, "gif", width, height, len(durations), durations, loop, truncated)
+    return MediaInfo(path, "gif", width, height, len(durations), durations, loop, truncated), layout
 
 
 # --------------------------------------------------------------------------- sampling
@@ -197,7 +225,7 @@ def _read_bytes(path: Path, limits: DecodeLimits) -> bytes:
     if size == 0:
         raise MediaError(path, "file is empty")
     if size > limits.max_bytes:
-        raise MediaError(path, f"file is {size} bytes, over the limit of {limits.max_bytes}")
+        raise MediaError(path, f"file is {size} bytes, over the limit of {limits.max_bytes} bytes")
     return path.read_bytes()
 
 
@@ -211,7 +239,7 @@ def probe(path: os.PathLike | str, limits: Optional[DecodeLimits] = None) -> Med
     path = Path(path)
     data = _read_bytes(path, limits)
     if is_gif_bytes(data):
-        return _parse_gif(data, str(path), limits)
+        return _parse_gif(data, str(path), limits)[0]
     return _probe_video(path, limits)
 
 
@@ -228,8 +256,8 @@ def read_clip(path: os.PathLike | str, num_frames: Optional[int] = None, fps: Op
     path = Path(path)
     data = _read_bytes(path, limits)
     if is_gif_bytes(data):
-        info = _parse_gif(data, str(path), limits)
-        return _read_gif(path, data, info, num_frames, fps, min_frames, max_side, background, limits)
+        info, layout = _parse_gif(data, str(path), limits)
+        return _read_gif(path, data, info, layout, num_frames, fps, min_frames, max_side, background, limits)
     return _read_video(path, num_frames, fps, min_frames, max_side, limits)
 
 
@@ -259,36 +287,63 @@ def _check_total_pixels(path, info: MediaInfo, frames_to_decode: int, limits: De
                                f"{total} pixels, over the limit of {limits.max_total_pixels}")
 
 
-def _read_gif(path, data, info, num_frames, fps, min_frames, max_side, background, limits) -> Clip:
+def _frame_pixels(data: bytes, frame: _GifFrame, palette: Optional[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Decode one frame's LZW data (Pillow does the LZW) into RGB pixels and an opacity mask."""
     import io
+    import struct
 
-    from PIL import Image, ImageFile
+    from PIL import Image
 
+    palette = frame.local_palette or palette or bytes(range(256)) * 3
+    flags = 0x80 | (int(np.log2(len(palette) // 3)) - 1)
+    single = (b"GIF89a" + struct.pack("<HHBBB", frame.width, frame.height, flags, 0, 0) + palette
+              + b"\x2c" + struct.pack("<HHHHB", 0, 0, frame.width, frame.height, frame.descriptor_flags & 0x40)
+              + data[frame.data] + b"\x3b")
+    with Image.open(io.BytesIO(single)) as image:
+        image.load()
+        indices = np.asarray(image.convert("P") if image.mode != "P" else image)
+    table = np.frombuffer(palette, dtype=np.uint8).reshape(-1, 3)
+    rgb = table[np.minimum(indices, len(table) - 1)]
+    opaque = np.ones(indices.shape, dtype=bool) if frame.transparent is None else indices != frame.transparent
+    return rgb, opaque
+
+
+def _read_gif(path, data, info, layout, num_frames, fps, min_frames, max_side, background, limits) -> Clip:
+    """Composite frames as browsers do: the canvas starts transparent; disposal 2 clears the frame's
+    rectangle to transparent (browsers ignore the background colour index); 3 restores what was there."""
     times, indices = _plan(info, num_frames, fps, min_frames)
     last_needed = max(indices)
     _check_total_pixels(path, info, last_needed + 1, limits)
     notes: list[str] = []
     wanted: dict[int, np.ndarray] = {}
     needed = set(indices)
-    bg = Image.new("RGBA", (info.width, info.height), background + (255,))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        ImageFile.LOAD_TRUNCATED_IMAGES = False
+    canvas = np.zeros((info.height, info.width, 3), dtype=np.uint8)
+    alpha = np.zeros((info.height, info.width), dtype=bool)
+    page = np.array(background, dtype=np.uint8)
+    for index in range(last_needed + 1):
+        frame = layout.frames[index]
         try:
-            image = Image.open(io.BytesIO(data))
-        except Exception as exc:  # Pillow raises many types for broken headers
-            raise MediaError(path, f"cannot open GIF: {exc}") from exc
-        for index in range(last_needed + 1):
-            try:
-                image.seek(index)
-                if index in needed:
-                    frame = Image.alpha_composite(bg, image.convert("RGBA")).convert("RGB")
-                    wanted[index] = _shrink(np.asarray(frame), max_side)
-            except (EOFError, OSError, ValueError, SyntaxError) as exc:
-                if not wanted:
-                    raise MediaError(path, f"GIF frame {index} cannot be decoded: {exc}") from exc
-                notes.append(f"{path}: frame {index} cannot be decoded ({exc}); kept the {len(wanted)} frames before it")
-                break
+            rgb, opaque = _frame_pixels(data, frame, layout.palette)
+        except Exception as exc:  # Pillow raises many types for corrupt LZW data
+            if not wanted:
+                raise MediaError(path, f"GIF frame {index} cannot be decoded: {exc}") from exc
+            notes.append(f"{path}: frame {index} cannot be decoded ({exc}); kept the {len(wanted)} frames before it")
+            break
+        # the part of the frame's rectangle that lies on the canvas
+        y0, x0 = min(frame.y, info.height), min(frame.x, info.width)
+        y1, x1 = min(frame.y + rgb.shape[0], info.height), min(frame.x + rgb.shape[1], info.width)
+        region = (slice(y0, y1), slice(x0, x1))
+        rgb, opaque = rgb[: y1 - y0, : x1 - x0], opaque[: y1 - y0, : x1 - x0]
+        saved = (canvas[region].copy(), alpha[region].copy()) if frame.disposal == 3 else None
+        np.copyto(canvas[region], rgb, where=opaque[..., None])
+        alpha[region] |= opaque
+        if index in needed:
+            shown = canvas.copy() if alpha.all() else np.where(alpha[..., None], canvas, page)
+            wanted[index] = _shrink(shown, max_side)
+        if frame.disposal == 2:
+            alpha[region] = False
+        elif saved is not None:
+            canvas[region], alpha[region] = saved
     if info.truncated:
         notes.append(f"{path}: file is truncated; using the {info.frame_count} complete frames")
     keep = [i for i, idx in enumerate(indices) if idx in wanted]

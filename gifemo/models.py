@@ -250,3 +250,11 @@ def load_torch_checkpoint(path: os.PathLike):
     import torch
 
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def local_status(name: str, models_dir: Optional[os.PathLike] = None) -> tuple[Optional[Path], str]:
+    """Where model `name` is found without downloading, and 'found' or 'missing'."""
+    try:
+        return resolve(name, models_dir=models_dir, download=False), "found"
+    except MissingModelError:
+        return None, "missing"

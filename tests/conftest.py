@@ -1,0 +1,25 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # test helpers such as gifmaker
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared (development data) is not beside this checkout")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def models_dir(shared_dir) -> Path:
+    return shared_dir / "models"
+
+
+@pytest.fixture(scope="session")
+def gifs_dev(shared_dir) -> Path:
+    return shared_dir / "data" / "gifs_dev"
