@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SHARED ?= $(abspath ../shared)
+# Development copies of third-party files, when ../shared sits beside the clone.
+ifneq ($(wildcard $(SHARED)/models),)
 export GIFEMO_MODELS_DIR ?= $(SHARED)/models
 export NLTK_DATA ?= $(SHARED)/data/nltk_data
+endif
 
 .PHONY: install demo test bench clean
 
@@ -18,7 +21,7 @@ $(BIN)/gifemo: setup.cfg pyproject.toml constraints.txt
 install: $(BIN)/gifemo
 
 demo: install
-	$(BIN)/gifemo demo
+	$(BIN)/gifemo demo $(FOLDER)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -6,7 +6,9 @@ import sys
 from typing import Callable, Optional
 
 from . import __version__, models
+from .action import cli as action_cli
 from .media import MediaError
+from .recommender import cli as recommender_cli
 from .facs import cli as facs_cli
 
 
@@ -50,6 +52,111 @@ def _add_models(sub, common) -> None:
     p.set_defaults(func=_cmd_models)
 
 
+# ---------------------------------------------------------------- tag / evaluate / show / annotate / demo
+def _tag_options(args: argparse.Namespace):
+    from .facs import FaceOptions
+    from .action import ActionOptions
+    from .tagger import TagOptions
+
+    return TagOptions(face=FaceOptions(num_frames=args.frames), action=ActionOptions(flow=args.flow),
+                      actions=args.actions)
+
+
+def _add_tag_options(p: argparse.ArgumentParser, actions_default: str = "fallback") -> None:
+    p.add_argument("--frames", type=int, default=16, help="frames sampled evenly over each GIF for faces (default 16)")
+    p.add_argument("--actions", choices=["fallback", "always", "off"], default=actions_default,
+                   help="when to run the action stream: only without a reliable face (fallback), always, or off")
+    p.add_argument("--flow", choices=["tvl1", "dis", "farneback", "none"], default="tvl1",
+                   help="optical flow for the I3D flow stream; none = RGB only (default tvl1)")
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (each loads the models once)")
+
+
+def _cmd_tag(args: argparse.Namespace) -> int:
+    from .tagger import tag_paths
+
+    summary = tag_paths(args.paths, args.db, jsonl=args.jsonl, workers=args.workers, options=_tag_options(args),
+                        models_dir=args.models_dir, progress=not args.quiet, retry_errors=args.retry_errors)
+    print(summary.text())
+    return 1 if summary.failed else 0
+
+
+def _add_tag(sub, common) -> None:
+    p = sub.add_parser("tag", parents=[common], help="tag GIFs and short videos (files or folders) into a corpus")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--db", required=True, metavar="CORPUS.db", help="SQLite corpus (created if missing)")
+    p.add_argument("--jsonl", metavar="OUT", help="also write one JSON record per file")
+    p.add_argument("--retry-errors", action="store_true", help="tag again files that failed before")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_tag_options(p)
+    p.set_defaults(func=_cmd_tag)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, format_report, write_report
+
+    report = evaluate(args.dataset, db=args.db, workers=args.workers, options=_tag_options(args),
+                      models_dir=args.models_dir, progress=not args.quiet)
+    write_report(report, args.json, args.plot)
+    print(format_report(report))
+    print(f"\nreport: {args.json}" + (f", confusion matrix: {args.plot}" if args.plot else ""))
+    return 0
+
+
+def _add_evaluate(sub, common) -> None:
+    p = sub.add_parser("evaluate", parents=[common], help="score tagging against a labelled GIF set")
+    p.add_argument("dataset", metavar="DATASET", help="folder of label-named folders, or a CSV with columns file,label")
+    p.add_argument("--json", required=True, metavar="REPORT.json")
+    p.add_argument("--plot", metavar="CM.png", help="confusion matrix picture")
+    p.add_argument("--db", metavar="CORPUS.db", help="reuse/extend this corpus instead of a temporary one")
+    p.add_argument("-q", "--quiet", action="store_true")
+    _add_tag_options(p, actions_default="always")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from .show import show
+
+    print(show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), models_dir=args.models_dir))
+    return 0
+
+
+def _add_show(sub, common) -> None:
+    p = sub.add_parser("show", parents=[common], help="a readable summary of one GIF with its emotion timeline")
+    p.add_argument("gif", metavar="GIF")
+    p.add_argument("--db", metavar="CORPUS.db", help="use the record in this corpus when the GIF is tagged there")
+    p.add_argument("--plot", metavar="TIMELINE.png", help="also draw the emotion timeline")
+    _add_tag_options(p)
+    p.set_defaults(func=_cmd_show)
+
+
+def _cmd_annotate(args: argparse.Namespace) -> int:
+    from .annotate import annotate_gif
+
+    print(annotate_gif(args.src, args.dst, max_frames=args.max_frames, models_dir=args.models_dir))
+    return 0
+
+
+def _add_annotate(sub, common) -> None:
+    p = sub.add_parser("annotate", parents=[common], help="write the GIF with faces boxed and labelled")
+    p.add_argument("src", metavar="IN")
+    p.add_argument("dst", metavar="OUT")
+    p.add_argument("--max-frames", type=int, default=300)
+    p.set_defaults(func=_cmd_annotate)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.folder, models_dir=args.models_dir, db=args.db)
+
+
+def _add_demo(sub, common) -> None:
+    p = sub.add_parser("demo", parents=[common], help="tag a folder of GIFs and show suggestions for a few messages")
+    p.add_argument("folder", nargs="?", help="GIF folder (default: the project's demo GIFs)")
+    p.add_argument("--db", metavar="CORPUS.db", help="corpus to write (default: in the user cache)")
+    p.set_defaults(func=_cmd_demo)
+
+
 # ---------------------------------------------------------------- train
 # Each trainable model registers `add_train_target(train_sub, common)` here.
 TRAIN_TARGETS: list[Callable] = []
@@ -63,7 +170,9 @@ def _add_train(sub, common) -> None:
         add(targets, common)
 
 
-COMMANDS: list[Callable] = [_add_models, _add_train]
+COMMANDS: list[Callable] = [_add_models, _add_train, _add_tag, _add_evaluate, _add_show, _add_annotate, _add_demo]
+COMMANDS.append(recommender_cli.add_commands)
+COMMANDS.append(action_cli.add_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

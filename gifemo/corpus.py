@@ -28,8 +28,10 @@ CREATE TABLE IF NOT EXISTS gifs (
     faces         TEXT,
     top_aus       TEXT,
     top_actions   TEXT,
+    action        TEXT,
     timeline      TEXT,
     model_version TEXT,
+    warnings      TEXT,
     error         TEXT,
     tagged_at     REAL
 );
@@ -38,7 +40,7 @@ CREATE INDEX IF NOT EXISTS gifs_path ON gifs (path);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
-JSON_FIELDS = ("scores", "faces", "top_aus", "top_actions", "timeline")
+JSON_FIELDS = ("scores", "faces", "top_aus", "top_actions", "action", "timeline", "warnings")
 
 
 @dataclass
@@ -57,8 +59,10 @@ class GifRecord:
     faces: dict = field(default_factory=dict)
     top_aus: list = field(default_factory=list)
     top_actions: list = field(default_factory=list)
+    action: dict = field(default_factory=dict)      # action-stream summary: available, scores, mapped mass
     timeline: list = field(default_factory=list)
     model_version: str = ""
+    warnings: list = field(default_factory=list)   # e.g. "file is truncated; used the complete frames"
     error: Optional[str] = None
     tagged_at: float = field(default_factory=time.time)
 
@@ -129,5 +133,5 @@ class Corpus:
 def _record(row: sqlite3.Row) -> GifRecord:
     data = dict(row)
     for key in JSON_FIELDS:
-        data[key] = json.loads(data[key]) if data[key] else ([] if key in ("top_aus", "top_actions", "timeline") else {})
+        data[key] = json.loads(data[key]) if data[key] else ([] if key in ("top_aus", "top_actions", "timeline", "warnings") else {})
     return GifRecord(**data)

@@ -1,0 +1,75 @@
+"""Pictures of results: confusion matrices and per-frame emotion timelines (PNG)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .emotions import EMOTIONS
+
+# One colour per emotion, reused by the app so a colour means the same everywhere.
+COLOURS = {
+    "anger": "#d62728", "disgust": "#8c9c2c", "fear": "#9467bd", "happiness": "#f2b701",
+    "sadness": "#1f77b4", "surprise": "#ff7f0e", "neutral": "#7f7f7f",
+}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], out_png: str | Path,
+                   title: str = "Confusion matrix") -> Path:
+    """Rows are true labels, columns predictions; cells show counts, colour shows row share."""
+    plt = _pyplot()
+    counts = np.asarray(matrix, dtype=float)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * len(labels), 0.6 + 0.7 * len(labels)))
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    for i in range(counts.shape[0]):
+        for j in range(counts.shape[1]):
+            if counts[i, j]:
+                ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center",
+                        color="white" if shares[i, j] > 0.5 else "black")
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+    return out_png
+
+
+def plot_timeline(timeline: Sequence[dict], out_png: str | Path, title: str = "Emotion over time") -> Path:
+    """Stacked emotion scores per sampled frame; frames without a face are left blank."""
+    plt = _pyplot()
+    times = [float(step["time"]) for step in timeline]
+    fig, ax = plt.subplots(figsize=(8, 3))
+    if times:
+        stack = np.array([[float((step.get("scores") or {}).get(e, np.nan)) for e in EMOTIONS] for step in timeline])
+        ax.stackplot(times, np.nan_to_num(stack).T, labels=EMOTIONS, colors=[COLOURS[e] for e in EMOTIONS], alpha=0.9)
+        missing = [t for t, row in zip(times, stack) if np.isnan(row).all()]
+        if missing:
+            ax.plot(missing, [0.02] * len(missing), "x", color="black", label="no face")
+        ax.set_xlim(min(times), max(times) if max(times) > min(times) else min(times) + 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("score")
+    ax.set_title(title)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png

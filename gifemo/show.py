@@ -1,0 +1,66 @@
+"""`gifemo show`: a readable summary of one GIF — emotion, evidence, and its per-frame timeline."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from .corpus import Corpus, GifRecord
+from .emotions import EMOJI, EMOTIONS, top_emotion
+
+
+def _bar(value: float, width: int = 20) -> str:
+    return "█" * round(value * width)
+
+
+def describe(record: GifRecord) -> str:
+    if record.error:
+        return f"{record.path}\n  FAILED: {record.error}"
+    head = f"{record.path}  ({record.frames} frames, {record.duration:.2f} s, {record.width}x{record.height})"
+    reason = (record.faces or {}).get("reason", "")
+    if record.emotion:
+        lines = [head, f"emotion:  {EMOJI[record.emotion]} {record.emotion}  confidence {record.confidence:.2f}  "
+                       f"(source: {record.source}; {reason})"]
+    else:
+        lines = [head, f"emotion:  unknown (source: none; {reason})"]
+    for name in sorted(EMOTIONS, key=lambda e: -record.scores.get(e, 0.0)) if record.scores else []:
+        lines.append(f"  {name:10s} {record.scores[name]:5.2f} {_bar(record.scores[name])}")
+    faces = record.faces or {}
+    lines.append(f"faces:    in {faces.get('frames_with_face', 0)}/{faces.get('frames_analyzed', 0)} sampled frames, "
+                 f"up to {faces.get('max_faces', 0)} per frame")
+    if record.top_aus:
+        lines.append("top AUs:  " + ", ".join(f"{name} {value:.2f}" for name, value in record.top_aus))
+    if record.top_actions:
+        lines.append("actions:  " + ", ".join(f"{name} {p:.2f}" for name, p in record.top_actions))
+    elif (record.action or {}).get("reason"):
+        lines.append("actions:  " + record.action["reason"].splitlines()[0])
+    if record.warnings:
+        lines += [f"warning:  {w}" for w in record.warnings]
+    if record.timeline:
+        lines.append("timeline:")
+        for step in record.timeline:
+            scores = step.get("scores")
+            if scores:
+                best = top_emotion(scores)
+                lines.append(f"  {step['time']:6.2f}s {EMOJI[best]} {best:10s} {scores[best]:4.2f} {_bar(scores[best], 12)}")
+            else:
+                lines.append(f"  {step['time']:6.2f}s    (no face)")
+    return "\n".join(lines)
+
+
+def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | Path] = None, options=None,
+         models_dir=None) -> str:
+    from .tagger import Tagger, file_sha256
+
+    record = None
+    if db and Path(db).exists():
+        with Corpus(db) as corpus:
+            record = corpus.get(file_sha256(Path(gif)))
+    if record is None:
+        record = Tagger(options, models_dir=models_dir).tag_file(gif)
+    text = describe(record)
+    if plot and record.timeline:
+        from .plots import plot_timeline
+
+        plot_timeline(record.timeline, plot, title=f"{Path(gif).name}: {record.emotion or 'unknown'}")
+        text += f"\ntimeline picture: {plot}"
+    return text
