@@ -10,6 +10,7 @@ from .action import cli as action_cli
 from .media import MediaError
 from .recommender import cli as recommender_cli
 from .facs import cli as facs_cli
+from .text import cli as text_cli
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -161,6 +162,7 @@ def _add_demo(sub, common) -> None:
 # Each trainable model registers `add_train_target(train_sub, common)` here.
 TRAIN_TARGETS: list[Callable] = []
 TRAIN_TARGETS.append(facs_cli.add_train_target)
+TRAIN_TARGETS.append(text_cli.add_train_target)
 
 
 def _add_train(sub, common) -> None:
@@ -173,6 +175,7 @@ def _add_train(sub, common) -> None:
 COMMANDS: list[Callable] = [_add_models, _add_train, _add_tag, _add_evaluate, _add_show, _add_annotate, _add_demo]
 COMMANDS.append(recommender_cli.add_commands)
 COMMANDS.append(action_cli.add_commands)
+COMMANDS.append(text_cli.add_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

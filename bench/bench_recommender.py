@@ -1,0 +1,188 @@
+"""Recommender latency and index build time for corpora of 10k, 100k and 1M GIF vectors.
+
+The GIF vectors are synthetic but shaped like real ones: 2,000 tag texts made of real tag terms
+(emotion words, Kinetics action names, FACS action units) are embedded by the real MiniLM, and each
+synthetic GIF is one of them plus noise, with an emotion distribution peaked on the text's emotion.
+Messages are real (the tweet_emotion validation split), and the per-message latency includes the real
+text model and the MiniLM embedding of the message: what `gifemo suggest` does after loading.
+
+    .venv/bin/python bench/bench_recommender.py [--sizes 10000 100000 1000000] [--queries 200]
+
+Prints a table and writes bench/results/recommender.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+import torch
+
+from gifemo.emotions import EMOTIONS
+from gifemo.recommender import index as index_mod
+from gifemo.recommender import vectors
+from gifemo.recommender.index import GifIndex, IndexOptions
+from gifemo.recommender.ranking import RankingOptions, query_vector, rank
+from gifemo.text import load_model
+from gifemo.text.encoder import embed
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+RESULTS = REPO / "bench" / "results" / "recommender.json"
+BASE_TEXTS = 2000
+K = 8
+
+
+def tag_texts(rng: np.random.Generator) -> tuple[list[str], list[int]]:
+    """Tag texts as the index writes them, from real terms; and the emotion each one is about."""
+    actions = (SHARED / "models" / "i3d" / "label_map.txt").read_text().split("\n")
+    actions = [a for a in actions if a.strip()]
+    aus = list(vectors.FACS_NAMES.values())
+    texts, emotions = [], []
+    for _ in range(BASE_TEXTS):
+        e = int(rng.integers(len(EMOTIONS)))
+        terms = [vectors.EMOTION_WORDS[EMOTIONS[e]]]
+        terms += list(rng.choice(actions, size=int(rng.integers(0, 3)), replace=False))
+        terms += list(rng.choice(aus, size=int(rng.integers(0, 4)), replace=False))
+        texts.append(vectors.tag_text(terms))
+        emotions.append(e)
+    return texts, emotions
+
+
+def synthetic_corpus(n: int, base: np.ndarray, base_emotions: np.ndarray, rng: np.random.Generator):
+    pick = rng.integers(len(base), size=n)
+    vecs = np.empty((n, vectors.DIM), dtype=np.float32)
+    for start in range(0, n, 100_000):  # in chunks: the noise for 1M x 384 at once would double the memory
+        rows = pick[start:start + 100_000]
+        semantic = base[rows] + rng.normal(scale=0.015, size=(len(rows), vectors.SEMANTIC_DIM)).astype(np.float32)
+        vecs[start:start + len(rows), len(EMOTIONS):] = semantic / np.linalg.norm(semantic, axis=1, keepdims=True)
+        emotion = rng.dirichlet(np.full(len(EMOTIONS), 0.3), size=len(rows)).astype(np.float32)
+        emotion[np.arange(len(rows)), base_emotions[rows]] += rng.uniform(0.5, 2.0, size=len(rows)).astype(np.float32)
+        vecs[start:start + len(rows), :len(EMOTIONS)] = emotion / emotion.sum(1, keepdims=True)
+    top = vecs[:, :len(EMOTIONS)].argmax(1)
+    rows = {"path": [f"synthetic/{i}.gif" for i in range(n)], "emotion": [EMOTIONS[e] for e in top],
+            "confidence": vecs[np.arange(n), top].tolist(), "source": ["face" if i % 3 else "action" for i in range(n)],
+            "frames": list(range(n)), "width": [320] * n, "height": [240] * n, "duration": [2.0] * n,
+            "term_ids": [[]] * n}
+    return vecs, rows
+
+
+def percentiles(seconds: list[float]) -> dict:
+    ms = np.asarray(seconds) * 1000
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2)}
+
+
+def time_search(index: GifIndex, queries: np.ndarray, n: int) -> tuple[dict, np.ndarray]:
+    seconds, ids = [], []
+    for q in queries:
+        start = time.perf_counter()
+        _, found = index.search(q, n)
+        seconds.append(time.perf_counter() - start)
+        ids.append(found[:K])
+    return percentiles(seconds), np.array(ids)
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return round(float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth)])), 3)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--text-model", default=None, help="bilstm or minilm (default: the project's default)")
+    parser.add_argument("--exact-sizes", type=int, nargs="+", default=[10_000, 25_000, 50_000, 100_000],
+                        help="sizes at which the exact scan is timed, to place the approximate threshold")
+    args = parser.parse_args()
+    if not SHARED.is_dir():
+        print(f"bench_recommender: needs {SHARED} (data and models)", file=sys.stderr)
+        return 1
+    os.environ.setdefault("GIFEMO_MODELS_DIR", str(SHARED / "models"))
+    torch.set_num_threads(1)
+    faiss.omp_set_num_threads(1)  # one message at a time, as the CLI and the app do
+    rng = np.random.default_rng(0)
+    options = RankingOptions()
+    candidates = max(options.min_candidates, options.candidates_per_result * K)
+
+    text_model = load_model(args.text_model)
+    messages = [line.rsplit(";", 1)[0] for line in
+                (SHARED / "data" / "tweet_emotion" / "val.txt").read_text().splitlines()[:args.queries]]
+    embed(["warm up"])
+    start = time.perf_counter()
+    texts, base_emotions = tag_texts(rng)
+    base = vectors.encode(texts)
+    embed_rate = len(texts) / (time.perf_counter() - start)
+    print(f"MiniLM embeds {embed_rate:.0f} tag texts/s on this machine (the index build's cost for new GIFs)")
+
+    # Message side, measured once: text model + MiniLM per message.
+    message_scores, message_vecs, text_seconds = [], [], []
+    for m in messages:
+        start = time.perf_counter()
+        message_scores.append(text_model.predict_one(m))
+        message_vecs.append(embed([m])[0])
+        text_seconds.append(time.perf_counter() - start)
+    queries = np.stack([query_vector(s, v, options) for s, v in zip(message_scores, message_vecs)])
+    result = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, 1 thread per query",
+              "text_model": text_model.name, "queries": len(messages), "k": K, "candidates": candidates,
+              "embed_tag_texts_per_s": round(embed_rate, 1), "message_encoding": percentiles(text_seconds),
+              "exact_scan": {}, "corpora": {}}
+
+    # Where the exact scan stops being cheap: this places index.APPROXIMATE_FROM.
+    for n in args.exact_sizes:
+        vecs, rows = synthetic_corpus(n, base, np.asarray(base_emotions), rng)
+        exact = GifIndex(vecs, rows, options=IndexOptions(approximate_from=10 ** 12))
+        result["exact_scan"][n] = time_search(exact, queries, candidates)[0]
+        print(f"exact scan {n:>9,d}: {result['exact_scan'][n]}")
+        del exact, vecs
+
+    for n in args.sizes:
+        vecs, rows = synthetic_corpus(n, base, np.asarray(base_emotions), rng)
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # building may use every core
+        start = time.perf_counter()
+        index = GifIndex(vecs, rows)
+        build_s = time.perf_counter() - start
+        faiss.omp_set_num_threads(1)
+        search, found = time_search(index, queries, candidates)
+        entry = {"kind": index.kind, "build_s": round(build_s, 2), "search": search}
+        if index.kind == "ivf":  # recall of the top K against an exact scan of the same vectors
+            exact = GifIndex(vecs, rows, options=IndexOptions(approximate_from=10 ** 12))
+            n_check = min(len(queries), 50)
+            exact_search, truth = time_search(exact, queries[:n_check], candidates)
+            entry["exact_search"] = exact_search
+            entry[f"recall_at_{K}"] = recall(found[:n_check], truth)
+            entry["nprobe_sweep"] = {}  # what the default nprobe (index.IndexOptions) trades
+            for nprobe in (8, 16, 32, 64, 128):
+                index.faiss_index.nprobe = nprobe
+                sweep_search, sweep_found = time_search(index, queries[:n_check], candidates)
+                entry["nprobe_sweep"][nprobe] = {**sweep_search, f"recall_at_{K}": recall(sweep_found, truth)}
+            index.faiss_index.nprobe = index.options.nprobe
+            del exact
+        seconds = []
+        for scores, vec in zip(message_scores, message_vecs):
+            start = time.perf_counter()
+            rank(index, scores, vec, K, options=options)
+            seconds.append(time.perf_counter() - start)
+        entry["rank"] = percentiles(seconds)
+        entry["per_message"] = percentiles([t + r for t, r in zip(text_seconds, seconds)])
+        result["corpora"][n] = entry
+        for nprobe, sweep in entry.get("nprobe_sweep", {}).items():
+            print(f"    nprobe {nprobe:3d}: {sweep}")
+        print(f"{n:>9,d} GIFs  {entry['kind']:5s} build {entry['build_s']:7.2f} s  search {search}  "
+              f"rank {entry['rank']}  per message {entry['per_message']}"
+              + (f"  recall@{K} {entry[f'recall_at_{K}']}" if "recall_at_8" in entry else ""))
+        del index, vecs, rows
+    result["approximate_from"] = index_mod.APPROXIMATE_FROM
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2))
+    print(f"wrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""`gifemo suggest` and `gifemo app`."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ..emotions import EMOTIONS
+from ..paths import PROJECT_ROOT
+
+APP_SCRIPT = PROJECT_ROOT / "app" / "streamlit_app.py"
+MAX_UPLOAD_MB = 10
+
+
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    from .ranking import Filters
+    from .suggest import Recommender
+
+    if not Path(args.db).is_file():
+        print(f"gifemo suggest: error: no corpus at {args.db} (make one with `gifemo tag`)", file=sys.stderr)
+        return 1
+    recommender = Recommender(args.db, text_model=args.text_model, models_dir=args.models_dir, progress=True)
+    filters = Filters(emotions=args.emotion or (), min_confidence=args.min_confidence, sources=args.source or ())
+    results = recommender.suggest(args.message, k=args.k, filters=filters)
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
+        return 0
+    scores = recommender.message_scores(args.message)
+    print("message: " + ", ".join(f"{e} {scores[e]:.2f}" for e in sorted(scores, key=lambda e: -scores[e])[:3]))
+    if not results:
+        print("no GIF in the corpus passes the filters")
+    for rank, r in enumerate(results, 1):
+        print(f"{rank:2d}. {r.score:.3f}  {r.emotion or '-':9s}  {r.path}\n      {r.why}")
+    return 0
+
+
+def _cmd_app(args: argparse.Namespace) -> int:
+    if not APP_SCRIPT.is_file():
+        print(f"gifemo app: error: the app script is missing: {APP_SCRIPT}", file=sys.stderr)
+        return 1
+    env = dict(os.environ)
+    if args.db:
+        env["GIFEMO_DB"] = str(Path(args.db).resolve())
+    if args.report:
+        env["GIFEMO_REPORT"] = str(Path(args.report).resolve())
+    if args.models_dir:
+        env["GIFEMO_MODELS_DIR"] = str(Path(args.models_dir).resolve())
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
+               "--server.address", args.address, "--server.port", str(args.port),
+               "--server.maxUploadSize", str(MAX_UPLOAD_MB), "--server.enableXsrfProtection", "true",
+               "--browser.gatherUsageStats", "false"]
+    if args.headless:
+        command += ["--server.headless", "true"]
+    return subprocess.call(command, env=env, cwd=str(PROJECT_ROOT))
+
+
+def add_commands(sub, common) -> None:
+    p = sub.add_parser("suggest", parents=[common], help="suggest GIFs of a tagged corpus for a message")
+    p.add_argument("message")
+    p.add_argument("--db", required=True, metavar="CORPUS.db", help="corpus written by `gifemo tag`")
+    p.add_argument("-k", type=int, default=8, help="number of GIFs (default: 8)")
+    p.add_argument("--json", action="store_true", help='print [{"path", "score", "emotion", "why"}, ...]')
+    p.add_argument("--text-model", choices=["bilstm", "minilm"], help="message emotion model (default: the best)")
+    p.add_argument("--emotion", action="append", choices=EMOTIONS, help="only GIFs tagged with this emotion (repeatable)")
+    p.add_argument("--min-confidence", type=float, default=0.0, help="only GIFs tagged at least this confidently")
+    p.add_argument("--source", action="append", choices=["face", "action", "none"],
+                   help="only GIFs decided by this stream (repeatable)")
+    p.set_defaults(func=_cmd_suggest)
+
+    p = sub.add_parser("app", parents=[common], help="start the Streamlit app (suggest, tag, browse, evaluate)")
+    p.add_argument("--db", metavar="CORPUS.db", help="corpus to suggest from and browse")
+    p.add_argument("--report", metavar="REPORT.json", help="report of `gifemo evaluate` for the evaluation page")
+    p.add_argument("--address", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--headless", action="store_true", help="do not open a browser")
+    p.set_defaults(func=_cmd_app)

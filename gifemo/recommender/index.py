@@ -1,0 +1,219 @@
+"""The search index of a corpus: GIF vectors, their metadata and a faiss index, kept beside the corpus.
+
+`CORPUS.db` gets a folder `CORPUS.db.index/`. It records when the corpus was last written; when the
+corpus has changed since, `open_index` updates it, re-embedding only the GIFs whose tag text changed.
+Small corpora are searched exactly; from `APPROXIMATE_FROM` GIFs on, an IVF index answers in about a
+millisecond (see bench/bench_recommender.py for the measurements behind the threshold).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+import faiss
+import numpy as np
+
+from ..corpus import Corpus, GifRecord
+from ..emotions import EMOTIONS
+from . import vectors
+
+FORMAT_VERSION = 1
+# Below this many GIFs an exact scan is fast enough (see the bench); above it, IVF.
+APPROXIMATE_FROM = 50_000
+# A filtered query that leaves at most this many GIFs is answered by an exact scan of just those.
+EXACT_SUBSET_MAX = 20_000
+SOURCES = ("face", "action", "none")
+
+
+@dataclass
+class IndexOptions:
+    approximate_from: int = APPROXIMATE_FROM
+    nprobe: int = 32             # IVF lists scanned per query: recall@8 0.985 at 100k in the bench
+    train_per_list: int = 40     # training vectors per IVF list (k-means on all of 1M would take minutes)
+    train_iterations: int = 10
+
+    def nlist(self, n: int) -> int:
+        return max(16, int(math.sqrt(n)))
+
+
+@dataclass
+class GifIndex:
+    vectors: np.ndarray                  # (N, DIM) float32: emotion scores, then the tag-text embedding
+    rows: dict                           # column name -> list: sha256, path, emotion, confidence, source, ...
+    terms: list[str] = field(default_factory=list)
+    term_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, vectors.SEMANTIC_DIM), np.float32))
+    corpus_changed_at: float = 0.0
+    options: IndexOptions = field(default_factory=IndexOptions)
+    faiss_index: Optional[faiss.Index] = None
+
+    def __post_init__(self):
+        if self.faiss_index is None:
+            self.faiss_index = build_faiss_index(self.vectors, self.options)
+        # Columns as arrays, for filtering without Python loops.
+        self.emotion_ids = np.array([EMOTIONS.index(e) if e else -1 for e in self.rows["emotion"]], dtype=np.int8)
+        self.source_ids = np.array([SOURCES.index(s) for s in self.rows["source"]], dtype=np.int8)
+        self.confidence = np.asarray(self.rows["confidence"], dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    @property
+    def kind(self) -> str:
+        return "ivf" if isinstance(self.faiss_index, faiss.IndexIVF) else "exact"
+
+    def search(self, query: np.ndarray, n: int, allowed: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+        """The `n` best rows by inner product with `query`, restricted to the `allowed` mask; (scores, ids)."""
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        if allowed is None:
+            scores, ids = self.faiss_index.search(query, min(n, len(self)))
+        else:
+            subset = np.flatnonzero(allowed)
+            if len(subset) <= EXACT_SUBSET_MAX:
+                return _exact_top(self.vectors[subset], query[0], n, subset)
+            bitmap = np.packbits(allowed.astype(np.uint8), bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
+            params = (faiss.SearchParametersIVF(sel=selector, nprobe=self.options.nprobe) if self.kind == "ivf"
+                      else faiss.SearchParameters(sel=selector))
+            scores, ids = self.faiss_index.search(query, min(n, len(subset)), params=params)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    # ------------------------------------------------------------ files
+    def save(self, folder: Path) -> None:
+        """Write every file under a temporary name first, so a reader never sees a half-written index."""
+        folder.mkdir(parents=True, exist_ok=True)
+        _replace(folder / "vectors.npy", lambda p: np.save(p, self.vectors))
+        _replace(folder / "terms.npy", lambda p: np.save(p, self.term_vectors))
+        if self.kind == "ivf":
+            _replace(folder / "ivf.faiss", lambda p: faiss.write_index(self.faiss_index, str(p)))
+        meta = {"format": FORMAT_VERSION, "corpus_changed_at": self.corpus_changed_at, "count": len(self),
+                "kind": self.kind, "terms": self.terms, "rows": self.rows}
+        _replace(folder / "meta.json", lambda p: p.write_text(json.dumps(meta)))
+
+    @classmethod
+    def load(cls, folder: Path, options: Optional[IndexOptions] = None) -> Optional["GifIndex"]:
+        """The saved index, or None when there is none or it is from another format version."""
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+            if meta.get("format") != FORMAT_VERSION:
+                return None
+            vecs = np.load(folder / "vectors.npy")
+            term_vectors = np.load(folder / "terms.npy")
+            if len(vecs) != meta["count"]:
+                return None
+            ivf = faiss.read_index(str(folder / "ivf.faiss")) if meta["kind"] == "ivf" else None
+        except (OSError, ValueError, KeyError, RuntimeError):
+            return None
+        index = cls(vecs, meta["rows"], meta["terms"], term_vectors, meta["corpus_changed_at"],
+                    options or IndexOptions(), _exact_index(vecs) if ivf is None else ivf)
+        if ivf is not None:
+            index.faiss_index.nprobe = index.options.nprobe
+        return index
+
+
+def build_faiss_index(vecs: np.ndarray, options: IndexOptions) -> faiss.Index:
+    if len(vecs) < options.approximate_from:
+        return _exact_index(vecs)
+    nlist = options.nlist(len(vecs))
+    quantizer = faiss.IndexFlatIP(vecs.shape[1])
+    index = faiss.IndexIVFFlat(quantizer, vecs.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.niter = options.train_iterations
+    rng = np.random.default_rng(0)
+    sample = vecs[rng.choice(len(vecs), min(len(vecs), options.train_per_list * nlist), replace=False)]
+    index.train(np.ascontiguousarray(sample))
+    index.add(vecs)
+    index.nprobe = options.nprobe
+    return index
+
+
+def _exact_index(vecs: np.ndarray) -> faiss.Index:
+    index = faiss.IndexFlatIP(vecs.shape[1] if vecs.ndim == 2 else vectors.DIM)
+    if len(vecs):
+        index.add(np.ascontiguousarray(vecs, dtype=np.float32))
+    return index
+
+
+def _exact_top(vecs: np.ndarray, query: np.ndarray, n: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    scores = vecs @ query
+    n = min(n, len(scores))
+    if n == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    top = np.argpartition(-scores, n - 1)[:n]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return scores[top], ids[top]
+
+
+def _replace(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- build / update
+def index_dir(db_path: str | Path) -> Path:
+    return Path(str(db_path) + ".index")
+
+
+def build_index(records: Iterable[GifRecord], previous: Optional[GifIndex] = None, models_dir: Optional[str] = None,
+                options: Optional[IndexOptions] = None, corpus_changed_at: float = 0.0,
+                progress: bool = False) -> GifIndex:
+    """Vectors for the records (failed files left out). Tag texts unchanged since `previous` keep their embedding."""
+    rows: dict[str, list] = {k: [] for k in ("sha256", "path", "emotion", "confidence", "source", "frames",
+                                             "width", "height", "duration", "text", "term_ids")}
+    term_ids: dict[str, int] = {}
+    emotion_rows = []
+    for record in records:
+        if record.error:
+            continue
+        terms = vectors.tag_terms(record)
+        for column in ("sha256", "path", "emotion", "source", "frames", "width", "height", "duration"):
+            rows[column].append(getattr(record, column))
+        rows["confidence"].append(float(record.confidence or 0.0))
+        rows["text"].append(vectors.tag_text(terms))
+        rows["term_ids"].append([term_ids.setdefault(t, len(term_ids)) for t in terms])
+        emotion_rows.append(vectors.emotion_part(record))
+
+    # Reuse embeddings of unchanged tag texts (and of terms) from the previous index.
+    known: dict[str, np.ndarray] = {}
+    known_terms: dict[str, np.ndarray] = {}
+    if previous is not None and len(previous):
+        known = {t: previous.vectors[i, len(EMOTIONS):] for i, t in enumerate(previous.rows["text"])}
+        known_terms = dict(zip(previous.terms, previous.term_vectors))
+    texts = rows["text"]
+    semantic = _embed_missing(texts, known, models_dir, progress)
+    terms = list(term_ids)
+    term_vectors = _embed_missing(terms, known_terms, models_dir, progress)
+
+    vecs = np.zeros((len(texts), vectors.DIM), dtype=np.float32)
+    if texts:
+        vecs[:, :len(EMOTIONS)] = np.stack(emotion_rows)
+        vecs[:, len(EMOTIONS):] = semantic
+    return GifIndex(vecs, rows, terms, term_vectors, corpus_changed_at, options or IndexOptions())
+
+
+def _embed_missing(texts: list[str], known: dict, models_dir, progress: bool) -> np.ndarray:
+    out = np.zeros((len(texts), vectors.SEMANTIC_DIM), dtype=np.float32)
+    missing = sorted({t for t in texts if t not in known})
+    fresh = dict(zip(missing, vectors.encode(missing, models_dir=models_dir, progress=progress)))
+    for i, text in enumerate(texts):
+        out[i] = known[text] if text in known else fresh[text]
+    return out
+
+
+def open_index(db_path: str | Path, models_dir: Optional[str] = None, options: Optional[IndexOptions] = None,
+               progress: bool = False) -> GifIndex:
+    """The index of the corpus at `db_path`: loaded from beside it, or brought up to date and saved."""
+    folder = index_dir(db_path)
+    with Corpus(db_path) as corpus:
+        changed_at = corpus.changed_at()
+        index = GifIndex.load(folder, options)
+        if index is not None and index.corpus_changed_at == changed_at:
+            return index
+        index = build_index(corpus.records(include_errors=False), previous=index, models_dir=models_dir,
+                            options=options, corpus_changed_at=changed_at, progress=progress)
+    index.save(folder)
+    return index

@@ -1,0 +1,107 @@
+"""The vector of a tagged GIF: its 7 emotion scores, then a MiniLM embedding of its tag text.
+
+The tag text is what a person would say about the GIF: the emotion, what is happening (top Kinetics
+actions), what the face does (AU names) and the words of its file name, so that a message such as
+"let's dance" also reaches dancing GIFs, whatever their emotion score.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..corpus import GifRecord
+from ..emotions import EMOTIONS, scores_vector
+
+SEMANTIC_DIM = 384
+DIM = len(EMOTIONS) + SEMANTIC_DIM
+
+# How the tag text says each emotion: the adjective people type in messages, then the noun.
+EMOTION_WORDS = {
+    "anger": "angry, anger", "disgust": "disgusted, disgust", "fear": "scared, fear",
+    "happiness": "happy, joy", "sadness": "sad, sadness", "surprise": "surprised, shock",
+    "neutral": "calm, neutral",
+}
+
+# FACS action-unit names, for AU tags that come as bare codes ("AU12").
+FACS_NAMES = {
+    1: "inner brow raiser", 2: "outer brow raiser", 4: "brow lowerer", 5: "upper lid raiser",
+    6: "cheek raiser", 7: "lid tightener", 9: "nose wrinkler", 10: "upper lip raiser",
+    12: "lip corner puller", 14: "dimpler", 15: "lip corner depressor", 17: "chin raiser",
+    18: "lip pucker", 20: "lip stretcher", 23: "lip tightener", 24: "lip pressor", 25: "lips part",
+    26: "jaw drop", 27: "mouth stretch", 28: "lip suck", 43: "eyes closed", 45: "blink", 46: "wink",
+}
+
+MIN_ACTION_PROB = 0.1   # below this, I3D's top class on a reaction clip is mostly noise
+MAX_ACTIONS = 3
+MAX_AUS = 4
+# File-name words that say nothing about the content.
+NAME_STOPWORDS = {"gif", "gifs", "giphy", "tenor", "img", "image", "video", "clip", "copy", "final", "new",
+                  "downsized", "large", "small", "medium", "original", "preview", "the", "and", "of"}
+
+
+def name_words(path: str) -> list[str]:
+    """Words of the file name (not its folders): split on separators and camelCase, hashes and numbers dropped."""
+    stem = Path(path).stem
+    words = []
+    for token in re.split(r"[^A-Za-z0-9]+", stem):
+        if not token or any(c.isdigit() for c in token):
+            continue  # ids, hashes, sizes, dates
+        for word in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", token):
+            word = word.lower()
+            if len(word) > 1 and word not in NAME_STOPWORDS:
+                words.append(word)
+    return words
+
+
+def au_name(name: str) -> str:
+    """'AU12' -> 'lip corner puller'; 'AU12 lip_corner_puller' -> 'lip corner puller'; other names cleaned."""
+    text = str(name).replace("_", " ").strip()
+    match = re.match(r"^AU\s*0*(\d+)\b[\s:-]*(.*)$", text, flags=re.IGNORECASE)
+    if match:
+        text = match.group(2).strip() or FACS_NAMES.get(int(match.group(1)), "")
+    # Blendshape-style names ("mouthSmileLeft") read better as words.
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text).lower().strip()
+
+
+def tag_terms(record: GifRecord) -> list[str]:
+    """The short phrases that describe a GIF; each is also embedded on its own to explain a match."""
+    terms: list[str] = []
+    if record.emotion:
+        terms.append(EMOTION_WORDS.get(record.emotion, record.emotion))
+    for action, prob in record.top_actions[:MAX_ACTIONS]:
+        if prob >= MIN_ACTION_PROB:
+            terms.append(str(action))
+    for name, _ in record.top_aus[:MAX_AUS]:
+        phrase = au_name(name)
+        if phrase:
+            terms.append(phrase)
+    words = name_words(record.path)
+    if words:
+        terms.append(" ".join(words))
+    return list(dict.fromkeys(terms))
+
+
+def tag_text(terms: Sequence[str]) -> str:
+    return "; ".join(terms)
+
+
+def emotion_part(record: GifRecord) -> np.ndarray:
+    """The GIF's emotion distribution; all zeros when nothing was decided, so it matches no message emotion."""
+    if record.source == "none" or not record.scores:
+        return np.zeros(len(EMOTIONS), dtype=np.float32)
+    return scores_vector(record.scores)
+
+
+def encode(texts: Sequence[str], models_dir: Optional[str] = None, batch_size: int = 128,
+           progress: bool = False) -> np.ndarray:
+    """(N, 384) float32 unit-length MiniLM embeddings, with the encoder the text model also uses."""
+    from ..text.encoder import load_sentence_encoder
+
+    if not texts:
+        return np.zeros((0, SEMANTIC_DIM), dtype=np.float32)
+    encoder = load_sentence_encoder(None if models_dir is None else str(models_dir))
+    return encoder.encode(list(texts), batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
+                          show_progress_bar=progress).astype(np.float32)

@@ -1,0 +1,90 @@
+"""`gifemo emotion` (score messages) and `gifemo train text` (train the text models)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..emotions import EMOJI, top_emotion
+from . import DEFAULT_MODEL, MODEL_NAMES
+
+
+def _model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text-model", choices=MODEL_NAMES, default=None,
+                        help=f"text emotion model (default: {DEFAULT_MODEL}, the better one on validation)")
+
+
+def _cmd_emotion(args: argparse.Namespace) -> int:
+    if (args.text is None) == (args.input is None):
+        print("gifemo emotion: error: give either TEXT or --input FILE", file=sys.stderr)
+        return 2
+    from .model import load_model
+
+    model = load_model(args.text_model, models_dir=args.models_dir)
+    if args.text is not None:
+        scores = model.predict_one(args.text)
+        if args.jsonl:
+            _write_jsonl([args.text], [scores], args.jsonl)
+        else:
+            emotion = top_emotion(scores)
+            print(f"{EMOJI[emotion]} {emotion}  ({model.name})")
+            for name, value in sorted(scores.items(), key=lambda item: -item[1]):
+                print(f"  {name:10s} {value:.3f}")
+        return 0
+    source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
+    with source:
+        texts = [line.rstrip("\r\n") for line in source]
+    _write_jsonl(texts, model.predict(texts), args.jsonl or "-")
+    return 0
+
+
+def _write_jsonl(texts: list[str], scores: list[dict], destination: str) -> None:
+    out = sys.stdout if destination == "-" else open(destination, "w", encoding="utf-8")
+    try:
+        for text, score in zip(texts, scores):
+            record = {"text": text, "emotion": top_emotion(score), "scores": {k: round(v, 6) for k, v in score.items()}}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+def add_commands(sub, common) -> None:
+    p = sub.add_parser("emotion", parents=[common], help="the emotion of a message (or of each line of a file)")
+    p.add_argument("text", nargs="?", help="the message")
+    p.add_argument("--input", metavar="FILE", help="one message per line ('-' = stdin)")
+    p.add_argument("--jsonl", metavar="OUT", help="write one JSON object per message: text, emotion, scores ('-' = stdout)")
+    _model_option(p)
+    p.set_defaults(func=_cmd_emotion)
+
+
+def _cmd_train_text(args: argparse.Namespace) -> int:
+    from .train import TrainOptions, train
+
+    for name in ([args.text_model] if args.text_model else list(MODEL_NAMES)):
+        options = TrainOptions(data_dir=Path(args.data), model=name, out_dir=Path(args.out), threads=args.threads,
+                               embed_cache=Path(args.embed_cache) if args.embed_cache else None,
+                               models_dir=Path(args.models_dir) if args.models_dir else None,
+                               train_limit=args.train_limit)
+        if args.epochs:
+            options.epochs = args.epochs
+        elif name == "minilm":
+            options.epochs = 30  # a small head on fixed embeddings: epochs are cheap
+        train(options)
+    return 0
+
+
+def add_train_target(train_sub, common) -> None:
+    from ..paths import WEIGHTS_DIR
+
+    p = train_sub.add_parser("text", parents=[common], help="train the text emotion models on tweet_emotion + goemotions_ekman")
+    p.add_argument("--data", required=True, metavar="DIR", help="folder with tweet_emotion/ and goemotions_ekman/ (e.g. ../shared/data)")
+    p.add_argument("--out", default=str(WEIGHTS_DIR), metavar="DIR", help="where the weights go (default: %(default)s)")
+    p.add_argument("--text-model", choices=MODEL_NAMES, default=None, help="train only this model (default: both)")
+    p.add_argument("--epochs", type=int, default=None, help="default: 8 (bilstm), 30 (minilm)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: %(default)s)")
+    p.add_argument("--embed-cache", metavar="DIR", help="keep MiniLM embeddings of the corpora here between runs")
+    p.add_argument("--train-limit", type=int, default=None, metavar="N",
+                   help="train on a seeded random N rows of each corpus (to bound MiniLM embedding time)")
+    p.set_defaults(func=_cmd_train_text)

@@ -1,0 +1,63 @@
+"""all-MiniLM-L6-v2 sentence embeddings (frozen) and the small head trained on them."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import models
+from ..emotions import EMOTIONS
+from .preprocess import normalize
+
+EMBED_DIM = 384
+
+
+@lru_cache(maxsize=2)
+def load_sentence_encoder(models_dir: Optional[str] = None):
+    """The MiniLM SentenceTransformer from the model registry, on the CPU, never touching the network."""
+    path = models.resolve("minilm", models_dir=models_dir)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(path), device="cpu")
+
+
+def embed(texts: Sequence[str], models_dir: Optional[str] = None, batch_size: int = 64,
+          progress: bool = False) -> np.ndarray:
+    """(N, 384) float32 L2-normalised embeddings of the messages (URLs, handles, emoji normalised)."""
+    encoder = load_sentence_encoder(None if models_dir is None else str(models_dir))
+    # Emoji are outside MiniLM's word-piece vocabulary, so they go in spelled out.
+    inputs = [normalize(text).strip() for text in texts]
+    return encoder.encode(inputs, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
+                          show_progress_bar=progress).astype(np.float32)
+
+
+@dataclass
+class HeadConfig:
+    input_dim: int = EMBED_DIM
+    hidden: int = 512
+    dropout: float = 0.3
+    num_classes: int = len(EMOTIONS)
+
+
+class EmbeddingHead(nn.Module):
+    """Sentence embedding -> MLP -> 7 emotion logits."""
+
+    def __init__(self, config: HeadConfig):
+        super().__init__()
+        self.config = config
+        self.layers = nn.Sequential(
+            nn.Dropout(config.dropout / 2), nn.Linear(config.input_dim, config.hidden), nn.GELU(),
+            nn.Dropout(config.dropout), nn.Linear(config.hidden, config.num_classes))
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        return self.layers(embeddings)
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)

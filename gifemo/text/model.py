@@ -1,0 +1,137 @@
+"""Loading the trained text-emotion models and scoring messages with them.
+
+Both models give one 7-way softmax over EMOTIONS, trained on tweets and Reddit comments together
+(see train.py), so a message of either style is scored the same way: no corpus has to be named at
+inference. Blank messages (nothing left after whitespace, emoji glue and control characters) are
+not run through a model: they get `BLANK_SCORES`, all mass on neutral, since there is no emotion
+to read.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from .. import models
+from ..emotions import EMOTIONS, scores_dict
+from ..paths import WEIGHTS_DIR
+from . import DEFAULT_MODEL, MODEL_NAMES
+from .bilstm import BiLSTMClassifier, BiLSTMConfig
+from .encoder import EmbeddingHead, HeadConfig, embed
+from .preprocess import PreprocessOptions, Vocabulary, normalize, tokenize
+
+WEIGHT_FILES = {"bilstm": "text_bilstm.pt", "minilm": "text_minilm_head.pt"}
+BLANK_SCORES = scores_dict([1.0 if name == "neutral" else 0.0 for name in EMOTIONS])
+
+
+def weights_path(name: str) -> Path:
+    return WEIGHTS_DIR / WEIGHT_FILES[name]
+
+
+def is_blank(text: str) -> bool:
+    return not normalize(text).strip()
+
+
+class TextEmotionModel:
+    """Scores messages as dicts over the 7 emotions (each dict sums to 1)."""
+
+    name: str
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """(N, 7) probabilities for non-blank texts."""
+        raise NotImplementedError
+
+    def predict(self, texts: list[str]) -> list[dict[str, float]]:
+        texts = list(texts)
+        results: list[dict[str, float]] = [dict(BLANK_SCORES) for _ in texts]
+        rows = [i for i, text in enumerate(texts) if not is_blank(text)]
+        if rows:
+            for i, probs in zip(rows, self.probabilities([texts[i] for i in rows])):
+                results[i] = scores_dict(probs)
+        return results
+
+    def predict_one(self, text: str) -> dict[str, float]:
+        return self.predict([text])[0]
+
+
+class BiLSTMTextModel(TextEmotionModel):
+    name = "bilstm"
+
+    def __init__(self, network: BiLSTMClassifier, vocabulary: Vocabulary, options: PreprocessOptions,
+                 batch_size: int = 256):
+        self.network = network.eval()
+        self.vocabulary = vocabulary
+        self.options = options
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict) -> "BiLSTMTextModel":
+        network = BiLSTMClassifier(BiLSTMConfig(**checkpoint["config"]))
+        network.load_state_dict({k: v.float() for k, v in checkpoint["state_dict"].items()})
+        return cls(network, Vocabulary(checkpoint["vocab"]), PreprocessOptions(**checkpoint["preprocess"]))
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        # A message of unknown words still needs one step for the LSTM.
+        return [self.vocabulary.encode(tokenize(text, self.options)) or [1] for text in texts]
+
+    @torch.inference_mode()
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        ids = self.encode(texts)
+        order = np.argsort([len(x) for x in ids])  # similar lengths together: less padding
+        out = np.zeros((len(ids), len(EMOTIONS)), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            tokens, lengths = pad_batch([ids[i] for i in batch])
+            out[batch] = torch.softmax(self.network(tokens, lengths), dim=-1).numpy()
+        return out
+
+
+class MiniLMTextModel(TextEmotionModel):
+    name = "minilm"
+
+    def __init__(self, head: EmbeddingHead, models_dir: Optional[os.PathLike] = None):
+        self.head = head.eval()
+        self.models_dir = models_dir
+        models.resolve("minilm", models_dir=models_dir)  # fail now, with the full message, if it is missing
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict, models_dir: Optional[os.PathLike] = None) -> "MiniLMTextModel":
+        head = EmbeddingHead(HeadConfig(**checkpoint["config"]))
+        head.load_state_dict({k: v.float() for k, v in checkpoint["state_dict"].items()})
+        return cls(head, models_dir)
+
+    @torch.inference_mode()
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        embeddings = torch.from_numpy(embed(texts, models_dir=self.models_dir))
+        return torch.softmax(self.head(embeddings), dim=-1).numpy()
+
+
+def pad_batch(sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    tokens = torch.zeros((len(sequences), int(lengths.max())), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        tokens[row, :len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+    return tokens, lengths
+
+
+def load_model(name: Optional[str] = None, models_dir: Optional[os.PathLike] = None,
+               weights: Optional[os.PathLike] = None) -> TextEmotionModel:
+    """The trained text model `name` ("bilstm" | "minilm"; None: DEFAULT_MODEL).
+
+    `weights` overrides the committed checkpoint in data/weights/; `models_dir` is where the
+    MiniLM encoder is looked up (the model registry's usual order otherwise).
+    """
+    name = name or DEFAULT_MODEL
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown text model {name!r}; expected one of {', '.join(MODEL_NAMES)}")
+    path = Path(weights) if weights is not None else weights_path(name)
+    if not path.is_file():
+        raise models.MissingModelError(
+            f"text model weights {path} not found; train them with `gifemo train text --text-model {name}`")
+    checkpoint = models.load_torch_checkpoint(path)
+    if name == "bilstm":
+        return BiLSTMTextModel.from_checkpoint(checkpoint)
+    return MiniLMTextModel.from_checkpoint(checkpoint, models_dir)

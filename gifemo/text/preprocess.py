@@ -1,0 +1,148 @@
+"""Text preprocessing for the emotion models: normalise, tokenise (NLTK TweetTokenizer), map to ids.
+
+Everything here works without NLTK data files: TweetTokenizer and PorterStemmer need none. Only
+the optional stop-word removal reads `corpora/stopwords` from $NLTK_DATA (off by default: it did
+not help on the validation splits, see data/weights/README.md).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Sequence
+
+from nltk.stem import PorterStemmer
+from nltk.tokenize import TweetTokenizer
+
+URL_TOKEN = "<url>"
+USER_TOKEN = "<user>"
+PAD, UNK = "<pad>", "<unk>"
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_HANDLE = re.compile(r"(?<![\w@])@\w{1,30}")
+# GoEmotions replaces names with [NAME] and religions with [RELIGION]; keep them one word.
+_PLACEHOLDER = re.compile(r"\[(NAME|RELIGION)\]")
+
+# Emoticons mean the same as the emoji they imitate; map both to the same words.
+EMOTICONS: dict[str, str] = {
+    ":)": "smiling face", ":-)": "smiling face", "(:": "smiling face", ":]": "smiling face", "=)": "smiling face",
+    ":d": "grinning face", ":-d": "grinning face", "xd": "grinning squinting face", "x-d": "grinning squinting face",
+    ";)": "winking face", ";-)": "winking face", ":p": "face with tongue", ":-p": "face with tongue",
+    ":(": "frowning face", ":-(": "frowning face", "):": "frowning face", ":[": "frowning face", "=(": "frowning face",
+    ":'(": "crying face", ":’(": "crying face", ":o": "face with open mouth", ":-o": "face with open mouth",
+    ":/": "confused face", ":-/": "confused face", ":|": "neutral face", ":-|": "neutral face",
+    ">:(": "angry face", "d:": "anguished face", "<3": "red heart", "</3": "broken heart",
+}
+
+# Negations carry the meaning of "not happy"; these contractions become "<stem> not".
+_NEGATED = {"can't": "can", "cant": "can", "won't": "will", "wont": "will", "ain't": "is", "aint": "is",
+            "dont": "do", "didnt": "did", "doesnt": "does", "isnt": "is", "wasnt": "was", "arent": "are",
+            "werent": "were", "couldnt": "could", "wouldnt": "would", "shouldnt": "should", "havent": "have",
+            "hasnt": "has", "hadnt": "had", "mustnt": "must", "neednt": "need"}
+NEGATIONS = frozenset({"not", "no", "never", "nor", "nothing", "nobody", "none", "neither", "nowhere", "without"})
+
+
+@dataclass(frozen=True)
+class PreprocessOptions:
+    lowercase: bool = True
+    reduce_elongation: bool = True  # "soooooo" -> "sooo" (TweetTokenizer reduce_len)
+    emoji_to_words: bool = True
+    split_negations: bool = True
+    remove_stopwords: bool = False  # never removes negations
+    stem: bool = False
+    max_tokens: int = 256  # longer texts are cut: the rest rarely changes the emotion and costs time
+
+
+def emoji_name(char: str) -> str | None:
+    """'😂' -> 'face with tears of joy'; None for characters that are not pictographs."""
+    if unicodedata.category(char) != "So" or ord(char) < 0x2190:
+        return None
+    name = unicodedata.name(char, "")
+    return name.lower() if name else None
+
+
+def _is_emoji_glue(char: str) -> bool:
+    # Zero-width joiner, variation selectors and skin-tone modifiers add nothing to the meaning.
+    return char in "\u200d\ufe0e\ufe0f" or 0x1F3FB <= ord(char) <= 0x1F3FF
+
+
+def normalize(text: str, options: PreprocessOptions = PreprocessOptions()) -> str:
+    """Unicode-normalised text with URLs/handles replaced and emoji spelled out as words."""
+    text = unicodedata.normalize("NFC", text).replace("\u2019", "'").replace("\u2018", "'")
+    text = _URL.sub(f" {URL_TOKEN} ", text)
+    text = _HANDLE.sub(f" {USER_TOKEN} ", text)
+    text = _PLACEHOLDER.sub(lambda m: f" <{m.group(1).lower()}> ", text)
+    if options.emoji_to_words:
+        pieces = []
+        for char in text:
+            if _is_emoji_glue(char):
+                continue
+            name = emoji_name(char)
+            pieces.append(f" {name} " if name else char)
+        text = "".join(pieces)
+    return text
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(lowercase: bool, reduce_len: bool) -> TweetTokenizer:
+    return TweetTokenizer(preserve_case=not lowercase, reduce_len=reduce_len, strip_handles=False)
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from nltk.corpus import stopwords
+
+    try:
+        words = stopwords.words("english")
+    except LookupError as exc:
+        raise LookupError("stop-word removal needs the NLTK 'stopwords' corpus; set NLTK_DATA to a folder "
+                          "that has corpora/stopwords (e.g. ../shared/data/nltk_data)") from exc
+    return frozenset(words) - NEGATIONS - {"nor", "against"}
+
+
+_stemmer = PorterStemmer()
+
+
+def tokenize(text: str, options: PreprocessOptions = PreprocessOptions()) -> list[str]:
+    """Words, emoticons (as words), hashtag words, <url>/<user> markers and negations of one message."""
+    tokens: list[str] = []
+    for token in _tokenizer(options.lowercase, options.reduce_elongation).tokenize(normalize(text, options)):
+        key = token.lower()
+        if key in EMOTICONS:
+            tokens.extend(EMOTICONS[key].split())
+        elif token.startswith("#") and len(token) > 1:
+            tokens.append(token[1:])  # "#blessed" means "blessed"
+        elif options.split_negations and (key in _NEGATED or key.endswith("n't")):
+            tokens.extend([_NEGATED.get(key, key[:-3]), "not"])
+        else:
+            tokens.append(token)
+    if options.remove_stopwords:
+        stop = _stopwords()
+        tokens = [t for t in tokens if t not in stop]
+    if options.stem:
+        tokens = [t if t.startswith("<") else _stemmer.stem(t) for t in tokens]
+    return tokens[: options.max_tokens]
+
+
+class Vocabulary:
+    """Token <-> id map; id 0 is padding, id 1 stands for every unknown token."""
+
+    def __init__(self, tokens: Sequence[str]):
+        self.tokens = list(tokens)
+        if self.tokens[:2] != [PAD, UNK]:
+            raise ValueError("a vocabulary starts with the padding and unknown tokens")
+        self.index = {token: i for i, token in enumerate(self.tokens)}
+
+    @classmethod
+    def build(cls, tokenized: Iterable[Sequence[str]], max_size: int, min_count: int = 2) -> "Vocabulary":
+        counts = Counter(token for tokens in tokenized for token in tokens)
+        frequent = [t for t, c in counts.most_common(max_size - 2) if c >= min_count]
+        return cls([PAD, UNK, *frequent])
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        return [self.index.get(token, 1) for token in tokens]

@@ -1,0 +1,171 @@
+"""Ranking, filters, diversity and the index beside the corpus, on corpora of records whose scores the
+test sets (the tagger is tested elsewhere); tag texts are embedded by the real MiniLM."""
+import numpy as np
+import pytest
+
+from gifemo.corpus import Corpus, GifRecord
+from gifemo.emotions import EMOTIONS, scores_dict
+from gifemo.recommender import index as index_mod
+from gifemo.recommender import vectors
+from gifemo.recommender.index import GifIndex, IndexOptions, build_index, index_dir, open_index
+from gifemo.recommender.ranking import Filters, RankingOptions, rank
+
+
+def peaked(emotion: str, strength: float = 0.8) -> dict:
+    rest = (1 - strength) / (len(EMOTIONS) - 1)
+    return scores_dict([strength if e == emotion else rest for e in EMOTIONS])
+
+
+def record(name: str, emotion, strength=0.8, source="face", frames=10, width=200, height=150, duration=1.0,
+           error=None, actions=(), aus=()) -> GifRecord:
+    return GifRecord(sha256=name, path=f"/gifs/{name}.gif", frames=frames, width=width, height=height,
+                     duration=duration, emotion=None if source == "none" else emotion, confidence=strength,
+                     source=source, scores={} if source == "none" else peaked(emotion, strength),
+                     top_actions=[list(a) for a in actions], top_aus=[list(a) for a in aus], error=error)
+
+
+@pytest.fixture(scope="module")
+def md(models_dir) -> str:
+    return str(models_dir)
+
+
+def message(text: str, md: str, emotion=None, strength=0.7):
+    scores = peaked(emotion, strength) if emotion else scores_dict([1] * len(EMOTIONS))
+    return scores, vectors.encode([text], models_dir=md)[0]
+
+
+def test_name_words_and_au_names():
+    assert vectors.name_words("/x/Happiness/funnyCatDance_2019-final.gif") == ["funny", "cat", "dance"]
+    assert vectors.name_words("/x/59048b06e7b1.gif") == []
+    assert vectors.au_name("AU12") == "lip corner puller"
+    assert vectors.au_name("AU06_cheek_raiser") == "cheek raiser"
+    assert vectors.au_name("mouthSmileLeft") == "mouth smile left"
+    terms = vectors.tag_terms(record("tap_dance", "happiness", actions=[("tap dancing", 0.6), ("noise", 0.01)],
+                                     aus=[("AU12", 0.9)]))
+    assert terms == ["happy, joy", "tap dancing", "lip corner puller", "tap dance"]
+
+
+def test_message_emotion_ranks_gifs_of_that_emotion_first(md):
+    records = [record(f"g{e}{i}", e, 0.6 + 0.1 * i, frames=10 + i) for e in EMOTIONS for i in range(3)]
+    index = build_index(records, models_dir=md)
+    for emotion in ("sadness", "anger", "surprise"):
+        results = rank(index, *message("some words", md, emotion), k=3)
+        assert [r.emotion for r in results] == [emotion] * 3
+        # the most confidently tagged GIF of that emotion comes first
+        assert results[0].path == f"/gifs/g{emotion}2.gif"
+        assert results[0].score >= results[1].score >= results[2].score
+        assert emotion in results[0].why and "emotion match" in results[0].why
+
+
+def test_words_of_the_message_find_gifs_whose_tags_say_them(md):
+    records = [record(name, "happiness", 0.8, frames=10 + i)
+               for i, name in enumerate(["birthday_cake", "cat_sleeping", "office_meeting", "waving_hello"])]
+    records.append(record("party", "happiness", 0.8, frames=30, actions=[("dancing ballet", 0.5)]))
+    records.append(record("sad_dance", "sadness", 0.8, frames=31, actions=[("tap dancing", 0.7)]))
+    index = build_index(records, models_dir=md)
+    results = rank(index, *message("let's dance all night", md, "happiness"), k=3)
+    assert results[0].path == "/gifs/party.gif"
+    assert "dancing ballet" in results[0].matched_terms and "'dancing ballet'" in results[0].why
+    # with a neutral-ish message distribution, the dance GIFs outrank all others
+    top2 = {r.path for r in rank(index, *message("let's dance all night", md), k=2)}
+    assert top2 == {"/gifs/party.gif", "/gifs/sad_dance.gif"}
+
+
+def test_filters(md):
+    records = [record(f"f{i}", e, s, source=src, frames=i)
+               for i, (e, s, src) in enumerate([("happiness", 0.9, "face"), ("happiness", 0.4, "face"),
+                                                 ("happiness", 0.7, "action"), ("sadness", 0.9, "face"),
+                                                 (None, 0.0, "none")])]
+    index = build_index(records, models_dir=md)
+    query = message("great news", md, "happiness")
+    assert {r.emotion for r in rank(index, *query, k=5, filters=Filters(emotions=["sadness"]))} == {"sadness"}
+    assert [r.path for r in rank(index, *query, k=5, filters=Filters(min_confidence=0.8))] == \
+        ["/gifs/f0.gif", "/gifs/f3.gif"]
+    assert [r.path for r in rank(index, *query, k=5, filters=Filters(sources=["action"]))] == ["/gifs/f2.gif"]
+    assert rank(index, *query, k=5, filters=Filters(emotions=["fear"])) == []
+    # no filter: every GIF, the undecided one last (its emotion part is zero)
+    everything = rank(index, *query, k=5)
+    assert len(everything) == 5 and everything[-1].emotion is None and "no emotion tagged" in everything[-1].why
+
+
+def test_failed_files_are_never_suggested(md, tmp_path):
+    with Corpus(tmp_path / "c.db") as corpus:
+        corpus.put(record("ok", "happiness"))
+        corpus.put(record("broken", "happiness", 0.99, error="MediaError: truncated file"))
+    index = open_index(tmp_path / "c.db", models_dir=md)
+    assert index.rows["path"] == ["/gifs/ok.gif"]
+
+
+def test_near_duplicates_are_dropped_and_streams_mixed(md):
+    original = record("clip", "happiness", 0.9, frames=24, width=400, height=300, duration=2.4)
+    resized = record("clip_small", "happiness", 0.88, frames=24, width=200, height=150, duration=2.4)
+    others = [record(f"h{i}", "happiness", 0.85 - 0.01 * i, frames=40 + i) for i in range(4)]
+    by_action = record("jump", "happiness", 0.8, source="action", frames=80)
+    index = build_index([original, resized, *others, by_action], models_dir=md)
+    results = rank(index, *message("yay", md, "happiness"), k=4)
+    paths = [r.path for r in results]
+    assert not {"/gifs/clip.gif", "/gifs/clip_small.gif"} <= set(paths)
+    assert len(paths) == len(set(paths)) == 4
+    # all four best are face-tagged; the action GIF, nearly as good, takes the last place
+    assert paths[-1] == "/gifs/jump.gif" and {r.source for r in results} == {"face", "action"}
+    # if the other stream's GIF is far worse, it does not get in
+    strict = rank(index, *message("yay", md, "happiness"), k=4, options=RankingOptions(mix_sources_within=1.01))
+    assert "/gifs/jump.gif" not in [r.path for r in strict]
+
+
+def test_index_lives_beside_the_corpus_and_follows_its_changes(md, tmp_path, monkeypatch):
+    db = tmp_path / "corpus.db"
+    with Corpus(db) as corpus:
+        for i, e in enumerate(EMOTIONS[:4]):
+            corpus.put(record(f"r{i}", e, frames=i))
+    first = open_index(db, models_dir=md)
+    assert index_dir(db).is_dir() and len(first) == 4 and first.kind == "exact"
+
+    embedded: list[str] = []
+    real_encode = vectors.encode
+    monkeypatch.setattr(vectors, "encode", lambda texts, **kw: embedded.extend(texts) or real_encode(texts, **kw))
+    again = open_index(db, models_dir=md)  # unchanged corpus: loaded, nothing embedded
+    assert embedded == [] and np.array_equal(again.vectors, first.vectors)
+
+    with Corpus(db) as corpus:
+        corpus.put(record("night_dancer", "fear", frames=99))
+    updated = open_index(db, models_dir=md)
+    assert len(updated) == 5 and "/gifs/night_dancer.gif" in updated.rows["path"]
+    assert embedded == ["scared, fear; night dancer", "night dancer"]  # only texts and terms not seen before
+    assert rank(updated, *message("dancing in fear", md, "fear"), k=1)[0].path == "/gifs/night_dancer.gif"
+
+
+def test_approximate_index_agrees_with_exact_search(md, tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    n = 3000
+    vecs = np.zeros((n, vectors.DIM), np.float32)
+    vecs[:, :7] = rng.dirichlet([0.3] * 7, n)
+    sem = rng.normal(size=(n, vectors.SEMANTIC_DIM)).astype(np.float32)
+    vecs[:, 7:] = sem / np.linalg.norm(sem, axis=1, keepdims=True)
+    rows = {"emotion": [EMOTIONS[int(np.argmax(v[:7]))] for v in vecs], "source": ["face"] * n,
+            "confidence": vecs[:, :7].max(1).tolist(), "path": [f"{i}.gif" for i in range(n)]}
+    exact = GifIndex(vecs, rows, options=IndexOptions(approximate_from=10 ** 9))
+    approx = GifIndex(vecs, rows, options=IndexOptions(approximate_from=1000, nprobe=16))
+    assert exact.kind == "exact" and approx.kind == "ivf"
+    hits = 0
+    for q in vecs[:50] * np.r_[np.ones(7), np.full(384, 0.4)].astype(np.float32):
+        hits += approx.search(q, 1)[1][0] == exact.search(q, 1)[1][0]
+    assert hits >= 40
+    # filtered search through faiss's selector (more rows than the exact-subset path takes)
+    monkeypatch.setattr(index_mod, "EXACT_SUBSET_MAX", 10)
+    allowed = np.array([e == "anger" for e in rows["emotion"]])
+    _, ids = approx.search(vecs[0], 20, allowed)
+    assert len(ids) > 0 and all(rows["emotion"][i] == "anger" for i in ids)
+    # and the saved IVF index loads back as IVF
+    approx.rows.update({k: [0] * n for k in ("frames", "width", "height", "duration")})
+    approx.save(tmp_path / "ix")
+    loaded = GifIndex.load(tmp_path / "ix")
+    assert loaded.kind == "ivf" and loaded.search(vecs[5], 1)[1][0] == approx.search(vecs[5], 1)[1][0]
+
+
+def test_empty_corpus_and_nothing_asked(md, tmp_path):
+    index = open_index(tmp_path / "empty.db", models_dir=md)
+    assert len(index) == 0 and rank(index, *message("hello", md, "happiness"), k=8) == []
+    one = build_index([record("a", "anger")], models_dir=md)
+    assert rank(one, *message("hello", md, "happiness"), k=0) == []
+    assert len(rank(one, *message("hello", md, "happiness"), k=8)) == 1

@@ -1,0 +1,84 @@
+"""Tokenisation edge cases: emoji, emoticons, handles, URLs, negations, empty, very long, non-English."""
+import time
+from pathlib import Path
+
+import nltk
+import pytest
+
+from gifemo.text.preprocess import (PAD, UNK, URL_TOKEN, USER_TOKEN, PreprocessOptions, Vocabulary, normalize,
+                                    tokenize)
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def test_emoji_become_words_and_modifiers_vanish():
+    tokens = tokenize("best day ever 😂😂 👍🏽 ❤️")
+    assert tokens[:3] == ["best", "day", "ever"]
+    assert tokens.count("joy") == 2 and tokens.count("tears") == 2
+    assert "thumbs" in tokens and "heart" in tokens
+    # Skin-tone modifier, variation selector and ZWJ carry no emotion and leave no token.
+    assert not any("\U0001F3FD" in t or "\ufe0f" in t or "\u200d" in t for t in tokens)
+    assert "fitzpatrick" not in " ".join(tokens)
+
+
+def test_emoticons_mean_the_same_as_emoji():
+    assert tokenize("ok :)") == ["ok", "smiling", "face"]
+    assert tokenize("ok :(")[-2:] == ["frowning", "face"]
+    assert tokenize("<3") == ["red", "heart"]
+
+
+def test_urls_handles_hashtags_and_elongation():
+    tokens = tokenize("@Bob42 look at https://example.com/a?b=1 #Blessed soooooo HAPPYYYYY!!!")
+    assert tokens[0] == USER_TOKEN and URL_TOKEN in tokens
+    assert "blessed" in tokens and "#blessed" not in tokens
+    assert "sooo" in tokens and "happyyy" in tokens
+    assert "example" not in " ".join(tokens)
+    # An e-mail address is not a handle.
+    assert USER_TOKEN not in tokenize("write to me@example.com")
+
+
+def test_negations_are_kept_and_split():
+    assert tokenize("I didn't like it") == ["i", "did", "not", "like", "it"]
+    assert tokenize("i dont feel good") == ["i", "do", "not", "feel", "good"]
+    assert tokenize("can’t stop") == ["can", "not", "stop"]  # curly apostrophe
+
+
+def test_empty_and_whitespace_give_no_tokens():
+    for text in ["", "   ", "\n\t", "\u200d\ufe0f"]:
+        assert tokenize(text) == []
+        assert normalize(text).strip() == ""
+
+
+def test_very_long_text_is_cut_and_fast():
+    text = "so happy " * 50_000
+    started = time.perf_counter()
+    tokens = tokenize(text)
+    assert len(tokens) == PreprocessOptions().max_tokens
+    assert time.perf_counter() - started < 10
+
+
+def test_non_english_text_keeps_its_words():
+    tokens = tokenize("C'est GÉNIAL! Привет мир 日本語が好き مرحبا")
+    assert "génial" in tokens and "привет" in tokens and "мир" in tokens
+    assert any("日本語" in t for t in tokens) and "مرحبا" in tokens
+
+
+def test_stopwords_from_nltk_data_keep_negations(monkeypatch):
+    nltk_data = SHARED / "data" / "nltk_data"
+    if not SHARED.is_dir():
+        pytest.skip("../shared is absent")
+    monkeypatch.setattr(nltk.data, "path", [str(nltk_data), *nltk.data.path])
+    tokens = tokenize("I am not at all happy with the result", PreprocessOptions(remove_stopwords=True))
+    assert tokens == ["not", "happy", "result"]
+
+
+def test_stemming_leaves_markers_alone():
+    assert tokenize("@ann loving puppies", PreprocessOptions(stem=True)) == [USER_TOKEN, "love", "puppi"]
+
+
+def test_vocabulary_maps_unknown_words_to_one():
+    vocab = Vocabulary.build([["a", "b", "a"], ["a", "c", "b"]], max_size=10, min_count=2)
+    assert vocab.tokens == [PAD, UNK, "a", "b"]
+    assert vocab.encode(["b", "zzz", "a"]) == [3, 1, 2]
+    with pytest.raises(ValueError):
+        Vocabulary(["a", "b"])
