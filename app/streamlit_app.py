@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from gifemo.emotions import EMOJI, EMOTIONS
+from gifemo.models import MissingModelError
 
 MAX_UPLOAD_MB = 10
 SOURCES = ("face", "action", "none")
@@ -101,7 +102,11 @@ def page_suggest(db: str) -> None:
         return
     from gifemo.recommender.ranking import Filters
 
-    recommender = load_recommender(db, text_model)
+    try:
+        recommender = load_recommender(db, text_model)
+    except MissingModelError as exc:
+        st.error(str(exc))
+        return
     if recommender.index.corpus_changed_at != corpus_changed_at(db):
         recommender.refresh()
     scores = recommender.message_scores(message)
@@ -143,7 +148,11 @@ def page_tag(db: str) -> None:
 
 
 def tag_one(path: str) -> None:
-    record = load_tagger().tag_file(path)
+    try:
+        record = load_tagger().tag_file(path)
+    except MissingModelError as exc:
+        st.error(str(exc))
+        return
     if record.error:
         st.error(record.error)
         return

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from gifemo.emotions import EMOTIONS
+from gifemo.facs.aus import au_names
 from gifemo.recommender import index as index_mod
 from gifemo.recommender import vectors
 from gifemo.recommender.index import GifIndex, IndexOptions
@@ -43,7 +44,7 @@ def tag_texts(rng: np.random.Generator) -> tuple[list[str], list[int]]:
     """Tag texts as the index writes them, from real terms; and the emotion each one is about."""
     actions = (SHARED / "models" / "i3d" / "label_map.txt").read_text().split("\n")
     actions = [a for a in actions if a.strip()]
-    aus = list(vectors.FACS_NAMES.values())
+    aus = [name.lower() for name in au_names().values()]
     texts, emotions = [], []
     for _ in range(BASE_TEXTS):
         e = int(rng.integers(len(EMOTIONS)))

@@ -210,7 +210,9 @@ def frame_index_at(durations: list[float], times: list[float]) -> list[int]:
     """Index of the frame on screen at each instant (instants wrap around the loop)."""
     starts = np.concatenate([[0.0], np.cumsum(durations)])
     total = starts[-1]
-    wrapped = np.mod(np.asarray(times, dtype=np.float64), total)
+    # A nudge past float error: an instant computed to land exactly on a frame start (k/fps on a
+    # 1/fps GIF) must pick that frame, not the one before.
+    wrapped = np.mod(np.asarray(times, dtype=np.float64) + 1e-9, total)
     idx = np.searchsorted(starts, wrapped, side="right") - 1
     return np.clip(idx, 0, len(durations) - 1).astype(int).tolist()
 

@@ -45,7 +45,7 @@ def test_sample_gif_fps_sampling_loops_short_clip(shared_dir):
     assert len(clip.frames) == 100
     assert clip.times[1] - clip.times[0] == pytest.approx(0.04)
     # 100 frames at 25 fps = 4 s > 3.16 s: the clip wraps around to its start
-    assert clip.indices[79] >= 78 and clip.indices[90] < 20
+    assert clip.indices == list(range(79)) + list(range(21))
     assert max(clip.frames[0].shape[:2]) == 112
 
 
@@ -232,3 +232,10 @@ def test_iter_media_files(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     found = media.iter_media_files([tmp_path])
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/x.gif", "a/y.MP4", "z.webm"]
+
+
+def test_instants_on_frame_starts_pick_that_frame(tmp_path):
+    # 25 fps GIF sampled at 25 fps: instant k/25 must be frame k (float error must not pick k-1)
+    frames = [Frame(solid(2, 2, 1 + i % 3), delay_cs=4) for i in range(79)]
+    clip = media.read_clip(write(tmp_path, make_gif(frames, 2, 2)), fps=25)
+    assert clip.indices == list(range(79))

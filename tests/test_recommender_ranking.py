@@ -2,6 +2,7 @@
 test sets (the tagger is tested elsewhere); tag texts are embedded by the real MiniLM."""
 import numpy as np
 import pytest
+import torch
 
 from gifemo.corpus import Corpus, GifRecord
 from gifemo.emotions import EMOTIONS, scores_dict
@@ -26,7 +27,11 @@ def record(name: str, emotion, strength=0.8, source="face", frames=10, width=200
 
 @pytest.fixture(scope="module")
 def md(models_dir) -> str:
-    return str(models_dir)
+    # One thread: MiniLM on a few short texts is fastest so, and other jobs may share the CPU.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield str(models_dir)
+    torch.set_num_threads(threads)
 
 
 def message(text: str, md: str, emotion=None, strength=0.7):

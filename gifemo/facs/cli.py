@@ -2,9 +2,94 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
+from typing import Iterator
 
 from ..paths import WEIGHTS_DIR
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+ALIGNED_BATCH = 256
+
+
+def iter_images(paths: list[str]) -> Iterator[Path]:
+    """Files as given, and image files below folders (sorted)."""
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        else:
+            yield path
+
+
+def _read_image(path: Path):
+    """RGB array of a still image (the first frame of an animated one); None with a message if unreadable."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        print(f"gifemo face: {path}: cannot read image: {exc}", file=sys.stderr)
+        return None
+
+
+def _cmd_face(args: argparse.Namespace) -> int:
+    from ..emotions import top_emotion
+    from .stream import FaceOptions, FaceStream
+
+    stream = FaceStream(FaceOptions(max_faces=args.max_faces), models_dir=args.models_dir)
+    out = sys.stdout if args.jsonl == "-" else open(args.jsonl, "w", encoding="utf-8")
+    failed = 0
+
+    def emit(path: Path, faces: list[dict]) -> None:
+        out.write(json.dumps({"path": str(path), "faces": faces}) + "\n")
+        if out is not sys.stdout:
+            summary = ", ".join(f"{f['emotion']} {f['scores'][f['emotion']]:.2f}" for f in faces) or "no face"
+            print(f"{path}: {summary}")
+
+    try:
+        paths = list(iter_images(args.paths))
+        if args.aligned:
+            for start in range(0, len(paths), ALIGNED_BATCH):
+                batch = [(p, _read_image(p)) for p in paths[start:start + ALIGNED_BATCH]]
+                good = [(p, im) for p, im in batch if im is not None]
+                failed += len(batch) - len(good)
+                for (path, image), scores in zip(good, stream.classify_aligned([im for _, im in good])):
+                    emotion = top_emotion(scores)
+                    box = [0, 0, int(image.shape[1]), int(image.shape[0])]
+                    emit(path, [{"box": box, "emotion": emotion, "scores": _rounded(scores), "aus": {}}])
+        else:
+            for path in paths:
+                image = _read_image(path)
+                if image is None:
+                    failed += 1
+                    continue
+                faces = stream.analyze_frames([image], [0.0], video=False)[0]
+                emit(path, [{"box": list(f.box), "emotion": f.emotion, "scores": _rounded(f.scores),
+                             "aus": _rounded(f.aus)} for f in faces])
+    finally:
+        stream.close()
+        if out is not sys.stdout:
+            out.close()
+    return 1 if failed else 0
+
+
+def _rounded(d: dict) -> dict:
+    return {k: round(float(v), 4) for k, v in d.items()}
+
+
+def add_commands(sub, common) -> None:
+    p = sub.add_parser("face", parents=[common],
+                       help="emotion of the faces in still images (or of aligned face crops)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of them")
+    p.add_argument("--jsonl", required=True, metavar="OUT", help="write one JSON line per image here ('-': stdout)")
+    p.add_argument("--aligned", action="store_true",
+                   help="each image is already a face crop framed like FER2013: one face, no detection, CNN only")
+    p.add_argument("--max-faces", type=int, default=4)
+    p.set_defaults(func=_cmd_face)
 
 
 def _cmd_train_face(args: argparse.Namespace) -> int:

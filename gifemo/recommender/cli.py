@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -54,7 +53,10 @@ def _cmd_app(args: argparse.Namespace) -> int:
                "--browser.gatherUsageStats", "false"]
     if args.headless:
         command += ["--server.headless", "true"]
-    return subprocess.call(command, env=env, cwd=str(PROJECT_ROOT))
+    # Become the Streamlit server (no parent left behind to outlive or orphan it); from the project
+    # root, so that it also reads .streamlit/config.toml.
+    os.chdir(PROJECT_ROOT)
+    os.execve(sys.executable, command, env)
 
 
 def add_commands(sub, common) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..corpus import GifRecord
 from ..emotions import EMOTIONS, scores_vector
+from ..facs.aus import au_names
 
 SEMANTIC_DIM = 384
 DIM = len(EMOTIONS) + SEMANTIC_DIM
@@ -23,15 +24,6 @@ EMOTION_WORDS = {
     "anger": "angry, anger", "disgust": "disgusted, disgust", "fear": "scared, fear",
     "happiness": "happy, joy", "sadness": "sad, sadness", "surprise": "surprised, shock",
     "neutral": "calm, neutral",
-}
-
-# FACS action-unit names, for AU tags that come as bare codes ("AU12").
-FACS_NAMES = {
-    1: "inner brow raiser", 2: "outer brow raiser", 4: "brow lowerer", 5: "upper lid raiser",
-    6: "cheek raiser", 7: "lid tightener", 9: "nose wrinkler", 10: "upper lip raiser",
-    12: "lip corner puller", 14: "dimpler", 15: "lip corner depressor", 17: "chin raiser",
-    18: "lip pucker", 20: "lip stretcher", 23: "lip tightener", 24: "lip pressor", 25: "lips part",
-    26: "jaw drop", 27: "mouth stretch", 28: "lip suck", 43: "eyes closed", 45: "blink", 46: "wink",
 }
 
 MIN_ACTION_PROB = 0.1   # below this, I3D's top class on a reaction clip is mostly noise
@@ -60,8 +52,8 @@ def au_name(name: str) -> str:
     """'AU12' -> 'lip corner puller'; 'AU12 lip_corner_puller' -> 'lip corner puller'; other names cleaned."""
     text = str(name).replace("_", " ").strip()
     match = re.match(r"^AU\s*0*(\d+)\b[\s:-]*(.*)$", text, flags=re.IGNORECASE)
-    if match:
-        text = match.group(2).strip() or FACS_NAMES.get(int(match.group(1)), "")
+    if match:  # a bare code is named by the project's action-unit table
+        text = match.group(2).strip() or au_names().get(f"AU{int(match.group(1))}", "")
     # Blendshape-style names ("mouthSmileLeft") read better as words.
     return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text).lower().strip()
 

@@ -1,0 +1,51 @@
+"""`gifemo suggest` on a real tagged corpus (a few gifs_dev files, tagged by the real pipeline)."""
+import json
+
+import pytest
+import torch
+
+from app_corpus import build_app_corpus
+from gifemo.cli import main
+from gifemo.corpus import Corpus
+from gifemo.recommender.index import index_dir
+
+
+@pytest.fixture(scope="module")
+def db(gifs_dev, models_dir, tmp_path_factory):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield build_app_corpus(gifs_dev, models_dir, tmp_path_factory.getbasetemp() / "app_corpus")[0]
+    torch.set_num_threads(threads)
+
+
+def suggest(capsys, *args) -> list[dict]:
+    assert main(["suggest", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_suggest_json(db, capsys):
+    with Corpus(db) as corpus:
+        good = {r.path: r for r in corpus.records(include_errors=False)}
+    results = suggest(capsys, "I'm so happy today, let's dance!", "--db", str(db), "-k", "5")
+    assert len(results) == min(5, len(good))
+    assert all(set(r) == {"path", "score", "emotion", "why"} for r in results)
+    assert all(r["path"] in good and r["emotion"] == good[r["path"]].emotion for r in results)
+    assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
+    assert len({r["path"] for r in results}) == len(results)
+    assert index_dir(db).is_dir()  # the index now lives beside the corpus
+
+
+def test_suggest_filters_and_text_models(db, capsys):
+    with Corpus(db) as corpus:
+        records = list(corpus.records(include_errors=False))
+    emotion = next(r.emotion for r in records if r.emotion)
+    for model in ("bilstm", "minilm"):
+        results = suggest(capsys, "that was terrifying", "--db", str(db), "--emotion", emotion, "--text-model", model)
+        assert results and {r["emotion"] for r in results} == {emotion}
+    assert suggest(capsys, "hello", "--db", str(db), "--min-confidence", "1.01") == []
+
+
+def test_suggest_without_a_corpus_fails_clearly(tmp_path, capsys):
+    assert main(["suggest", "hi", "--db", str(tmp_path / "nothing.db")]) == 1
+    assert "no corpus at" in capsys.readouterr().err
+    assert not (tmp_path / "nothing.db").exists()

@@ -1,0 +1,112 @@
+"""Bulk tagging end to end on real GIFs: records, JSONL, bad files, incremental reruns, kill -9."""
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gifemo.corpus import Corpus
+from gifemo.emotions import EMOTIONS
+from gifemo.tagger import TagOptions, tag_paths
+
+FACE_GIFS = ["Happiness/d6d7ab4d3cbd.gif", "Surprise/ba2ce31be5a4.gif", "Sadness/ffec0a0cbdb6.gif"]
+
+
+@pytest.fixture(scope="module")
+def folder(gifs_dev, tmp_path_factory):
+    root = tmp_path_factory.mktemp("gifs")
+    for name in FACE_GIFS:
+        (root / "ok").mkdir(exist_ok=True)
+        shutil.copy(gifs_dev / name, root / "ok" / name.replace("/", "-"))
+    (root / "bad").mkdir()
+    (root / "bad" / "text.gif").write_text("not a gif at all")
+    data = (gifs_dev / FACE_GIFS[0]).read_bytes()
+    (root / "bad" / "header-only.gif").write_bytes(data[:800])
+    return root
+
+
+def fast_options():
+    from gifemo.facs import FaceOptions
+
+    return TagOptions(face=FaceOptions(num_frames=4), actions="off")
+
+
+def test_tag_folder_records_and_jsonl(folder, tmp_path, models_dir):
+    db, jsonl = tmp_path / "c.db", tmp_path / "tags.jsonl"
+    summary = tag_paths([folder], db, jsonl=jsonl, options=fast_options(), models_dir=models_dir, progress=False)
+    assert (summary.files, summary.tagged, summary.failed) == (5, 3, 2)
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert len(lines) == 5
+    for line in lines:
+        assert {"path", "sha256", "emotion", "scores", "source", "error"} <= set(line)
+    bad = {os.path.basename(l["path"]): l["error"] for l in lines if l["error"]}
+    assert set(bad) == {"text.gif", "header-only.gif"}
+    assert "text.gif" in bad["text.gif"] and "not a GIF or a readable video" in bad["text.gif"]
+    assert "no complete frame" in bad["header-only.gif"]
+    good = [l for l in lines if not l["error"]]
+    for line in good:
+        assert line["source"] == "face" and line["emotion"] in EMOTIONS
+        assert sum(line["scores"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert line["faces"]["frames_with_face"] >= 1 and len(line["timeline"]) == 4
+    # a rerun skips everything that is current, and still lists every file
+    again = tag_paths([folder], db, jsonl=jsonl, options=fast_options(), models_dir=models_dir, progress=False)
+    assert (again.skipped, again.tagged) == (5, 0)
+    assert len(jsonl.read_text().splitlines()) == 5
+
+
+def test_cli_exit_code_says_a_file_failed(folder, tmp_path, models_dir):
+    run = subprocess.run([sys.executable, "-m", "gifemo", "tag", str(folder / "bad"), "--db", str(tmp_path / "c.db"),
+                          "--actions", "off", "--frames", "2", "-q", "--models-dir", str(models_dir)],
+                         capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "2 failed" in run.stdout and "text.gif" in run.stdout
+
+
+def test_kill_minus_nine_loses_nothing(gifs_dev, tmp_path, models_dir):
+    files = sorted(gifs_dev.glob("*/*.gif"))[:8]
+    db = tmp_path / "c.db"
+    cmd = [sys.executable, "-m", "gifemo", "tag", *map(str, files), "--db", str(db), "--actions", "off",
+           "--frames", "2", "-q", "--models-dir", str(models_dir)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                done = sqlite3.connect(db).execute("SELECT COUNT(*) FROM gifs").fetchone()[0]
+            except sqlite3.OperationalError:
+                done = 0
+            if done >= 2:
+                break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert done >= 2, "tagging did not get going"
+    with Corpus(db) as corpus:
+        before = {r.sha256: r.tagged_at for r in corpus.records()}
+    assert len(before) >= 2
+    rerun = subprocess.run(cmd, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(before)} already up to date" in rerun.stdout
+    with Corpus(db) as corpus:
+        after = {r.sha256: r.tagged_at for r in corpus.records()}
+    assert len(after) == len({p.read_bytes() for p in files})   # every file once, no duplicates
+    assert all(after[sha] == t for sha, t in before.items())    # nothing done before was redone
+
+
+def test_parallel_workers_give_the_same_tags(gifs_dev, tmp_path, models_dir):
+    files = [gifs_dev / name for name in FACE_GIFS]
+    one = tag_paths(files, tmp_path / "one.db", options=fast_options(), models_dir=models_dir, progress=False)
+    two = tag_paths(files, tmp_path / "two.db", options=fast_options(), models_dir=models_dir, progress=False,
+                    workers=2)
+    assert one.tagged == two.tagged == 3
+    with Corpus(tmp_path / "one.db") as a, Corpus(tmp_path / "two.db") as b:
+        for record in a.records():
+            other = b.get(record.sha256)
+            assert other.emotion == record.emotion
+            assert other.scores == pytest.approx(record.scores, abs=1e-4)

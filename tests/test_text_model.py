@@ -1,0 +1,126 @@
+"""The committed text models on real validation rows, hostile inputs, the CLI and a tiny training run."""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gifemo.cli import main
+from gifemo.emotions import EMOTIONS
+from gifemo.text import DEFAULT_MODEL, MODEL_NAMES, load_model
+from gifemo.text import data, metrics
+from gifemo.text.model import BLANK_SCORES, weights_path
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DATA = SHARED / "data"
+MODELS = SHARED / "models"
+
+
+@pytest.fixture(scope="module")
+def bilstm():
+    return load_model("bilstm")
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    if not MODELS.is_dir():
+        pytest.skip("../shared is absent")
+    return load_model("minilm", models_dir=MODELS)
+
+
+def _check_distribution(scores):
+    assert set(scores) == set(EMOTIONS)
+    assert math.isclose(sum(scores.values()), 1.0, abs_tol=1e-6)
+    assert all(0.0 <= v <= 1.0 for v in scores.values())
+
+
+OBVIOUS = [
+    ("i feel so happy and grateful for my wonderful friends today", "happiness"),
+    ("i am terrified and scared of what will happen tomorrow", "fear"),
+    ("this makes me so furious, i am really angry at them", "anger"),
+    ("i miss her so much, i feel lonely and heartbroken", "sadness"),
+    ("wow i was totally amazed, i did not expect that at all", "surprise"),
+]
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_obvious_messages(name, request):
+    model = request.getfixturevalue(name)
+    results = model.predict([text for text, _ in OBVIOUS])
+    for (text, expected), scores in zip(OBVIOUS, results):
+        _check_distribution(scores)
+        assert max(scores, key=scores.get) == expected, (name, text, scores)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_hostile_inputs_do_not_crash(name, request):
+    model = request.getfixturevalue(name)
+    texts = ["", "   \n", "\u200d", "😂😂😂", "?!?!", "a" * 5000, "love " * 20_000,
+             "Je suis très heureux aujourd'hui", "Мне очень грустно", "我很生气", "\x00\x01 ok"]
+    results = model.predict(texts)
+    assert len(results) == len(texts)
+    for scores in results:
+        _check_distribution(scores)
+    assert results[0] == BLANK_SCORES and results[1] == BLANK_SCORES and results[2] == BLANK_SCORES
+    assert model.predict_one("") == BLANK_SCORES
+    assert max(results[3], key=results[3].get) == "happiness"  # tears of joy
+    assert model.predict([]) == []
+
+
+def _sample(corpus: str, n: int):
+    full = data.read_split(DATA, corpus, "val")
+    rows = np.random.default_rng(1).permutation(len(full))[:n]
+    return data.Corpus(full.name, [full.texts[i] for i in rows], full.targets[rows], full.labels[rows])
+
+
+def test_bilstm_on_real_validation_rows(bilstm):
+    tweets, reddit = _sample(data.TWEETS, 400), _sample(data.GOEMOTIONS, 800)
+    tweet_probs = np.array([[s[e] for e in EMOTIONS] for s in bilstm.predict(tweets.texts)])
+    reddit_probs = np.array([[s[e] for e in EMOTIONS] for s in bilstm.predict(reddit.texts)])
+    assert metrics.evaluate(tweets, tweet_probs)["accuracy"] > 0.85
+    figures = metrics.evaluate(reddit, reddit_probs)
+    assert figures["macro_f1"] > 0.45
+    # Reddit comments without emotion exist; the model must be able to say so.
+    assert (reddit_probs.argmax(1) == EMOTIONS.index("neutral")).mean() > 0.15
+
+
+def test_default_model_and_unknown_name():
+    assert load_model().name == DEFAULT_MODEL
+    with pytest.raises(ValueError):
+        load_model("bert")
+
+
+def test_committed_weights_are_small():
+    assert weights_path("bilstm").stat().st_size <= 20 * 1024 * 1024
+    assert weights_path("minilm").stat().st_size <= 5 * 1024 * 1024
+
+
+def test_cli_jsonl(tmp_path, capsys):
+    lines = ["what a lovely surprise party, i am so happy", "", "I hate waiting in this stupid queue"]
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["emotion", "--input", str(source), "--jsonl", str(out), "--text-model", "bilstm"]) == 0
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["text"] for r in records] == lines
+    for record in records:
+        _check_distribution(record["scores"])
+        assert record["emotion"] == max(record["scores"], key=record["scores"].get)
+    assert records[1]["emotion"] == "neutral"
+    assert main(["emotion", "I am so scared of the exam", "--text-model", "bilstm"]) == 0
+    assert "fear" in capsys.readouterr().out.splitlines()[0]
+    assert main(["emotion"]) == 2
+
+
+def test_tiny_training_run_writes_loadable_weights(tmp_path):
+    from gifemo.text.train import TrainOptions, train
+
+    options = TrainOptions(data_dir=DATA, out_dir=tmp_path, epochs=1, train_limit=300, max_vocab=2000,
+                           bilstm={"embed_dim": 16, "hidden": 16})
+    path = train(options)
+    report = json.loads(path.with_name("text_bilstm_validation.json").read_text())
+    assert set(report["validation"]) == {data.TWEETS, data.GOEMOTIONS}
+    assert path.with_name("text_bilstm_confusion.png").stat().st_size > 1000
+    model = load_model("bilstm", weights=path)
+    _check_distribution(model.predict_one("i feel fine"))
