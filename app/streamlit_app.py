@@ -172,10 +172,11 @@ def tag_one(path: str) -> None:
         annotated = annotated_gif(path)
         if annotated:
             show_gif(annotated, caption="annotated")
-    if record.timeline:
-        st.write("Emotion per frame")
-        timeline = pd.DataFrame([{"time (s)": point["time"], **point["scores"]} for point in record.timeline])
-        st.line_chart(timeline.set_index("time (s)")[list(EMOTIONS)])
+    if any(point.get("scores") for point in record.timeline):
+        st.write("Emotion per frame (gaps: no face in that frame)")
+        timeline = pd.DataFrame([{"time (s)": point["time"], **(point.get("scores") or {})}
+                                 for point in record.timeline], columns=["time (s)", *EMOTIONS])
+        st.line_chart(timeline.set_index("time (s)"))
     else:
         st.caption("No face found, so there is no per-frame timeline.")
 

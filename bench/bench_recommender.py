@@ -7,8 +7,12 @@ Messages are real (the tweet_emotion validation split), and the per-message late
 text model and the MiniLM embedding of the message: what `gifemo suggest` does after loading.
 
     .venv/bin/python bench/bench_recommender.py [--sizes 10000 100000 1000000] [--queries 200]
+        [--labelled-db CORPUS.db]
 
-Prints a table and writes bench/results/recommender.json.
+With --labelled-db (a corpus tagged from label-named folders, e.g. `gifemo tag ../shared/data/gifs_dev`),
+it also reports how often the suggested GIFs carry the emotion of labelled messages (GoEmotions dev,
+single-label rows), with and without the tag-text term. Prints a table and writes
+bench/results/recommender.json.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import faiss
 import numpy as np
 import torch
 
-from gifemo.emotions import EMOTIONS
+from gifemo.emotions import EMOTIONS, normalize_label
 from gifemo.facs.aus import au_names
 from gifemo.recommender import index as index_mod
 from gifemo.recommender import vectors
@@ -93,11 +97,42 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return round(float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth)])), 3)
 
 
+def labelled_messages(limit: int) -> list[tuple[str, str]]:
+    """GoEmotions dev rows with one Ekman label (all 7 emotions; tweets have no disgust or neutral)."""
+    names = (SHARED / "data" / "goemotions_ekman" / "labels.txt").read_text().split()
+    out = []
+    for line in (SHARED / "data" / "goemotions_ekman" / "dev.tsv").read_text(encoding="utf-8").splitlines():
+        text, labels, _ = line.split("\t")
+        if "," not in labels:
+            out.append((text, normalize_label(names[int(labels)])))
+    per_emotion = limit // len(EMOTIONS)  # balanced, so that happiness does not decide the figure
+    return [m for e in EMOTIONS for m in [m for m in out if m[1] == e][:per_emotion]]
+
+
+def emotion_precision(db: Path, text_model: str, k: int, limit: int) -> dict:
+    """Share of suggested GIFs whose folder label is the message's label, per ranking; chance for reference."""
+    from gifemo.recommender.suggest import Recommender
+
+    recommender = Recommender(db, text_model=text_model)
+    labels = {p: normalize_label(Path(p).parent.name) for p in recommender.index.rows["path"]}
+    messages = labelled_messages(limit)
+    scores = [(recommender.message_scores(t), recommender.message_embedding(t), label) for t, label in messages]
+    chance = np.mean([np.mean([gif_label == label for gif_label in labels.values()]) for _, _, label in scores])
+    out = {"corpus": str(db), "gifs": len(labels), "messages": len(messages), "k": k, "chance": round(float(chance), 3)}
+    for name, semantic_weight in (("emotion_only", 0.0), ("emotion_and_tags", RankingOptions().semantic_weight)):
+        options = RankingOptions(semantic_weight=semantic_weight)
+        hits = [np.mean([labels[r.path] == label for r in rank(recommender.index, s, v, k, options=options)])
+                for s, v, label in scores]
+        out[name] = round(float(np.mean(hits)), 3)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--text-model", default=None, help="bilstm or minilm (default: the project's default)")
+    parser.add_argument("--labelled-db", type=Path, help="corpus tagged from label-named folders (quality check)")
     parser.add_argument("--exact-sizes", type=int, nargs="+", default=[10_000, 25_000, 50_000, 100_000],
                         help="sizes at which the exact scan is timed, to place the approximate threshold")
     args = parser.parse_args()
@@ -179,6 +214,9 @@ def main() -> int:
               + (f"  recall@{K} {entry[f'recall_at_{K}']}" if "recall_at_8" in entry else ""))
         del index, vecs, rows
     result["approximate_from"] = index_mod.APPROXIMATE_FROM
+    if args.labelled_db:
+        result["emotion_precision"] = emotion_precision(args.labelled_db, text_model.name, K, 700)
+        print(f"suggested GIFs carrying the message's emotion: {result['emotion_precision']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2))
     print(f"wrote {RESULTS}")

@@ -9,7 +9,7 @@ import csv
 from pathlib import Path
 
 # Per label, how many files: every emotion present, a few GIFs to suggest, still quick to tag.
-PER_LABEL = {"Happiness": 3, "Sadness": 2, "Anger": 2, "Surprise": 2, "Fear": 1, "Disgust": 1, "Neutral": 1}
+PER_LABEL = {"Happiness": 2, "Sadness": 1, "Anger": 1, "Surprise": 1, "Fear": 1, "Disgust": 1, "Neutral": 1}
 
 
 def build_app_corpus(gifs_dev: Path, models_dir: Path, folder: Path) -> tuple[Path, Path]:

@@ -7,15 +7,23 @@ import torch
 from app_corpus import build_app_corpus
 from gifemo.cli import main
 from gifemo.corpus import Corpus
+from gifemo.recommender import vectors
 from gifemo.recommender.index import index_dir
 
 
 @pytest.fixture(scope="module")
-def db(gifs_dev, models_dir, tmp_path_factory):
+def db(gifs_dev, models_dir, tmp_path_factory, monkeypatch_module):
+    monkeypatch_module.setenv("GIFEMO_MODELS_DIR", str(models_dir))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield build_app_corpus(gifs_dev, models_dir, tmp_path_factory.getbasetemp() / "app_corpus")[0]
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
 
 
 def suggest(capsys, *args) -> list[dict]:
@@ -24,8 +32,8 @@ def suggest(capsys, *args) -> list[dict]:
 
 
 def test_suggest_json(db, capsys):
-    with Corpus(db) as corpus:
-        good = {r.path: r for r in corpus.records(include_errors=False)}
+    with Corpus(db) as corpus:  # failed files and GIFs with neither emotion nor tag words are never suggested
+        good = {r.path: r for r in corpus.records(include_errors=False) if r.emotion or vectors.tag_terms(r)}
     results = suggest(capsys, "I'm so happy today, let's dance!", "--db", str(db), "-k", "5")
     assert len(results) == min(5, len(good))
     assert all(set(r) == {"path", "score", "emotion", "why"} for r in results)

@@ -74,6 +74,10 @@ def test_words_of_the_message_find_gifs_whose_tags_say_them(md):
     # with a neutral-ish message distribution, the dance GIFs outrank all others
     top2 = {r.path for r in rank(index, *message("let's dance all night", md), k=2)}
     assert top2 == {"/gifs/party.gif", "/gifs/sad_dance.gif"}
+    # a GIF no stream could read is still found by the words of its name
+    index = build_index(records + [record("dancing_cat", None, source="none", frames=32)], models_dir=md)
+    found = rank(index, *message("a cat dancing", md), k=1)[0]
+    assert found.path == "/gifs/dancing_cat.gif" and "no emotion tagged" in found.why
 
 
 def test_filters(md):
@@ -88,9 +92,8 @@ def test_filters(md):
         ["/gifs/f0.gif", "/gifs/f3.gif"]
     assert [r.path for r in rank(index, *query, k=5, filters=Filters(sources=["action"]))] == ["/gifs/f2.gif"]
     assert rank(index, *query, k=5, filters=Filters(emotions=["fear"])) == []
-    # no filter: every GIF, the undecided one last (its emotion part is zero)
-    everything = rank(index, *query, k=5)
-    assert len(everything) == 5 and everything[-1].emotion is None and "no emotion tagged" in everything[-1].why
+    # no filter: every GIF but the undecided one, which has nothing (no emotion, no words) to match
+    assert len(rank(index, *query, k=5)) == 4 and index.rows["emotion"][4] is None and not index.matchable[4]
 
 
 def test_failed_files_are_never_suggested(md, tmp_path):

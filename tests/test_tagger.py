@@ -14,7 +14,7 @@ from gifemo.corpus import Corpus
 from gifemo.emotions import EMOTIONS
 from gifemo.tagger import TagOptions, tag_paths
 
-FACE_GIFS = ["Happiness/d6d7ab4d3cbd.gif", "Surprise/ba2ce31be5a4.gif", "Sadness/ffec0a0cbdb6.gif"]
+FACE_GIFS = ["Happiness/f178bf0e170d.gif", "Surprise/76f7e3eda3df.gif", "Sadness/e81d92a72e62.gif"]
 
 
 @pytest.fixture(scope="module")

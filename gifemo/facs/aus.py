@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,7 @@ class ActionUnit:
 
     def intensity(self, blendshapes: Mapping[str, float]) -> float:
         value = sum(weight * float(blendshapes.get(shape, 0.0)) for shape, weight in self.terms)
-        return min(1.0, max(0.0, value))
+        return min(1.0, max(0.0, value)) if math.isfinite(value) else 0.0
 
 
 def _rows(path: Path) -> list[dict]:

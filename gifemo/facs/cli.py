@@ -11,6 +11,7 @@ from ..paths import WEIGHTS_DIR
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 ALIGNED_BATCH = 256
+FACE_FIELDS = ("box", "emotion", "scores", "aus")  # per face in the JSON lines
 
 
 def iter_images(paths: list[str]) -> Iterator[Path]:
@@ -60,7 +61,7 @@ def _cmd_face(args: argparse.Namespace) -> int:
                 for (path, image), scores in zip(good, stream.classify_aligned([im for _, im in good])):
                     emotion = top_emotion(scores)
                     box = [0, 0, int(image.shape[1]), int(image.shape[0])]
-                    emit(path, [{"box": box, "emotion": emotion, "scores": _rounded(scores), "aus": {}}])
+                    emit(path, [{"box": box, "emotion": emotion, "scores": scores, "aus": {}}])
         else:
             for path in paths:
                 image = _read_image(path)
@@ -68,17 +69,12 @@ def _cmd_face(args: argparse.Namespace) -> int:
                     failed += 1
                     continue
                 faces = stream.analyze_frames([image], [0.0], video=False)[0]
-                emit(path, [{"box": list(f.box), "emotion": f.emotion, "scores": _rounded(f.scores),
-                             "aus": _rounded(f.aus)} for f in faces])
+                emit(path, [{k: v for k, v in f.to_dict().items() if k in FACE_FIELDS} for f in faces])
     finally:
         stream.close()
         if out is not sys.stdout:
             out.close()
     return 1 if failed else 0
-
-
-def _rounded(d: dict) -> dict:
-    return {k: round(float(v), 4) for k, v in d.items()}
 
 
 def add_commands(sub, common) -> None:

@@ -82,6 +82,7 @@ class FaceLandmarker:
         self._clip_start_ms = self._clock_ms
 
     def close(self) -> None:
+        """Close explicitly (or use `with`): MediaPipe's own clean-up fails noisily at interpreter exit."""
         self._landmarker.close()
 
     def __enter__(self):

@@ -48,7 +48,7 @@ class FaceObservation:
 
     def to_dict(self) -> dict:
         return {"frame": self.frame, "time": round(self.time, 3), "box": list(self.box), "emotion": self.emotion,
-                "scores": _rounded(self.scores), "aus": _rounded(self.aus)}
+                "scores": self.scores, "aus": _rounded(self.aus)}
 
 
 @dataclass
@@ -66,15 +66,14 @@ class FaceAnalysis:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["scores"] = _rounded(self.scores) if self.scores else None
         d["observations"] = [o.to_dict() for o in self.observations]
-        d["timeline"] = [{"time": round(t["time"], 3), "scores": _rounded(t["scores"]) if t["scores"] else None}
-                         for t in self.timeline]
+        d["timeline"] = [{"time": round(t["time"], 3), "scores": t["scores"]} for t in self.timeline]
         d["top_aus"] = [[au, round(v, 4)] for au, v in self.top_aus]
         return d
 
 
 def _rounded(d: dict[str, float]) -> dict[str, float]:
+    """For AU intensities only: scores keep full precision so that they still sum to 1."""
     return {k: round(float(v), 4) for k, v in d.items()}
 
 

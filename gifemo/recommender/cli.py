@@ -66,7 +66,8 @@ def add_commands(sub, common) -> None:
     p.add_argument("-k", type=int, default=8, help="number of GIFs (default: 8)")
     p.add_argument("--json", action="store_true", help='print [{"path", "score", "emotion", "why"}, ...]')
     p.add_argument("--text-model", choices=["bilstm", "minilm"], help="message emotion model (default: the best)")
-    p.add_argument("--emotion", action="append", choices=EMOTIONS, help="only GIFs tagged with this emotion (repeatable)")
+    p.add_argument("--emotion", action="append", choices=EMOTIONS,
+                   help="only GIFs tagged with this emotion (repeatable)")
     p.add_argument("--min-confidence", type=float, default=0.0, help="only GIFs tagged at least this confidently")
     p.add_argument("--source", action="append", choices=["face", "action", "none"],
                    help="only GIFs decided by this stream (repeatable)")

@@ -57,6 +57,8 @@ class GifIndex:
         self.emotion_ids = np.array([EMOTIONS.index(e) if e else -1 for e in self.rows["emotion"]], dtype=np.int8)
         self.source_ids = np.array([SOURCES.index(s) for s in self.rows["source"]], dtype=np.int8)
         self.confidence = np.asarray(self.rows["confidence"], dtype=np.float32)
+        # A GIF with no emotion and no tag text has nothing a message could match.
+        self.matchable = self.vectors.any(axis=1)
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -196,9 +198,12 @@ def build_index(records: Iterable[GifRecord], previous: Optional[GifIndex] = Non
 
 
 def _embed_missing(texts: list[str], known: dict, models_dir, progress: bool) -> np.ndarray:
+    # A GIF with nothing to say (no emotion, face or words) gets a zero vector: it matches no message.
+    known = {**known, "": np.zeros(vectors.SEMANTIC_DIM, dtype=np.float32)}
     out = np.zeros((len(texts), vectors.SEMANTIC_DIM), dtype=np.float32)
     missing = sorted({t for t in texts if t not in known})
-    fresh = dict(zip(missing, vectors.encode(missing, models_dir=models_dir, progress=progress)))
+    embedded = vectors.encode(missing, models_dir=models_dir, progress=progress and len(missing) > 1000)
+    fresh = dict(zip(missing, embedded))
     for i, text in enumerate(texts):
         out[i] = known[text] if text in known else fresh[text]
     return out

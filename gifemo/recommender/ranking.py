@@ -86,13 +86,14 @@ def rank(index: GifIndex, message_scores: dict, message_embedding: np.ndarray, k
 
 def _diverse(index: GifIndex, ids: np.ndarray, scores: np.ndarray, k: int,
              options: RankingOptions) -> list[tuple[int, float]]:
-    """Best first, skipping re-encodes of a picked GIF; then, if every pick came from one stream (face or
-    action), the last pick gives way to the best GIF of another stream whose score is nearly as good."""
+    """Best first, skipping GIFs with nothing to match and re-encodes of a picked GIF; then, if every pick
+    came from one stream (face or action), the last pick gives way to the best GIF of another stream whose
+    score is nearly as good."""
     picked: list[tuple[int, float]] = []
     candidates = list(zip(ids.tolist(), scores.tolist()))
     rest = 0
     for rest, (i, s) in enumerate(candidates, 1):
-        if not any(_near_duplicate(index, i, j, options) for j, _ in picked):
+        if index.matchable[i] and not any(_near_duplicate(index, i, j, options) for j, _ in picked):
             picked.append((i, s))
             if len(picked) == k:
                 break

@@ -16,6 +16,7 @@ from ..emotions import EMOTIONS, normalize_label
 
 TWEETS, GOEMOTIONS = "tweet_emotion", "goemotions_ekman"
 CORPORA = (TWEETS, GOEMOTIONS)
+TWEET_EMOTIONS = ("anger", "fear", "happiness", "sadness", "surprise")  # after joy/love -> happiness
 SPLITS = {TWEETS: {"train": "train.txt", "val": "val.txt", "test": "test.txt"},
           GOEMOTIONS: {"train": "train.tsv", "val": "dev.tsv", "test": "test.tsv"}}
 

@@ -1,0 +1,98 @@
+"""The face stream end to end: a real face GIF, a generated GIF without a face, and the `gifemo face` CLI."""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gifemo.cli import main
+from gifemo.emotions import EMOTIONS
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+FACE_GIF = SHARED / "data/gifs_dev/Happiness/fa78d4f4edc0.gif"  # "putin laugh": one real face, laughing
+
+
+@pytest.fixture(scope="module")
+def stream():
+    if not SHARED.exists():
+        pytest.skip("../shared is absent")
+    from gifemo.facs import FaceOptions, FaceStream
+
+    with FaceStream(FaceOptions(num_frames=6), models_dir=SHARED / "models") as s:
+        yield s
+
+
+def _is_distribution(scores):
+    return set(scores) == set(EMOTIONS) and math.isclose(sum(scores.values()), 1.0, abs_tol=1e-9) \
+        and all(v >= 0 for v in scores.values())
+
+
+def test_real_face_gif_end_to_end(stream):
+    analysis = stream.analyze(FACE_GIF)
+    assert analysis.frames_analyzed == 6 and len(analysis.timeline) == 6
+    assert analysis.frames_with_face >= 4
+    assert _is_distribution(analysis.scores)
+    assert analysis.emotion == max(analysis.scores, key=analysis.scores.get)
+    assert analysis.emotion == "happiness"  # a laughing face
+    assert 0 < analysis.confidence <= 1
+    width, height = Image.open(FACE_GIF).size
+    for obs in analysis.observations:
+        x, y, w, h = obs.box
+        assert 0 <= x and 0 <= y and w > 10 and h > 10 and x + w <= width and y + h <= height
+        assert _is_distribution(obs.scores)
+        assert all(0 <= v <= 1 for v in obs.aus.values()) and "AU12" in obs.aus
+    assert [t["time"] for t in analysis.timeline] == sorted(t["time"] for t in analysis.timeline)
+    top = dict(analysis.top_aus)
+    assert "AU12" in top  # smiling shows in the action units too
+    json.dumps(analysis.to_dict())  # serialisable as it is
+
+
+def test_gif_without_a_face(stream, tmp_path):
+    rng = np.random.default_rng(0)
+    frames = [Image.fromarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)) for _ in range(4)]
+    path = tmp_path / "noise.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    analysis = stream.analyze(path)
+    assert analysis.scores is None and analysis.emotion is None and analysis.confidence == 0.0
+    assert analysis.frames_with_face == 0 and all(t["scores"] is None for t in analysis.timeline)
+    json.dumps(analysis.to_dict())
+
+
+def test_classify_aligned_recognises_fer_faces(stream):
+    folder = SHARED / "data/fer2013/val"
+    names = {"happy": "happiness", "surprise": "surprise"}
+    for name, emotion in names.items():
+        images = [Image.open(p) for p in sorted((folder / name).iterdir())[:20]]
+        results = stream.classify_aligned(images)
+        assert all(_is_distribution(r) for r in results)
+        hits = sum(max(r, key=r.get) == emotion for r in results)
+        assert hits >= 14, (name, hits)  # these two classes are recognised far above chance
+
+
+def test_cli_aligned_and_detected(tmp_path, capsys):
+    if not SHARED.exists():
+        pytest.skip("../shared is absent")
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    for p in sorted((SHARED / "data/fer2013/val/happy").iterdir())[:3]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    frame = Image.open(FACE_GIF).convert("RGB")
+    frame.save(tmp_path / "frame.png")
+    out = tmp_path / "aligned.jsonl"
+    models = ["--models-dir", str(SHARED / "models")]
+    assert main(["face", str(folder), "--aligned", "--jsonl", str(out), *models]) == 1  # one unreadable file
+    assert "broken.jpg" in capsys.readouterr().err
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 3
+    for line in lines:
+        (face,) = line["faces"]
+        assert face["box"] == [0, 0, 48, 48] and _is_distribution(face["scores"])
+        assert face["emotion"] in EMOTIONS
+    out = tmp_path / "detected.jsonl"
+    assert main(["face", str(tmp_path / "frame.png"), "--jsonl", str(out), *models]) == 0
+    (line,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert line["path"].endswith("frame.png") and len(line["faces"]) >= 1
+    assert _is_distribution(line["faces"][0]["scores"]) and "AU12" in line["faces"][0]["aus"]
