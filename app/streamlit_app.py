@@ -59,12 +59,11 @@ def corpus_table(db: str, changed_at: float) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- small views
-def emotion_badge(emotion: str | None, confidence: float | None = None) -> None:
-    if not emotion:
+def emotion_badge(emotion: str | None) -> None:
+    if emotion:
+        st.badge(f"{EMOJI[emotion]} {emotion}", color=BADGE_COLORS[emotion])
+    else:
         st.badge("no emotion", color="gray")
-        return
-    label = f"{EMOJI[emotion]} {emotion}" + (f" {confidence:.2f}" if confidence is not None else "")
-    st.badge(label, color=BADGE_COLORS[emotion])
 
 
 def show_gif(path: str, caption: str | None = None) -> None:
@@ -120,7 +119,7 @@ def page_suggest(db: str) -> None:
         for column, result in zip(st.columns(GRID_COLUMNS), results[row_start:row_start + GRID_COLUMNS]):
             with column:
                 show_gif(result.path)
-                emotion_badge(result.emotion, result.confidence)
+                emotion_badge(result.emotion)
                 st.caption(f"score {result.score:.3f} · {Path(result.path).name}")
                 st.caption(result.why)
 
@@ -148,6 +147,8 @@ def page_tag(db: str) -> None:
 
 
 def tag_one(path: str) -> None:
+    from gifemo.recommender.vectors import au_name
+
     try:
         record = load_tagger().tag_file(path)
     except MissingModelError as exc:
@@ -159,13 +160,13 @@ def tag_one(path: str) -> None:
     left, right = st.columns(2)
     with left:
         show_gif(path, caption="original")
-        emotion_badge(record.emotion, record.confidence)
-        st.write(f"decided by **{record.source}** · {record.frames} frames · {record.duration:.1f} s · "
-                 f"{record.width}x{record.height}")
+        emotion_badge(record.emotion)
+        st.write(f"decided by **{record.source}**, confidence {record.confidence:.2f} · {record.frames} frames · "
+                 f"{record.duration:.1f} s · {record.width}x{record.height}")
         st.dataframe(pd.DataFrame({"emotion": list(record.scores), "score": list(record.scores.values())}),
                      hide_index=True)
         if record.top_aus:
-            st.write("Action units: " + ", ".join(f"{n} {v:.2f}" for n, v in record.top_aus))
+            st.write("Action units: " + ", ".join(f"{n} ({au_name(n)}) {v:.2f}" for n, v in record.top_aus))
         if record.top_actions:
             st.write("Actions: " + ", ".join(f"{n} {p:.2f}" for n, p in record.top_actions))
     with right:
@@ -221,8 +222,8 @@ def page_browse(db: str) -> None:
         for column, (_, row) in zip(st.columns(GRID_COLUMNS), rows.iloc[start:start + GRID_COLUMNS].iterrows()):
             with column:
                 show_gif(row["path"])
-                emotion_badge(None if row["emotion"] == "none" else row["emotion"], row["confidence"])
-                st.caption(f"{row['source']} · {Path(row['path']).name}")
+                emotion_badge(None if row["emotion"] == "none" else row["emotion"])
+                st.caption(f"{row['source']}, confidence {row['confidence']:.2f} · {Path(row['path']).name}")
 
 
 def page_evaluation(report_path: str) -> None:

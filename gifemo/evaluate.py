@@ -133,5 +133,6 @@ def write_report(report: dict, json_path: str | Path, plot_path: Optional[str | 
     if plot_path:
         from .plots import plot_confusion
 
-        plot_confusion(report["confusion_matrix"], report["labels"], plot_path,
+        with_abstentions = [row + [report["abstained"][e]] for e, row in zip(report["labels"], report["confusion_matrix"])]
+        plot_confusion(with_abstentions, report["labels"], plot_path, column_labels=report["labels"] + ["(no answer)"],
                        title=f"gifemo: accuracy {report['accuracy']:.2f}, macro-F1 {report['macro_f1']:.2f}")

@@ -25,14 +25,16 @@ def _pyplot():
 
 
 def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], out_png: str | Path,
-                   title: str = "Confusion matrix") -> Path:
-    """Rows are true labels, columns predictions; cells show counts, colour shows row share."""
+                   title: str = "Confusion matrix", column_labels: Sequence[str] | None = None) -> Path:
+    """Rows are true labels, columns predictions (`column_labels` when they differ, e.g. an extra
+    "no answer" column); cells show counts, colour shows the share of the row."""
+    column_labels = list(column_labels or labels)
     plt = _pyplot()
     counts = np.asarray(matrix, dtype=float)
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * len(labels), 0.6 + 0.7 * len(labels)))
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * len(column_labels), 0.6 + 0.7 * len(labels)))
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_xticks(range(len(column_labels)), column_labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")

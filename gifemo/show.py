@@ -28,7 +28,10 @@ def describe(record: GifRecord) -> str:
     lines.append(f"faces:    in {faces.get('frames_with_face', 0)}/{faces.get('frames_analyzed', 0)} sampled frames, "
                  f"up to {faces.get('max_faces', 0)} per frame")
     if record.top_aus:
-        lines.append("top AUs:  " + ", ".join(f"{name} {value:.2f}" for name, value in record.top_aus))
+        from .facs.aus import au_names
+
+        names = au_names()
+        lines.append("top AUs:  " + ", ".join(f"{au} {names.get(au, '').lower()} {value:.2f}" for au, value in record.top_aus))
     if record.top_actions:
         lines.append("actions:  " + ", ".join(f"{name} {p:.2f}" for name, p in record.top_actions))
     elif (record.action or {}).get("reason"):

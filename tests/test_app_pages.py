@@ -87,7 +87,7 @@ def test_tag_page_picks_a_corpus_gif_and_shows_tags_timeline_and_annotated_gif(a
     assert len(gif_urls(app)) == 2  # the original and the annotated GIF
     assert [i.captions for i in app.get("image")] == [["original"], ["annotated"]]
     assert app.get("arrow_line_chart") or app.get("vega_lite_chart")  # the per-frame timeline
-    assert f"decided by **{with_face.source}**" in " ".join(m.value for m in app.markdown)
+    assert f"decided by **{with_face.source}**, confidence" in " ".join(m.value for m in app.markdown)
 
 
 def test_tag_page_tags_an_upload_and_refuses_bad_ones(app, gifs_dev):
