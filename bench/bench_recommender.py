@@ -197,7 +197,8 @@ def main() -> int:
                 index.faiss_index.nprobe = nprobe
                 sweep_search, sweep_found = time_search(index, queries[:n_check], candidates)
                 entry["nprobe_sweep"][nprobe] = {**sweep_search, f"recall_at_{K}": recall(sweep_found, truth)}
-            index.faiss_index.nprobe = index.options.nprobe
+            index.faiss_index.nprobe = index.options.nprobe(index.faiss_index.nlist)
+            entry["nprobe"] = index.faiss_index.nprobe
             del exact
         seconds = []
         for scores, vec in zip(message_scores, message_vecs):

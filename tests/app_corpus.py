@@ -8,8 +8,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-# Per label, how many files: every emotion present, a few GIFs to suggest, still quick to tag.
-PER_LABEL = {"Happiness": 2, "Sadness": 1, "Anger": 1, "Surprise": 1, "Fear": 1, "Disgust": 1, "Neutral": 1}
+# Per label, how many files: every emotion present, a few GIFs to suggest, still quick to tag. Live-action
+# clips (faces to read), and the one Neutral file, a robot face the face stream cannot read (source none).
+PER_LABEL = {"Happiness": 2, "Sadness": 1, "Anger": 1, "Surprise": 2, "Fear": 1, "Disgust": 1, "Neutral": 1}
+LIVE_ACTION = "pop/gif_collection"
 
 
 def build_app_corpus(gifs_dev: Path, models_dir: Path, folder: Path) -> tuple[Path, Path]:
@@ -24,7 +26,8 @@ def build_app_corpus(gifs_dev: Path, models_dir: Path, folder: Path) -> tuple[Pa
         rows = list(csv.DictReader(handle))
     chosen = []
     for label, count in PER_LABEL.items():
-        chosen += [r for r in rows if r["label"] == label][:count]
+        usable = [r for r in rows if r["label"] == label and (r["source_repo"] == LIVE_ACTION or label == "Neutral")]
+        chosen += usable[:count]
     dataset = folder / "dataset.csv"
     with open(dataset, "w", newline="") as handle:
         writer = csv.writer(handle)

@@ -53,7 +53,13 @@ def test_suggest_filters_and_text_models(db, capsys):
     assert suggest(capsys, "hello", "--db", str(db), "--min-confidence", "1.01") == []
 
 
-def test_suggest_without_a_corpus_fails_clearly(tmp_path, capsys):
+def test_suggest_refuses_what_it_cannot_answer(db, tmp_path, capsys):
     assert main(["suggest", "hi", "--db", str(tmp_path / "nothing.db")]) == 1
     assert "no corpus at" in capsys.readouterr().err
     assert not (tmp_path / "nothing.db").exists()
+    assert main(["suggest", " \n ", "--db", str(db)]) == 2
+    assert "the message is empty" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["suggest", "hi", "--db", str(db), "-k", "0"])
+    # a huge message is still answered (the text models truncate it)
+    assert len(suggest(capsys, "so angry!!! " * 5000, "--db", str(db), "-k", "2")) == 2

@@ -153,7 +153,7 @@ def test_approximate_index_agrees_with_exact_search(md, tmp_path, monkeypatch):
     rows = {"emotion": [EMOTIONS[int(np.argmax(v[:7]))] for v in vecs], "source": ["face"] * n,
             "confidence": vecs[:, :7].max(1).tolist(), "path": [f"{i}.gif" for i in range(n)]}
     exact = GifIndex(vecs, rows, options=IndexOptions(approximate_from=10 ** 9))
-    approx = GifIndex(vecs, rows, options=IndexOptions(approximate_from=1000, nprobe=16))
+    approx = GifIndex(vecs, rows, options=IndexOptions(approximate_from=1000, min_nprobe=16))
     assert exact.kind == "exact" and approx.kind == "ivf"
     hits = 0
     for q in vecs[:50] * np.r_[np.ones(7), np.full(384, 0.4)].astype(np.float32):

@@ -18,6 +18,9 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     from .ranking import Filters
     from .suggest import Recommender
 
+    if not args.message.strip():
+        print("gifemo suggest: error: the message is empty", file=sys.stderr)
+        return 2
     if not Path(args.db).is_file():
         print(f"gifemo suggest: error: no corpus at {args.db} (make one with `gifemo tag`)", file=sys.stderr)
         return 1
@@ -34,6 +37,13 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     for rank, r in enumerate(results, 1):
         print(f"{rank:2d}. {r.score:.3f}  {r.emotion or '-':9s}  {r.path}\n      {r.why}")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _cmd_app(args: argparse.Namespace) -> int:
@@ -63,7 +73,7 @@ def add_commands(sub, common) -> None:
     p = sub.add_parser("suggest", parents=[common], help="suggest GIFs of a tagged corpus for a message")
     p.add_argument("message")
     p.add_argument("--db", required=True, metavar="CORPUS.db", help="corpus written by `gifemo tag`")
-    p.add_argument("-k", type=int, default=8, help="number of GIFs (default: 8)")
+    p.add_argument("-k", type=_positive_int, default=8, help="number of GIFs (default: 8)")
     p.add_argument("--json", action="store_true", help='print [{"path", "score", "emotion", "why"}, ...]')
     p.add_argument("--text-model", choices=["bilstm", "minilm"], help="message emotion model (default: the best)")
     p.add_argument("--emotion", action="append", choices=EMOTIONS,

@@ -27,13 +27,29 @@ _PLACEHOLDER = re.compile(r"\[(NAME|RELIGION)\]")
 
 # Emoticons mean the same as the emoji they imitate; map both to the same words.
 EMOTICONS: dict[str, str] = {
-    ":)": "smiling face", ":-)": "smiling face", "(:": "smiling face", ":]": "smiling face", "=)": "smiling face",
-    ":d": "grinning face", ":-d": "grinning face", "xd": "grinning squinting face", "x-d": "grinning squinting face",
-    ";)": "winking face", ";-)": "winking face", ":p": "face with tongue", ":-p": "face with tongue",
-    ":(": "frowning face", ":-(": "frowning face", "):": "frowning face", ":[": "frowning face", "=(": "frowning face",
-    ":'(": "crying face", ":’(": "crying face", ":o": "face with open mouth", ":-o": "face with open mouth",
-    ":/": "confused face", ":-/": "confused face", ":|": "neutral face", ":-|": "neutral face",
-    ">:(": "angry face", "d:": "anguished face", "<3": "red heart", "</3": "broken heart",
+    ":)": "smiling face happy", ":-)": "smiling face happy", "(:": "smiling face happy", ":]": "smiling face happy",
+    "=)": "smiling face happy", ":d": "grinning face laughing", ":-d": "grinning face laughing",
+    "xd": "grinning face laughing", "x-d": "grinning face laughing", ";)": "winking face", ";-)": "winking face",
+    ":p": "face with tongue", ":-p": "face with tongue", ":(": "frowning face sad", ":-(": "frowning face sad",
+    "):": "frowning face sad", ":[": "frowning face sad", "=(": "frowning face sad", ":'(": "crying face sad",
+    ":o": "face with open mouth surprised", ":-o": "face with open mouth surprised", ":/": "confused face",
+    ":-/": "confused face", ":|": "neutral face", ":-|": "neutral face", ">:(": "angry face angry",
+    "d:": "anguished face scared", "<3": "heart love", "</3": "broken heart sad",
+}
+
+# Unicode names of emoji ("pouting face") rarely occur in the training text; the most common
+# emotional emoji also get the plain word the corpora use for that feeling.
+EMOJI_FEELINGS: dict[str, str] = {
+    **dict.fromkeys("😀😁😃😄😆😊🙂☺🥳🎉👍😎", "happy"),
+    **dict.fromkeys("😂🤣😹", "laughing"),
+    **dict.fromkeys("❤♥💕💖💗💘💞😍🥰😘😻", "love"),
+    **dict.fromkeys("😢😞😔☹🙁💔😿😥😓😩😫", "sad"),
+    **dict.fromkeys("😭", "crying"),
+    **dict.fromkeys("😡😠🤬👿💢😤", "angry"),
+    **dict.fromkeys("😱😨😰😧🙀", "scared"),
+    **dict.fromkeys("😮😲😯🤯😳", "shocked"),
+    **dict.fromkeys("🤢🤮", "disgusted"),
+    **dict.fromkeys("🙄😒", "annoyed"),
 }
 
 # Negations carry the meaning of "not happy"; these contractions become "<stem> not".
@@ -55,12 +71,12 @@ class PreprocessOptions:
     max_tokens: int = 256  # longer texts are cut: the rest rarely changes the emotion and costs time
 
 
-def emoji_name(char: str) -> str | None:
-    """'😂' -> 'face with tears of joy'; None for characters that are not pictographs."""
+def emoji_words(char: str) -> str | None:
+    """'😂' -> 'face with tears of joy laughing'; None for characters that are not pictographs."""
     if unicodedata.category(char) != "So" or ord(char) < 0x2190:
         return None
-    name = unicodedata.name(char, "")
-    return name.lower() if name else None
+    name = unicodedata.name(char, "").lower()
+    return " ".join(filter(None, [name, EMOJI_FEELINGS.get(char)])) or None
 
 
 def _is_emoji_glue(char: str) -> bool:
@@ -79,8 +95,8 @@ def normalize(text: str, options: PreprocessOptions = PreprocessOptions()) -> st
         for char in text:
             if _is_emoji_glue(char):
                 continue
-            name = emoji_name(char)
-            pieces.append(f" {name} " if name else char)
+            words = emoji_words(char)
+            pieces.append(f" {words} " if words else char)
         text = "".join(pieces)
     return text
 

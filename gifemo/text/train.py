@@ -159,7 +159,8 @@ def fit(network: nn.Module, train_inputs, targets: np.ndarray, val: list[tuple[C
     weights = class_weights(targets, options.class_weight_power)
     optimizer = torch.optim.AdamW(network.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay)
     steps = options.epochs * -(-len(train_inputs) // options.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, options.learning_rate, total_steps=steps, pct_start=0.1)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, options.learning_rate, total_steps=steps,
+                                                   pct_start=max(0.1, 2 / steps))  # 2+ warm-up steps on tiny runs
     target_tensor = torch.from_numpy(targets)
     history, best_state, best_score = [], None, -1.0
     for epoch in range(1, options.epochs + 1):
