@@ -11,7 +11,8 @@ from typing import Optional
 from .corpus import Corpus
 from .emotions import EMOTIONS, normalize_label, top_emotion
 from .media import MEDIA_EXTENSIONS
-from .tagger import TagOptions, file_sha256, tag_paths
+from .models import sha256_of
+from .tagger import TagOptions, tag_paths
 
 NONE = "none"  # prediction when a stream abstains; counts as wrong
 
@@ -78,7 +79,7 @@ def evaluate(dataset: str | Path, db: Optional[str | Path] = None, workers: int 
         with Corpus(db) as corpus:
             records = []
             for path, label in pairs:
-                record = corpus.get(file_sha256(path)) if path.is_file() else None
+                record = corpus.get(sha256_of(path)) if path.is_file() else None
                 records.append((path, label, record))
     truth = [label for _, label, _ in records]
     fused, face_only, action_only, items = [], [], [], []

@@ -24,6 +24,15 @@ def _pyplot():
     return plt
 
 
+def _save(fig, out_png: str | Path, dpi: int) -> Path:
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=dpi)
+    _pyplot().close(fig)
+    return out_png
+
+
 def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], out_png: str | Path,
                    title: str = "Confusion matrix", column_labels: Sequence[str] | None = None) -> Path:
     """Rows are true labels, columns predictions (`column_labels` when they differ, e.g. an extra
@@ -44,12 +53,7 @@ def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], out_p
             if counts[i, j]:
                 ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center",
                         color="white" if shares[i, j] > 0.5 else "black")
-    fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png, dpi=120)
 
 
 def plot_timeline(timeline: Sequence[dict], out_png: str | Path, title: str = "Emotion over time") -> Path:
@@ -69,9 +73,4 @@ def plot_timeline(timeline: Sequence[dict], out_png: str | Path, title: str = "E
     ax.set_ylabel("score")
     ax.set_title(title)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png, dpi=110)

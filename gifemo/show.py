@@ -52,12 +52,13 @@ def describe(record: GifRecord) -> str:
 
 def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | Path] = None, options=None,
          models_dir=None) -> str:
-    from .tagger import Tagger, file_sha256
+    from .models import sha256_of
+    from .tagger import Tagger
 
     record = None
     if db and Path(db).exists():
         with Corpus(db) as corpus:
-            record = corpus.get(file_sha256(Path(gif)))
+            record = corpus.get(sha256_of(Path(gif)))
     if record is None:
         record = Tagger(options, models_dir=models_dir).tag_file(gif)
     text = describe(record)

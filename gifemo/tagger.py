@@ -21,6 +21,7 @@ from typing import Iterable, Optional
 from . import __version__
 from .corpus import Corpus, GifRecord
 from .fusion import FusionOptions, face_is_reliable, fuse
+from .models import sha256_of
 from .media import DecodeLimits, MediaError, iter_media_files, read_clip
 from .paths import WEIGHTS_DIR
 
@@ -45,14 +46,6 @@ class TagOptions:
             raise ValueError(f"actions must be fallback, always or off, not {self.actions!r}")
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def model_version(options: TagOptions, models_dir=None) -> str:
     """Names everything that changes a tag, so a rerun retags only when something did."""
     from .models import local_status
@@ -70,7 +63,7 @@ def _weights_digest(prefix: str) -> str:
     digest = hashlib.sha1()
     for path in sorted(WEIGHTS_DIR.glob(prefix + "*")):
         digest.update(path.name.encode())
-        digest.update(file_sha256(path).encode())
+        digest.update(sha256_of(path).encode())
     return digest.hexdigest()[:8]
 
 
@@ -91,7 +84,7 @@ class Tagger:
         record = GifRecord(sha256=sha256 or "", path=str(path), model_version=self.model_version)
         try:
             record.size = path.stat().st_size
-            record.sha256 = record.sha256 or file_sha256(path)
+            record.sha256 = record.sha256 or sha256_of(path)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 clip = read_clip(path, num_frames=self.options.face.num_frames, limits=self.options.limits)
@@ -193,7 +186,7 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
             todo: list[tuple[str, str]] = []
             for path in tqdm(files, desc="hashing", unit="file", disable=not progress or len(files) < 200):
                 try:
-                    sha = file_sha256(path)
+                    sha = sha256_of(path)
                 except OSError as exc:
                     record = GifRecord(sha256=f"unreadable:{path}", path=str(path), model_version=version,
                                        error=f"{path}: cannot read: {exc.strerror or exc}")
