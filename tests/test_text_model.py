@@ -121,6 +121,7 @@ def test_tiny_training_run_writes_loadable_weights(tmp_path):
     path = train(options)
     report = json.loads(path.with_name("text_bilstm_validation.json").read_text())
     assert set(report["validation"]) == {data.TWEETS, data.GOEMOTIONS}
-    assert path.with_name("text_bilstm_confusion.png").stat().st_size > 1000
+    for corpus in data.CORPORA:
+        assert path.with_name(f"text_bilstm_confusion_{corpus}.png").stat().st_size > 1000
     model = load_model("bilstm", weights=path)
     _check_distribution(model.predict_one("i feel fine"))

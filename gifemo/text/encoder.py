@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np

@@ -14,7 +14,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from ..emotions import EMOTIONS
 from ..paths import WEIGHTS_DIR
+from ..plots import plot_confusion
 from . import metrics
 from .bilstm import BiLSTMClassifier, BiLSTMConfig
 from .data import CORPORA, Corpus, read_split
@@ -226,32 +227,17 @@ def train(options: TrainOptions) -> Path:
               "best_epoch": best["epoch"], "validation": figures, "history": history}
     report_path = path.with_name(path.stem + "_validation.json")
     report_path.write_text(json.dumps(report, indent=1))
-    save_confusion_png(val, network, path.with_name(path.stem + "_confusion.png"))
+    save_confusion_pngs(val, network, path)
     print(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB), best epoch {best['epoch']}; figures in {report_path}")
     return path
 
 
-def save_confusion_png(val: list[tuple[Corpus, object]], network: nn.Module, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(val), figsize=(6 * len(val), 5.2))
-    for axis, (corpus, inputs) in zip(np.atleast_1d(axes), val):
+def save_confusion_pngs(val: list[tuple[Corpus, object]], network: nn.Module, weights: Path) -> None:
+    """One confusion matrix per corpus, beside the weights: <stem>_confusion_<corpus>.png."""
+    for corpus, inputs in val:
         probs = predict_probs(network, inputs)
-        matrix = metrics.confusion(probs, corpus.labels)
-        shares = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
-        axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-        for (row, col), count in np.ndenumerate(matrix):
-            if count:
-                axis.text(col, row, str(count), ha="center", va="center", fontsize=8,
-                          color="white" if shares[row, col] > 0.5 else "black")
-        axis.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=45, ha="right")
-        axis.set_yticks(range(len(EMOTIONS)), EMOTIONS)
-        axis.set_xlabel("predicted")
-        axis.set_ylabel("gold (first label)")
-        axis.set_title(f"{corpus.name} val: {metrics.headline(metrics.evaluate(corpus, probs)):.3f}")
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+        rows = np.flatnonzero(corpus.labels.any(0))  # tweets have no disgust/neutral rows
+        plot_confusion(metrics.confusion(probs, corpus.labels)[rows], [EMOTIONS[i] for i in rows],
+                       weights.with_name(f"{weights.stem}_confusion_{corpus.name}.png"),
+                       title=f"{corpus.name} val: {metrics.headline(metrics.evaluate(corpus, probs)):.3f}",
+                       column_labels=EMOTIONS)
