@@ -38,7 +38,7 @@ class FaceOptions:
 
 @dataclass
 class FaceObservation:
-    """One face in one frame."""
+    """One face in one frame (`frame` indexes the frames given to analyze_frames / the clip's samples)."""
     frame: int
     time: float
     box: tuple[int, int, int, int]   # x, y, w, h in pixels of the original frame

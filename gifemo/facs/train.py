@@ -190,7 +190,6 @@ def train(options: TrainOptions) -> dict:
                "train_minutes": trained_seconds / 60,
                "options": {k: str(v) for k, v in asdict(options).items()}, "history": history}
     save_expression(final, out / "face_expression.pt", {k: metrics[k] for k in ("accuracy", "recall", "epoch")})
-    np.save(out / "face_expression_val_probs.npy", final_probs.numpy().astype(np.float32))
     (out / "face_expression_metrics.json").write_text(json.dumps(metrics, indent=1))
     write_figures(metrics, out)
     return metrics
