@@ -73,7 +73,9 @@ def annotate_gif(src: str | Path, dst: str | Path, face_stream=None, max_frames:
     """Annotate every frame (up to `max_frames`, evenly in time for longer GIFs) and write a GIF."""
     from .facs import FaceStream
 
-    face_stream = face_stream or FaceStream(models_dir=models_dir)
+    if face_stream is None:
+        with FaceStream(models_dir=models_dir) as own_stream:
+            return annotate_gif(src, dst, own_stream, max_frames)
     clip = read_clip(src)
     if len(clip.frames) > max_frames:
         clip = read_clip(src, num_frames=max_frames)

@@ -60,7 +60,8 @@ def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | 
         with Corpus(db) as corpus:
             record = corpus.get(sha256_of(Path(gif)))
     if record is None:
-        record = Tagger(options, models_dir=models_dir).tag_file(gif)
+        with Tagger(options, models_dir=models_dir) as tagger:
+            record = tagger.tag_file(gif)
     text = describe(record)
     if plot and record.timeline:
         from .plots import plot_timeline

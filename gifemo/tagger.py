@@ -6,6 +6,7 @@ done and a rerun finishes the rest. Workers load the models once.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import multiprocessing
@@ -78,6 +79,15 @@ class Tagger:
         self.face = FaceStream(self.options.face, models_dir=models_dir)
         self.action = ActionStream(self.options.action, models_dir=models_dir) if self.options.actions != "off" else None
         self.model_version = model_version(self.options, models_dir)
+
+    def close(self) -> None:
+        self.face.close()
+
+    def __enter__(self) -> "Tagger":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def tag_file(self, path: os.PathLike | str, sha256: Optional[str] = None) -> GifRecord:
         path = Path(path)
@@ -154,10 +164,9 @@ _WORKER: Optional[Tagger] = None
 
 def _init_worker(options: TagOptions, models_dir, threads: int) -> None:
     global _WORKER
-    import torch
-
-    torch.set_num_threads(threads)
+    options.face.threads = threads  # share the cores between workers instead of oversubscribing them
     _WORKER = Tagger(options, models_dir)
+    atexit.register(_WORKER.close)
 
 
 def _work(item: tuple[str, str]) -> GifRecord:
@@ -228,9 +237,9 @@ def _run(todo: list[tuple[str, str]], workers: int, options: TagOptions, models_
     if not todo:
         return
     if workers <= 1:
-        tagger = Tagger(options, models_dir)
-        for path, sha in todo:
-            yield tagger.tag_file(path, sha256=sha)
+        with Tagger(options, models_dir) as tagger:
+            for path, sha in todo:
+                yield tagger.tag_file(path, sha256=sha)
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")  # MediaPipe and torch are not fork-safe
