@@ -2,6 +2,7 @@
 a few messages, so a new user sees the whole pipeline in one command."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -37,17 +38,27 @@ def run_demo(folder=None, models_dir=None, db=None) -> int:
     from .models import cache_dir
     from .show import describe
     from .corpus import Corpus
+    from .recommender.suggest import Recommender
     from .tagger import tag_paths
 
     folder = Path(folder) if folder else DEMO_DIR
     if folder == DEMO_DIR and not any(DEMO_DIR.glob("*.gif")):
         make_demo_gifs(DEMO_DIR)
-    db = Path(db) if db else cache_dir().parent / "demo.db"
+    # one corpus per demo folder, so suggestions come from that folder only
+    folder_key = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:10]
+    db = Path(db) if db else cache_dir().parent / "demo" / f"{folder_key}.db"
     print(f"Tagging {folder} into {db} ...")
     summary = tag_paths([folder], db, models_dir=models_dir)
     print(summary.text(), "\n")
     with Corpus(db) as corpus:
         for record in corpus.records():
-            if Path(record.path).is_relative_to(folder.resolve()) or Path(record.path).is_relative_to(folder):
-                print(describe(record).split("\ntimeline:")[0], "\n")
+            print(describe(record).split("\ntimeline:")[0], "\n")
+    recommender = Recommender(db, models_dir=models_dir)
+    for message in DEMO_MESSAGES:
+        reading = recommender.message_scores(message)
+        best = max(reading, key=reading.get)
+        print(f"Suggestions for {message!r} (reads as {best} {reading[best]:.2f}):")
+        for rank, result in enumerate(recommender.suggest(message, k=3), 1):
+            print(f"  {rank}. {result.emotion or '-':9s} {result.path}\n     {result.why}")
+        print()
     return 1 if summary.failed else 0
