@@ -7,7 +7,7 @@ from typing import Callable, Optional
 
 from . import __version__, models
 from .action import cli as action_cli
-from .media import MediaError
+from .media import DecodeLimits, MediaError
 from .recommender import cli as recommender_cli
 from .facs import cli as facs_cli
 from .text import cli as text_cli
@@ -59,8 +59,10 @@ def _tag_options(args: argparse.Namespace):
     from .action import ActionOptions
     from .tagger import TagOptions
 
+    limits = DecodeLimits(max_bytes=args.max_bytes, max_canvas_pixels=args.max_canvas_pixels,
+                          max_frames=args.max_frames, max_total_pixels=args.max_total_pixels)
     return TagOptions(face=FaceOptions(num_frames=args.frames), action=ActionOptions(flow=args.flow),
-                      actions=args.actions)
+                      actions=args.actions, limits=limits)
 
 
 def _add_tag_options(p: argparse.ArgumentParser, actions_default: str = "fallback") -> None:
@@ -72,6 +74,14 @@ def _add_tag_options(p: argparse.ArgumentParser, actions_default: str = "fallbac
                    help="optical flow for the I3D flow stream: tvl1 (as in the I3D paper, slow), dis (default), "
                         "farneback, or none (RGB only)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes (each loads the models once)")
+    limits = p.add_argument_group("decoding limits (a file over any of them is reported and skipped)")
+    defaults = DecodeLimits()
+    limits.add_argument("--max-bytes", type=int, default=defaults.max_bytes, help="file size (default %(default)s)")
+    limits.add_argument("--max-canvas-pixels", type=int, default=defaults.max_canvas_pixels,
+                        help="width x height (default %(default)s)")
+    limits.add_argument("--max-frames", type=int, default=defaults.max_frames, help="frames in a file (default %(default)s)")
+    limits.add_argument("--max-total-pixels", type=int, default=defaults.max_total_pixels,
+                        help="pixels decoded per file, all frames together (default %(default)s)")
 
 
 def _cmd_tag(args: argparse.Namespace) -> int:
