@@ -6,10 +6,10 @@ import json
 import sys
 
 from .flow import FLOW_METHODS
-from .stream import ActionAnalysis, ActionOptions, ActionStream
 
 
-def format_analysis(path: str, analysis: ActionAnalysis, options: ActionOptions) -> str:
+def format_analysis(path: str, analysis, options) -> str:
+    """`analysis`: an ActionAnalysis; `options`: the ActionOptions it was made with."""
     mode = "RGB only" if options.flow == "none" else f"RGB + {options.flow} flow"
     lines = [f"{path} ({mode})", "top actions:"]
     lines += [f"  {prob:6.3f}  {name}" for name, prob in analysis.top_actions]
@@ -23,6 +23,8 @@ def format_analysis(path: str, analysis: ActionAnalysis, options: ActionOptions)
 
 
 def _cmd_actions(args: argparse.Namespace) -> int:
+    from .stream import ActionOptions, ActionStream
+
     options = ActionOptions(flow=args.flow, progress=True)  # the bar goes to stderr
     stream = ActionStream(options, models_dir=args.models_dir)
     analysis = stream.analyze(args.gif)
