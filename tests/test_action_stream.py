@@ -8,7 +8,7 @@ import torch
 
 from gifemo import cli
 from gifemo.action import ActionOptions, ActionStream, InceptionI3d
-from gifemo.action import cli as action_cli
+from gifemo.action import stream as action_stream
 from gifemo.action.kinetics import load_labels
 from gifemo.emotions import EMOTIONS
 from gifemo.media import MediaError
@@ -127,7 +127,7 @@ def test_undecodable_file_raises_media_error(voting_models, tmp_path):
 
 
 def test_cli_prints_json_and_text(monkeypatch, capsys, voting_models, moving_gif):
-    monkeypatch.setattr(action_cli, "ActionOptions", lambda **kw: ActionOptions(**kw, **FAST))
+    monkeypatch.setattr(action_stream, "ActionOptions", lambda **kw: ActionOptions(**kw, **FAST))
     assert cli.main(["actions", str(moving_gif), "--flow", "none", "--json", "--models-dir", str(voting_models)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["top_actions"][0]["action"] == "laughing" and result["flow"] == "none"
