@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_face.py [--gifs ../shared/data/gifs_dev] [--threads 2]
 
 Prints tables and writes bench/results/face.json:
-  * face stream frames/s (detection + landmarks + AUs + aligned CNN with ten-crop TTA), VIDEO vs IMAGE mode;
-  * CNN images/s on 48x48 crops (batch 1 and 64, with and without TTA);
+  * face stream frames/s (detection + landmarks + AUs + aligned CNN with the default test-time views), VIDEO vs IMAGE mode;
+  * CNN images/s on 48x48 crops (batch 1 and 64, with 1, 2 and 10 test-time views);
   * detection coverage (GIFs / frames with a face) against detection confidence and upscaling.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from gifemo.facs import FaceOptions, FaceStream
+from gifemo.facs.expression import TEST_VIEWS
 from gifemo.facs.landmarks import FaceLandmarker
 from gifemo.media import read_clip
 
@@ -46,8 +47,8 @@ def bench_stream(clips, models_dir, threads: int) -> list[dict]:
 
 def bench_cnn(models_dir, threads: int) -> list[dict]:
     rows = []
-    for tta in (False, True):
-        stream = FaceStream(FaceOptions(tta=tta, threads=threads), models_dir=models_dir)
+    for views in TEST_VIEWS:
+        stream = FaceStream(FaceOptions(views=views, threads=threads), models_dir=models_dir)
         for batch in (1, 64):
             crops = [np.random.default_rng(i).integers(0, 255, (48, 48), dtype=np.uint8) for i in range(batch)]
             stream.cnn_probs(crops)
@@ -55,7 +56,7 @@ def bench_cnn(models_dir, threads: int) -> list[dict]:
             start = time.perf_counter()
             for _ in range(repeats):
                 stream.cnn_probs(crops)
-            rows.append({"tta": tta, "batch": batch, "images_per_s": batch * repeats / (time.perf_counter() - start)})
+            rows.append({"views": views, "members": len(stream.cnn.members), "batch": batch, "images_per_s": batch * repeats / (time.perf_counter() - start)})
     return rows
 
 
@@ -93,7 +94,8 @@ def main() -> None:
         print(f"  {row['mode']:5s} mode: {row['frames_per_s']:6.1f} frames/s  ({row['faces']} faces, {row['faces_per_s']:.1f} faces/s)")
     print("expression CNN")
     for row in results["cnn"]:
-        print(f"  tta={'10-crop' if row['tta'] else 'none   '} batch {row['batch']:3d}: {row['images_per_s']:7.1f} images/s")
+        print(f"  {row['members']} member(s), {row['views']:2d} view(s), batch {row['batch']:3d}: "
+              f"{row['images_per_s']:7.1f} images/s")
     print("detection coverage")
     for row in results["coverage"]:
         print(f"  confidence {row['min_detection_confidence']}, upscale to {row['upscale_short_side_to']:3d}: "

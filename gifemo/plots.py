@@ -74,3 +74,25 @@ def plot_timeline(timeline: Sequence[dict], out_png: str | Path, title: str = "E
     ax.set_title(title)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     return _save(fig, out_png, dpi=110)
+
+
+def plot_training_curves(members: Sequence[dict], ensemble_accuracy: float, ensemble_label: str,
+                         out_png: str | Path) -> Path:
+    """Per-epoch train loss and val accuracy (and fear recall, the hardest class) of each ensemble member."""
+    plt = _pyplot()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for member in members:
+        history, label = member["history"], f"seed {member['seed']}"
+        epochs = [row["epoch"] for row in history]
+        ax1.plot(epochs, [row["train_loss"] for row in history], label=f"{label}: train loss")
+        line, = ax2.plot(epochs, [row["val_accuracy"] for row in history], label=f"{label}: val accuracy")
+        ax2.plot(epochs, [row["val_recall"]["fear"] for row in history], ":", color=line.get_color(),
+                 label=f"{label}: val recall fear")
+    ax1.set_xlabel("epoch")
+    ax1.legend(fontsize=8)
+    ax2.axhline(ensemble_accuracy, color="black", lw=0.8, ls="--", label=ensemble_label)
+    ax2.set_xlabel("epoch (val: centre crop)")
+    ax2.set_ylim(0, 1)
+    ax2.legend(fontsize=7)
+    fig.suptitle(f"Expression CNN, {len(members)} member(s): val accuracy {ensemble_accuracy:.3f} ({ensemble_label})")
+    return _save(fig, out_png, dpi=100)

@@ -91,6 +91,12 @@ def test_cli_aligned_and_detected(tmp_path, capsys):
         (face,) = line["faces"]
         assert face["box"] == [0, 0, 48, 48] and _is_distribution(face["scores"])
         assert face["emotion"] in EMOTIONS
+    fast = tmp_path / "aligned-1-view.jsonl"
+    assert main(["face", str(folder / lines[0]["path"].split("/")[-1]), "--aligned", "--views", "1",
+                 "--jsonl", str(fast), *models]) == 0
+    (single,) = [json.loads(line) for line in fast.read_text().splitlines()]
+    scores = single["faces"][0]["scores"]
+    assert _is_distribution(scores) and scores != lines[0]["faces"][0]["scores"]  # fewer views, other averages
     out = tmp_path / "detected.jsonl"
     assert main(["face", str(tmp_path / "frame.png"), "--jsonl", str(out), *models]) == 0
     (line,) = [json.loads(line) for line in out.read_text().splitlines()]

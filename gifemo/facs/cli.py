@@ -41,7 +41,8 @@ def _cmd_face(args: argparse.Namespace) -> int:
     from ..emotions import top_emotion
     from .stream import FaceOptions, FaceStream
 
-    stream = FaceStream(FaceOptions(max_faces=args.max_faces), models_dir=args.models_dir)
+    options = FaceOptions(max_faces=args.max_faces, **({"views": args.views} if args.views else {}))
+    stream = FaceStream(options, models_dir=args.models_dir)
     out = sys.stdout if args.jsonl == "-" else open(args.jsonl, "w", encoding="utf-8")
     failed = 0
 
@@ -85,6 +86,9 @@ def add_commands(sub, common) -> None:
     p.add_argument("--aligned", action="store_true",
                    help="each image is already a face crop framed like FER2013: one face, no detection, CNN only")
     p.add_argument("--max-faces", type=int, default=4)
+    p.add_argument("--views", type=int, choices=(1, 2, 10),  # expression.TEST_VIEWS, without importing torch here
+                   help="CNN test-time views per face: centre crop, + mirror, or 10 crops (default: the face "
+                        "stream's, FaceOptions.views); fewer is faster")
     p.set_defaults(func=_cmd_face)
 
 
@@ -94,11 +98,13 @@ def _cmd_train_face(args: argparse.Namespace) -> int:
     options = TrainOptions(data=Path(args.data), out=Path(args.out), epochs=args.epochs,
                            batch_size=args.batch_size, lr=args.lr, threads=args.threads,
                            widths=tuple(args.widths), bf16=not args.no_bf16, seed=args.seed,
-                           time_budget=args.time_budget,
+                           time_budget=args.time_budget, ensemble=args.ensemble,
+                           init=Path(args.init) if args.init else None,
                            work_dir=Path(args.work_dir) if args.work_dir else None)
     metrics = train(options)
     recall = metrics["recall"]
-    print(f"val accuracy {metrics['accuracy']:.4f} (10-crop TTA); recall disgust {recall['disgust']:.3f}, "
+    print(f"val accuracy {metrics['accuracy']:.4f} ({len(metrics['members'])} member(s), 10 views; this member "
+          f"{metrics['members'][-1]['accuracy']:.4f}); recall disgust {recall['disgust']:.3f}, "
           f"fear {recall['fear']:.3f}; weights and figures in {options.out}")
     return 0
 
@@ -127,8 +133,15 @@ def add_train_target(train_sub, common) -> None:
     p.add_argument("--threads", type=int, default=2,
                    help="torch threads (use 1 when other jobs share the cores: 2 contended threads run slower)")
     p.add_argument("--no-bf16", action="store_true", help="train in float32 (slower on CPUs with AMX)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--work-dir", metavar="DIR", help="checkpoint folder; an existing checkpoint is resumed")
+    p.add_argument("--seed", type=int, default=0, help="seed of this network (one ensemble member per seed)")
+    p.add_argument("--ensemble", action="store_true",
+                   help="add the network to the ensemble already in --out (replacing the member of the same seed) "
+                        "instead of writing a one-member file")
+    p.add_argument("--init", metavar="WEIGHTS",
+                   help="start from the member of --seed in this weights file and train it on with a new schedule "
+                        "(a warm restart; its architecture is kept)")
+    p.add_argument("--work-dir", metavar="DIR",
+                   help="checkpoint folder (default: user cache, one per seed); an existing checkpoint is resumed")
     p.set_defaults(func=_cmd_train_face)
 
     p = train_sub.add_parser("face-fusion", parents=[common],

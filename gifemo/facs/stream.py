@@ -18,7 +18,7 @@ from ..emotions import EMOTIONS, scores_dict, scores_vector, top_emotion
 from ..media import Clip, read_clip
 from .align import FER_SIZE, align_face, to_grey
 from .aus import action_units
-from .expression import predict_proba
+from .expression import DEFAULT_VIEWS, predict_proba
 from .fusion import Fusion
 from .landmarks import FaceLandmarker
 from .rules import rule_scores
@@ -31,7 +31,7 @@ class FaceOptions:
     max_faces: int = 4
     # 0.3 finds faces in 29 of the 43 gifs_dev GIFs against 26 at MediaPipe's default 0.5 (see README).
     min_detection_confidence: float = 0.3
-    tta: bool = True                  # ten-crop test-time views for the CNN
+    views: int = DEFAULT_VIEWS        # CNN test-time views per face: 1, 2 (with mirror) or 10 (see expression.py)
     threads: int = 2
     # combination weights are loaded from data/weights/face_fusion.json, not set here
 
@@ -112,7 +112,7 @@ class FaceStream:
         if not crops:
             return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
         x = torch.from_numpy(np.stack(crops)).unsqueeze(1).float() / 255
-        return predict_proba(self.cnn, x, tta=self.options.tta).numpy()
+        return predict_proba(self.cnn, x, views=self.options.views).numpy()
 
     def combine(self, cnn_probs: np.ndarray, rules: Optional[np.ndarray]) -> np.ndarray:
         """Fused probabilities; the CNN alone where no fusion is fitted or no AUs are known."""

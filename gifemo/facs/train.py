@@ -19,9 +19,10 @@ from platformdirs import user_cache_dir
 from tqdm import tqdm
 
 from ..emotions import EMOTIONS
-from .expression import CROP_SIZE, ExpressionConfig, ExpressionNet, predict_proba
+from ..plots import plot_confusion, plot_training_curves
+from .expression import CROP_SIZE, DEFAULT_VIEWS, TEST_VIEWS, ExpressionConfig, ExpressionEnsemble, ExpressionNet, predict_proba
 from .fer import load_split
-from .weights import save_expression
+from .weights import EXPRESSION_WEIGHTS, Member, load_members, save_members
 
 
 @dataclass
@@ -40,7 +41,13 @@ class TrainOptions:
     bf16: bool = True               # bfloat16 autocast: 2-3x faster on CPUs with AMX/AVX512-BF16
     seed: int = 0
     time_budget: Optional[float] = None  # minutes: the schedule is stretched/cut so training ends annealed in time
-    work_dir: Optional[Path] = None  # per-epoch checkpoint (resumed if present) and best weights; default: user cache
+    # per-epoch checkpoint (resumed if present) and best weights; default: user cache, one folder per seed
+    work_dir: Optional[Path] = None
+    # start from this member (same seed) of a weights file and continue with a new schedule (a warm restart)
+    init: Optional[Path] = None
+    # add the trained network to the ensemble already in `out` (replacing a member of the same seed)
+    # instead of writing a one-member file
+    ensemble: bool = False
 
 
 def augment(images: torch.Tensor, generator: torch.Generator, erase_prob: float) -> torch.Tensor:
@@ -108,23 +115,32 @@ def train(options: TrainOptions) -> dict:
     torch.manual_seed(options.seed)
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(options.work_dir or Path(user_cache_dir("gifemo")) / "train_face")
-    work_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint_path = work_dir / "checkpoint.pt"
-
     train_x, train_y = load_split(Path(options.data) / "train")
     val_x, val_y = load_split(Path(options.data) / "val")
     train_images = torch.from_numpy(train_x).unsqueeze(1)  # uint8, converted per batch
     val_images = torch.from_numpy(val_x).unsqueeze(1).float() / 255
     train_labels = torch.from_numpy(train_y)
 
-    model = ExpressionNet(ExpressionConfig(widths=tuple(options.widths))).to(memory_format=torch.channels_last)
+    model = ExpressionNet(ExpressionConfig(widths=tuple(options.widths)))
+    history: list[dict] = []  # per epoch; a warm restart continues the history of the network it starts from
+    previous: dict = {}       # what the network started from had been through
+    if options.init:
+        start = warm_start(Path(options.init), options.seed)
+        model, history = start.model, list(start.info.get("history", []))
+        previous = {"from": str(options.init), "epoch": start.info.get("epoch"),
+                    "train_minutes": start.info.get("train_minutes", 0.0), "options": start.info.get("options")}
+    model = model.to(memory_format=torch.channels_last)
+    epoch_offset = len(history)
+    # one checkpoint folder per seed (and per starting point of a warm restart), so runs never resume each other
+    run_name = f"seed-{options.seed}" + (f"-from-epoch-{epoch_offset}" if options.init else "")
+    work_dir = Path(options.work_dir or Path(user_cache_dir("gifemo")) / "train_face" / run_name)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = work_dir / "checkpoint.pt"
     optimizer = torch.optim.SGD(model.parameters(), lr=options.lr, momentum=0.9, nesterov=True,
                                 weight_decay=options.weight_decay)
     steps_per_epoch = len(train_images) // options.batch_size
     total_steps = steps_per_epoch * options.epochs
     weights = class_weights(train_y, options.class_weight_power)
-    history: list[dict] = []
     start_epoch, trained_seconds, best = 0, 0.0, {"accuracy": -1.0}
     if checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
@@ -158,22 +174,22 @@ def train(options: TrainOptions) -> dict:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total_loss += float(loss) * len(y)
+            total_loss += float(loss.detach()) * len(y)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", refresh=False)
         if seen == 0:  # the budget ran out exactly at an epoch boundary
             break
-        val = evaluate(predict_proba(model, val_images, tta=False, bf16=options.bf16), val_y)
-        row = {"epoch": epoch + 1, "train_loss": total_loss / seen, "train_accuracy": correct / seen,
+        val = evaluate(predict_proba(model, val_images, views=1, bf16=options.bf16), val_y)
+        row = {"epoch": epoch_offset + epoch + 1, "train_loss": total_loss / seen, "train_accuracy": correct / seen,
                "val_accuracy": val["accuracy"], "val_recall": val["recall"],
                "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - started}
         trained_seconds += row["seconds"]
         history.append(row)
         print(json.dumps(row), flush=True)
         if val["accuracy"] > best["accuracy"]:
-            best = {"accuracy": val["accuracy"], "epoch": epoch + 1}
-            save_expression(model, work_dir / "best.pt", {"val_accuracy_centre_crop": val["accuracy"]})
+            best = {"accuracy": val["accuracy"], "epoch": row["epoch"]}
+            save_members([Member(model, {"seed": options.seed, "epoch": row["epoch"]})], work_dir / "best.pt")
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "trained_seconds": trained_seconds, "epoch": epoch + 1,
                     "history": json.dumps(history), "best": json.dumps(best)}, checkpoint_path)
@@ -181,57 +197,62 @@ def train(options: TrainOptions) -> dict:
             break
 
     # The last epoch of an annealed schedule is normally the best; keep it unless an earlier one beat it.
-    final = model
-    if best["epoch"] != history[-1]["epoch"]:
-        from .weights import load_expression
-        final = load_expression(work_dir / "best.pt")
-    final_probs = predict_proba(final, val_images, tta=True)
-    metrics = {**evaluate(final_probs, val_y), "tta": "10 crops", "epoch": best["epoch"] if final is not model else history[-1]["epoch"],
-               "train_minutes": trained_seconds / 60,
-               "options": {k: str(v) for k, v in asdict(options).items()}, "history": history}
-    save_expression(final, out / "face_expression.pt", {k: metrics[k] for k in ("accuracy", "recall", "epoch")})
+    final_epoch = history[-1]["epoch"]
+    if best["epoch"] != final_epoch:
+        model, final_epoch = load_members(work_dir / "best.pt")[0].model, best["epoch"]
+    member = Member(model, {"seed": options.seed, "epoch": final_epoch,
+                            "train_minutes": previous.get("train_minutes", 0.0) + trained_seconds / 60,
+                            **({"warm_start": previous} if previous else {}),
+                            "options": {k: str(v) for k, v in asdict(options).items()}, "history": history})
+    members = [member]
+    if options.ensemble and (out / EXPRESSION_WEIGHTS).exists():
+        members = [m for m in load_members(out / EXPRESSION_WEIGHTS) if m.seed != options.seed] + members
+    return write_ensemble(members, val_images, val_y, out)
+
+
+def warm_start(path: Path, seed: int) -> Member:
+    """The member of `seed` in the weights file at `path` (or its only member), to continue training from."""
+    members = load_members(path)
+    chosen = [m for m in members if m.seed == seed] or (members if len(members) == 1 else [])
+    if not chosen:
+        raise ValueError(f"{path}: no member with seed {seed} to start from "
+                         f"(members: {', '.join(str(m.seed) for m in members)})")
+    return chosen[0]
+
+
+def figures_by_views(model: torch.nn.Module, val_images: torch.Tensor, val_y: np.ndarray) -> dict:
+    """Val figures with the default test-time views, and the accuracy with each choice of views."""
+    by_views = {views: evaluate(predict_proba(model, val_images, views=views), val_y) for views in TEST_VIEWS}
+    return {**by_views[DEFAULT_VIEWS], "views": DEFAULT_VIEWS,
+            "accuracy_by_views": {str(views): result["accuracy"] for views, result in by_views.items()}}
+
+
+def member_figures(model: ExpressionNet, val_images: torch.Tensor, val_y: np.ndarray) -> dict:
+    """One network's val accuracy (by test-time views) and recall."""
+    return {k: v for k, v in figures_by_views(model, val_images, val_y).items() if k != "confusion"}
+
+
+def write_ensemble(members: list[Member], val_images: torch.Tensor, val_y: np.ndarray, out: Path) -> dict:
+    """Evaluate the ensemble (and each member again) on val, then write its weights, metrics JSON and figures."""
+    for member in members:
+        member.model.half().float()  # evaluate exactly what the file stores: float16 weights
+        member.info.update(member_figures(member.model, val_images, val_y))
+    ensemble = ExpressionEnsemble([m.model for m in members])
+    metrics = {**figures_by_views(ensemble, val_images, val_y), "val_images": int(len(val_y)),
+               "members": [m.info for m in members]}
+    summary = {k: metrics[k] for k in ("accuracy", "recall", "accuracy_by_views")}
+    save_members(members, out / EXPRESSION_WEIGHTS, summary)
     (out / "face_expression_metrics.json").write_text(json.dumps(metrics, indent=1))
     write_figures(metrics, out)
     return metrics
 
 
 def write_figures(metrics: dict, out: Path) -> None:
-    """Training curves and the validation confusion matrix as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    history = metrics["history"]
-    epochs = [row["epoch"] for row in history]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot(epochs, [row["train_loss"] for row in history], label="train loss")
-    ax1.set_xlabel("epoch"), ax1.legend()
-    ax2.plot(epochs, [row["train_accuracy"] for row in history], label="train accuracy (augmented)")
-    ax2.plot(epochs, [row["val_accuracy"] for row in history], label="val accuracy (centre crop)")
-    for name in ("disgust", "fear"):
-        ax2.plot(epochs, [row["val_recall"][name] for row in history], "--", label=f"val recall {name}")
-    ax2.set_xlabel("epoch"), ax2.set_ylim(0, 1), ax2.legend(fontsize=8)
-    fig.suptitle(f"FER2013 expression CNN: val accuracy {metrics['accuracy']:.3f} (10-crop TTA)")
-    fig.tight_layout()
-    fig.savefig(out / "face_expression_training.png", dpi=100)
-    plt.close(fig)
-
-    confusion = np.asarray(metrics["confusion"], dtype=np.float64)
-    norm = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(6, 5))
-    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=45, ha="right")
-    ax.set_yticks(range(len(EMOTIONS)), EMOTIONS)
-    for i in range(len(EMOTIONS)):
-        for j in range(len(EMOTIONS)):
-            ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if norm[i, j] > 0.5 else "black")
-    ax.set_xlabel("predicted"), ax.set_ylabel("true")
-    ax.set_title("FER2013 val (PublicTest), rows = recall")
-    fig.tight_layout()
-    fig.savefig(out / "face_expression_confusion.png", dpi=100)
-    plt.close(fig)
+    """Training curves of every member and the ensemble's validation confusion matrix as PNG."""
+    plot_training_curves(metrics["members"], metrics["accuracy"], f"ensemble, {metrics['views']} views",
+                         out / "face_expression_training.png")
+    plot_confusion(metrics["confusion"], EMOTIONS, out / "face_expression_confusion.png",
+                   title=f"FER2013 val (PublicTest): accuracy {metrics['accuracy']:.3f}")
 
 
 def fit_fusion(data: Path, out: Path, models_dir=None, threads: int = 2) -> dict:
@@ -244,13 +265,15 @@ def fit_fusion(data: Path, out: Path, models_dir=None, threads: int = 2) -> dict
     from .fusion import FUSION_WEIGHTS, fit
     from .landmarks import FaceLandmarker
     from .rules import rule_scores
-    from .weights import EXPRESSION_WEIGHTS, load_expression
+    from .stream import FaceOptions
+    from .weights import load_expression
     from ..emotions import scores_vector
 
     torch.set_num_threads(threads)
     images, labels = load_split(Path(data) / "val")
     model = load_expression(Path(out) / EXPRESSION_WEIGHTS)
-    cnn = predict_proba(model, torch.from_numpy(images).unsqueeze(1).float() / 255).numpy()
+    # the same test-time views as the face stream uses, so the fitted weights match what they will combine
+    cnn = predict_proba(model, torch.from_numpy(images).unsqueeze(1).float() / 255, views=FaceOptions().views).numpy()
     rules, rules_emfacs, found = [], [], []
     with FaceLandmarker(max_faces=1, min_detection_confidence=0.3, models_dir=models_dir) as landmarker:
         for image in tqdm(images, desc="landmarks on val", unit="img"):
