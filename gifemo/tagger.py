@@ -22,7 +22,7 @@ from typing import Iterable, Optional
 from . import __version__
 from .corpus import Corpus, GifRecord
 from .fusion import FusionOptions, face_is_reliable, fuse
-from .models import sha256_of
+from .models import MissingModelError, ModelVerificationError, sha256_of
 from .media import DecodeLimits, MediaError, iter_media_files, read_clip
 from .paths import WEIGHTS_DIR
 
@@ -107,6 +107,8 @@ class Tagger:
         except MediaError as exc:
             record.error = str(exc)
             return record
+        except (MissingModelError, ModelVerificationError):
+            raise  # a setup problem, not this file's: it would fail every file and mark them all as failed
         except Exception as exc:  # a bug or a model failure on one file must not stop a run of thousands
             record.error = f"{path}: {type(exc).__name__}: {exc}"
             return record

@@ -91,6 +91,15 @@ def test_cli_aligned_and_detected(tmp_path, capsys):
         (face,) = line["faces"]
         assert face["box"] == [0, 0, 48, 48] and _is_distribution(face["scores"])
         assert face["emotion"] in EMOTIONS
+    # --aligned defaults to the 10-crop protocol: the same scores as the ensemble on 10 views
+    import torch
+
+    from gifemo.facs.expression import predict_proba
+    from gifemo.facs.weights import load_expression
+
+    grey = np.asarray(Image.open(lines[0]["path"]).convert("L"), dtype=np.float32) / 255
+    expected = predict_proba(load_expression(), torch.from_numpy(grey)[None, None], views=10)[0].numpy()
+    assert np.allclose([lines[0]["faces"][0]["scores"][e] for e in EMOTIONS], expected, atol=1e-3)
     fast = tmp_path / "aligned-1-view.jsonl"
     assert main(["face", str(folder / lines[0]["path"].split("/")[-1]), "--aligned", "--views", "1",
                  "--jsonl", str(fast), *models]) == 0

@@ -67,6 +67,19 @@ def test_cli_exit_code_says_a_file_failed(folder, tmp_path, models_dir):
     assert "2 failed" in run.stdout and "text.gif" in run.stdout
 
 
+def test_missing_model_stops_the_run_instead_of_failing_every_file(folder, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "GIFEMO_MODELS_DIR"}
+    env.update(GIFEMO_OFFLINE="1", GIFEMO_CACHE_DIR=str(tmp_path / "cache"))
+    db = tmp_path / "c.db"
+    run = subprocess.run([sys.executable, "-m", "gifemo", "tag", str(folder / "ok"), "--db", str(db),
+                          "--actions", "off", "--frames", "2", "-q"], capture_output=True, text=True, env=env)
+    assert run.returncode == 1
+    assert "error:" in run.stderr and "face_landmarker.task" in run.stderr and "GIFEMO_MODELS_DIR" in run.stderr
+    assert run.stderr.count("was not found") == 1  # said once, not once per GIF
+    with Corpus(db) as corpus:  # no file was marked as failed for it, so a rerun with the model tags them all
+        assert len(corpus) == 0
+
+
 def test_kill_minus_nine_loses_nothing(gifs_dev, tmp_path, models_dir):
     files = sorted(gifs_dev.glob("*/*.gif"))[:8]
     db = tmp_path / "c.db"

@@ -11,6 +11,9 @@ from ..paths import WEIGHTS_DIR
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 ALIGNED_BATCH = 256
+# Aligned crops are classified offline, with no detection to pay for, so they get the 10-crop protocol
+# (the best of the view choices on FER2013 val, data/weights/README.md); GIF frames keep FaceOptions.views.
+ALIGNED_VIEWS = 10
 FACE_FIELDS = ("box", "emotion", "scores", "aus")  # per face in the JSON lines
 
 
@@ -41,7 +44,8 @@ def _cmd_face(args: argparse.Namespace) -> int:
     from ..emotions import top_emotion
     from .stream import FaceOptions, FaceStream
 
-    options = FaceOptions(max_faces=args.max_faces, **({"views": args.views} if args.views else {}))
+    views = args.views or (ALIGNED_VIEWS if args.aligned else None)
+    options = FaceOptions(max_faces=args.max_faces, **({"views": views} if views else {}))
     stream = FaceStream(options, models_dir=args.models_dir)
     out = sys.stdout if args.jsonl == "-" else open(args.jsonl, "w", encoding="utf-8")
     failed = 0
@@ -87,8 +91,8 @@ def add_commands(sub, common) -> None:
                    help="each image is already a face crop framed like FER2013: one face, no detection, CNN only")
     p.add_argument("--max-faces", type=int, default=4)
     p.add_argument("--views", type=int, choices=(1, 2, 10),  # expression.TEST_VIEWS, without importing torch here
-                   help="CNN test-time views per face: centre crop, + mirror, or 10 crops (default: the face "
-                        "stream's, FaceOptions.views); fewer is faster")
+                   help="CNN test-time views per face: centre crop, + mirror, or 10 crops (default: 10 with "
+                        "--aligned, else the face stream's FaceOptions.views, 2); fewer is faster")
     p.set_defaults(func=_cmd_face)
 
 
@@ -103,8 +107,8 @@ def _cmd_train_face(args: argparse.Namespace) -> int:
                            work_dir=Path(args.work_dir) if args.work_dir else None)
     metrics = train(options)
     recall = metrics["recall"]
-    print(f"val accuracy {metrics['accuracy']:.4f} ({len(metrics['members'])} member(s), 10 views; this member "
-          f"{metrics['members'][-1]['accuracy']:.4f}); recall disgust {recall['disgust']:.3f}, "
+    print(f"val accuracy {metrics['accuracy']:.4f} ({len(metrics['members'])} member(s), {metrics['views']} views; "
+          f"this member {metrics['members'][-1]['accuracy']:.4f}); recall disgust {recall['disgust']:.3f}, "
           f"fear {recall['fear']:.3f}; weights and figures in {options.out}")
     return 0
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..emotions import EMOTIONS
 from ..plots import plot_confusion, plot_training_curves
-from .expression import CROP_SIZE, DEFAULT_VIEWS, TEST_VIEWS, ExpressionConfig, ExpressionEnsemble, ExpressionNet, predict_proba
+from .expression import CROP_SIZE, DEFAULT_VIEWS, TEST_VIEWS, ExpressionConfig, ExpressionNet, predict_proba
 from .fer import load_split
 from .weights import EXPRESSION_WEIGHTS, Member, load_members, save_members
 
@@ -220,25 +220,24 @@ def warm_start(path: Path, seed: int) -> Member:
     return chosen[0]
 
 
-def figures_by_views(model: torch.nn.Module, val_images: torch.Tensor, val_y: np.ndarray) -> dict:
+def figures_by_views(probs_by_views: dict[int, torch.Tensor], val_y: np.ndarray) -> dict:
     """Val figures with the default test-time views, and the accuracy with each choice of views."""
-    by_views = {views: evaluate(predict_proba(model, val_images, views=views), val_y) for views in TEST_VIEWS}
+    by_views = {views: evaluate(probs, val_y) for views, probs in probs_by_views.items()}
     return {**by_views[DEFAULT_VIEWS], "views": DEFAULT_VIEWS,
             "accuracy_by_views": {str(views): result["accuracy"] for views, result in by_views.items()}}
 
 
-def member_figures(model: ExpressionNet, val_images: torch.Tensor, val_y: np.ndarray) -> dict:
-    """One network's val accuracy (by test-time views) and recall."""
-    return {k: v for k, v in figures_by_views(model, val_images, val_y).items() if k != "confusion"}
-
-
 def write_ensemble(members: list[Member], val_images: torch.Tensor, val_y: np.ndarray, out: Path) -> dict:
     """Evaluate the ensemble (and each member again) on val, then write its weights, metrics JSON and figures."""
+    member_probs = []
     for member in members:
         member.model.half().float()  # evaluate exactly what the file stores: float16 weights
-        member.info.update(member_figures(member.model, val_images, val_y))
-    ensemble = ExpressionEnsemble([m.model for m in members])
-    metrics = {**figures_by_views(ensemble, val_images, val_y), "val_images": int(len(val_y)),
+        probs = {views: predict_proba(member.model, val_images, views=views) for views in TEST_VIEWS}
+        member.info.update({k: v for k, v in figures_by_views(probs, val_y).items() if k != "confusion"})
+        member_probs.append(probs)
+    # the ensemble's probabilities are the mean of its members' (ExpressionEnsemble), so they are not recomputed
+    ensemble_probs = {views: torch.stack([probs[views] for probs in member_probs]).mean(0) for views in TEST_VIEWS}
+    metrics = {**figures_by_views(ensemble_probs, val_y), "val_images": int(len(val_y)),
                "members": [m.info for m in members]}
     summary = {k: metrics[k] for k in ("accuracy", "recall", "accuracy_by_views")}
     save_members(members, out / EXPRESSION_WEIGHTS, summary)
