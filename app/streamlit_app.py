@@ -14,16 +14,16 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from gifemo.config import MAX_UPLOAD_MB, SOURCES, TEXT_MODELS, Runtime
 from gifemo.emotions import EMOJI, EMOTIONS
 from gifemo.models import MissingModelError
 
-MAX_UPLOAD_MB = 10
-SOURCES = ("face", "action", "none")
 BADGE_COLORS = {"anger": "red", "disgust": "green", "fear": "violet", "happiness": "orange",
                 "sadness": "blue", "surprise": "yellow", "neutral": "gray"}
 PAGES = ("Suggest", "Tag", "Browse", "Evaluation")
 GRID_COLUMNS = 4
-MODELS_DIR = os.environ.get("GIFEMO_MODELS_DIR") or None
+# The app is an edge: its settings come from the environment `gifemo app` (or the user) set.
+RUNTIME = Runtime.from_env()
 
 
 # ---------------------------------------------------------------- cached resources
@@ -31,14 +31,14 @@ MODELS_DIR = os.environ.get("GIFEMO_MODELS_DIR") or None
 def load_recommender(db: str, text_model: str):
     from gifemo.recommender.suggest import Recommender
 
-    return Recommender(db, text_model=text_model, models_dir=MODELS_DIR)
+    return Recommender(db, RUNTIME, text_model=text_model)
 
 
 @st.cache_resource(show_spinner="Loading the face and action models...")
 def load_tagger():
     from gifemo.tagger import Tagger
 
-    return Tagger(models_dir=MODELS_DIR)
+    return Tagger(runtime=RUNTIME)
 
 
 def corpus_changed_at(db: str) -> float:
@@ -85,7 +85,7 @@ def page_suggest(db: str) -> None:
     st.header("Suggest GIFs for a message")
     if not need_corpus(db):
         return
-    text_model = st.sidebar.selectbox("Text model", ["bilstm", "minilm"])
+    text_model = st.sidebar.selectbox("Text model", TEXT_MODELS)
     with st.form("suggest"):
         message = st.text_input("Message", placeholder="let's dance!")
         k = st.slider("How many GIFs", 1, 24, 8)
@@ -187,7 +187,7 @@ def annotated_gif(path: str) -> str | None:
 
     out = Path(tempfile.mkdtemp(prefix="gifemo-annotated-")) / (Path(path).stem + "-annotated.gif")
     try:
-        return str(annotate_gif(path, out, face_stream=load_tagger().face, models_dir=MODELS_DIR))
+        return str(annotate_gif(path, out, face_stream=load_tagger().face, runtime=RUNTIME))
     except Exception as exc:  # the tags above are still worth seeing
         st.warning(f"could not annotate: {exc}")
         return None

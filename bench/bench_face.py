@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gifemo.facs import FaceOptions, FaceStream
+from gifemo.config import FaceOptions, Runtime
+from gifemo.facs import FaceStream
 from gifemo.facs.expression import TEST_VIEWS
 from gifemo.facs.landmarks import FaceLandmarker
 from gifemo.media import read_clip
@@ -31,7 +32,7 @@ SHARED = ROOT.parent / "shared"
 def bench_stream(clips, models_dir, threads: int) -> list[dict]:
     rows = []
     for video in (True, False):
-        with FaceStream(FaceOptions(threads=threads), models_dir=models_dir) as stream:
+        with FaceStream(FaceOptions(threads=threads), Runtime(models_dir=models_dir)) as stream:
             stream.analyze_frames(clips[0].frames[:2], clips[0].times[:2], video=video)  # warm-up
             frames = faces = 0
             start = time.perf_counter()
@@ -48,7 +49,7 @@ def bench_stream(clips, models_dir, threads: int) -> list[dict]:
 def bench_cnn(models_dir, threads: int) -> list[dict]:
     rows = []
     for views in TEST_VIEWS:
-        stream = FaceStream(FaceOptions(views=views, threads=threads), models_dir=models_dir)
+        stream = FaceStream(FaceOptions(views=views, threads=threads), Runtime(models_dir=models_dir))
         for batch in (1, 64):
             crops = [np.random.default_rng(i).integers(0, 255, (48, 48), dtype=np.uint8) for i in range(batch)]
             stream.cnn_probs(crops)
@@ -63,7 +64,7 @@ def bench_cnn(models_dir, threads: int) -> list[dict]:
 def bench_coverage(clips, models_dir) -> list[dict]:
     rows = []
     for confidence, min_side in ((0.5, 0), (0.5, 320), (0.3, 320), (0.3, 480), (0.2, 320)):
-        with FaceLandmarker(4, confidence, min_side=min_side, models_dir=models_dir) as landmarker:
+        with FaceLandmarker(4, confidence, min_side=min_side, runtime=Runtime(models_dir=models_dir)) as landmarker:
             found = [[bool(landmarker.detect(frame)) for frame in clip.frames] for clip in clips]
         rows.append({"min_detection_confidence": confidence, "upscale_short_side_to": min_side,
                      "gifs_with_face": sum(any(f) for f in found), "gifs": len(clips),

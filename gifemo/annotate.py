@@ -68,18 +68,17 @@ def draw_faces(frame: np.ndarray, observations) -> Image.Image:
     return image
 
 
-def annotate_gif(src: str | Path, dst: str | Path, face_stream=None, max_frames: int = 300,
-                 models_dir=None) -> Path:
-    """Annotate every frame (up to `max_frames`, evenly in time for longer GIFs) and write a GIF."""
+def annotate_gif(src: str | Path, dst: str | Path, face_stream=None, frames: int = 300, runtime=None) -> Path:
+    """Annotate every frame (up to `frames` of them, evenly in time for longer GIFs) and write a GIF."""
     from .facs import FaceStream
 
     if face_stream is None:
-        with FaceStream(models_dir=models_dir) as own_stream:
-            return annotate_gif(src, dst, own_stream, max_frames)
+        with FaceStream(runtime=runtime) as own_stream:
+            return annotate_gif(src, dst, own_stream, frames)
     clip = read_clip(src)
-    if len(clip.frames) > max_frames:
-        clip = read_clip(src, num_frames=max_frames)
-        durations = [clip.info.duration / max_frames * 1000] * max_frames
+    if len(clip.frames) > frames:
+        clip = read_clip(src, num_frames=frames)
+        durations = [clip.info.duration / frames * 1000] * frames
     else:
         durations = [d * 1000 for d in clip.info.durations]
     per_frame = face_stream.analyze_frames(clip.frames, clip.times)

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable, Optional
 
 from . import __version__, models
 from .action import cli as action_cli
-from .media import DecodeLimits, MediaError
+from .config import DEFAULT_FLOW, FLOW_METHODS, ActionOptions, DecodeLimits, FaceOptions, Runtime
+from .media import MediaError
 from .recommender import cli as recommender_cli
 from .facs import cli as facs_cli
 from .text import cli as text_cli
@@ -17,29 +19,35 @@ def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--models-dir", metavar="DIR",
                         help="folder with third-party model files (default: $GIFEMO_MODELS_DIR, then the user cache)")
-    common.add_argument("--offline", action="store_true",
+    common.add_argument("--offline", action="store_true", default=None,
                         help="never download model files (also: GIFEMO_OFFLINE=1)")
+    common.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: 2 for faces and training, 1 for text training)")
+    common.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more output: third-party logs too (-vv: everything)")
+    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     return common
 
 
 # ---------------------------------------------------------------- models
 def _cmd_models(args: argparse.Namespace) -> int:
     names = args.names or list(models.REGISTRY)
+    runtime = args.runtime
     if args.action == "list":
         for name in names:
             spec = models.get_spec(name)
-            where, state = models.local_status(name, models_dir=args.models_dir)
-            print(f"{name:16s} {state:8s} {where or '-'}\n{'':16s} {spec.description}")
+            where, origin = models.locate(name, runtime)
+            print(f"{name:18s} {'found' if where else 'missing':8s} {where or '-'}"
+                  + (f"  ({origin})" if where else "") + f"\n{'':18s} {spec.description}")
         return 0
     status = 0
     for name in names:
         try:
             if args.action == "download":
-                print(f"{name}: {models.resolve(name, models_dir=args.models_dir, offline=args.offline)}")
+                print(f"{name}: {models.resolve(name, runtime, progress=True)}")
             elif args.action == "verify":
-                print(f"{name}: OK {models.verify(name, models_dir=args.models_dir)}")
+                print(f"{name}: OK {models.verify(name, runtime)}")
             else:  # path
-                print(models.resolve(name, models_dir=args.models_dir, download=False))
+                print(models.resolve(name, runtime, download=False))
         except (models.MissingModelError, models.ModelVerificationError) as exc:
             print(f"{name}: {exc}", file=sys.stderr)
             status = 1
@@ -55,13 +63,12 @@ def _add_models(sub, common) -> None:
 
 # ---------------------------------------------------------------- tag / evaluate / show / annotate / demo
 def _tag_options(args: argparse.Namespace):
-    from .facs import FaceOptions
-    from .action import ActionOptions
     from .tagger import TagOptions
 
     limits = DecodeLimits(max_bytes=args.max_bytes, max_canvas_pixels=args.max_canvas_pixels,
                           max_frames=args.max_frames, max_total_pixels=args.max_total_pixels)
-    return TagOptions(face=FaceOptions(num_frames=args.frames), action=ActionOptions(flow=args.flow),
+    return TagOptions(face=FaceOptions(num_frames=args.frames, threads=args.threads or FaceOptions.threads),
+                      action=ActionOptions(flow=args.flow),
                       actions=args.actions, limits=limits)
 
 
@@ -69,8 +76,7 @@ def _add_tag_options(p: argparse.ArgumentParser, actions_default: str = "fallbac
     p.add_argument("--frames", type=int, default=16, help="frames sampled evenly over each GIF for faces (default 16)")
     p.add_argument("--actions", choices=["fallback", "always", "off"], default=actions_default,
                    help="when to run the action stream: only without a reliable face (fallback), always, or off")
-    # DIS by default for bulk work: TV-L1 (the I3D paper's flow) costs about 7x more per GIF on 2 cores.
-    p.add_argument("--flow", choices=["tvl1", "dis", "farneback", "none"], default="dis",
+    p.add_argument("--flow", choices=FLOW_METHODS + ("none",), default=DEFAULT_FLOW,
                    help="optical flow for the I3D flow stream: tvl1 (as in the I3D paper, slow), dis (default), "
                         "farneback, or none (RGB only)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes (each loads the models once)")
@@ -88,7 +94,7 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     from .tagger import tag_paths
 
     summary = tag_paths(args.paths, args.db, jsonl=args.jsonl, workers=args.workers, options=_tag_options(args),
-                        models_dir=args.models_dir, progress=not args.quiet, retry_errors=args.retry_errors)
+                        runtime=args.runtime, progress=not args.quiet, retry_errors=args.retry_errors)
     print(summary.text())
     return 1 if summary.failed else 0
 
@@ -108,7 +114,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_report, write_report
 
     report = evaluate(args.dataset, db=args.db, workers=args.workers, options=_tag_options(args),
-                      models_dir=args.models_dir, progress=not args.quiet)
+                      runtime=args.runtime, progress=not args.quiet)
     write_report(report, args.json, args.plot)
     print(format_report(report))
     print(f"\nreport: {args.json}" + (f", confusion matrix: {args.plot}" if args.plot else ""))
@@ -129,7 +135,7 @@ def _add_evaluate(sub, common) -> None:
 def _cmd_show(args: argparse.Namespace) -> int:
     from .show import show
 
-    print(show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), models_dir=args.models_dir))
+    print(show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), runtime=args.runtime))
     return 0
 
 
@@ -145,7 +151,7 @@ def _add_show(sub, common) -> None:
 def _cmd_annotate(args: argparse.Namespace) -> int:
     from .annotate import annotate_gif
 
-    print(annotate_gif(args.src, args.dst, max_frames=args.max_frames, models_dir=args.models_dir))
+    print(annotate_gif(args.src, args.dst, frames=args.frames, runtime=args.runtime))
     return 0
 
 
@@ -153,14 +159,15 @@ def _add_annotate(sub, common) -> None:
     p = sub.add_parser("annotate", parents=[common], help="write the GIF with faces boxed and labelled")
     p.add_argument("src", metavar="IN")
     p.add_argument("dst", metavar="OUT")
-    p.add_argument("--max-frames", type=int, default=300)
+    p.add_argument("--frames", type=int, default=300,
+                   help="frames written: every frame up to this many, else this many evenly in time (default 300)")
     p.set_defaults(func=_cmd_annotate)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.folder, models_dir=args.models_dir, db=args.db)
+    return run_demo(args.runtime, args.folder, db=args.db)
 
 
 def _add_demo(sub, common) -> None:
@@ -202,21 +209,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_third_party(verbose: int) -> None:
+    """Silence the libraries' own logging unless -v. MediaPipe's C++ (glog/absl/TFLite), TensorFlow-style
+    and Hugging Face loggers read these variables when they are first imported, so this runs before any
+    of them is: this is the edge, the one place that sets the process environment."""
+    if verbose >= 2:
+        return
+    for name, value in (("GLOG_minloglevel", "2"), ("TF_CPP_MIN_LOG_LEVEL", "3"), ("ABSL_MIN_LOG_LEVEL", "2"),
+                        ("TRANSFORMERS_VERBOSITY", "error"), ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"),
+                        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TOKENIZERS_PARALLELISM", "false"),
+                        ("ORT_LOGGING_LEVEL", "3")):
+        os.environ.setdefault(name, value)
+    if verbose == 0:
+        import logging
+        import warnings
+
+        logging.getLogger().setLevel(logging.ERROR)
+        for noisy in ("absl", "sentence_transformers", "transformers", "huggingface_hub", "streamlit", "faiss"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|sentence_transformers)")
+
+
+def error_line(command: str, exc: BaseException) -> str:
+    """One line for the user: what failed and why, without internals."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"gifemo {command}: error: {text}"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    if getattr(args, "offline", False):
-        import os
-
-        os.environ["GIFEMO_OFFLINE"] = "1"
+    verbose = getattr(args, "verbose", 0)
+    quiet_third_party(verbose)
+    args.runtime = Runtime.from_env(models_dir=getattr(args, "models_dir", None), offline=getattr(args, "offline", None),
+                                    threads=getattr(args, "threads", None), verbose=verbose)
     try:
         return int(args.func(args) or 0)
-    except (MediaError, models.MissingModelError, models.ModelVerificationError) as exc:
-        print(f"gifemo {args.command}: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # every failure: one line and a non-zero exit; --debug shows where it happened
+        if getattr(args, "debug", False):
+            raise
+        known = (MediaError, models.MissingModelError, models.ModelVerificationError, OSError, ValueError)
+        print(error_line(args.command, exc) if isinstance(exc, known)
+              else error_line(args.command, exc) + " (rerun with --debug for details)", file=sys.stderr)
+        return 1

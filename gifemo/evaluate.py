@@ -67,7 +67,7 @@ def _stream_prediction(scores: Optional[dict]) -> str:
 
 
 def evaluate(dataset: str | Path, db: Optional[str | Path] = None, workers: int = 1,
-             options: Optional[TagOptions] = None, models_dir=None, progress: bool = True) -> dict:
+             options: Optional[TagOptions] = None, runtime=None, progress: bool = True) -> dict:
     """Tag every file of the data set (reusing `db` when given) and score the tags against the labels.
     Both streams run on every file by default, so each can be scored alone."""
     pairs = load_dataset(dataset)
@@ -75,7 +75,7 @@ def evaluate(dataset: str | Path, db: Optional[str | Path] = None, workers: int 
     with tempfile.TemporaryDirectory() as scratch:
         db = Path(db) if db else Path(scratch) / "evaluate.db"
         summary = tag_paths([p for p, _ in pairs], db, workers=workers, options=options,
-                            models_dir=models_dir, progress=progress)
+                            runtime=runtime, progress=progress)
         with Corpus(db) as corpus:
             records = []
             for path, label in pairs:

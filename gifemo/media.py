@@ -14,6 +14,8 @@ from typing import Optional
 
 import numpy as np
 
+from .config import DecodeLimits
+
 GIF_EXTENSIONS = {".gif"}
 VIDEO_EXTENSIONS = {".mp4", ".webm", ".mov", ".mkv", ".m4v", ".avi"}
 MEDIA_EXTENSIONS = GIF_EXTENSIONS | VIDEO_EXTENSIONS
@@ -34,15 +36,6 @@ class MediaError(Exception):
 
 class TruncatedMediaWarning(UserWarning):
     """The file ended early; the frames before the damage were kept."""
-
-
-@dataclass
-class DecodeLimits:
-    max_bytes: int = 64 * 1024 * 1024
-    max_canvas_pixels: int = 4096 * 4096
-    max_frames: int = 20_000           # frames in the file (GIF) or frames decoded (video)
-    max_total_pixels: int = 2_000_000_000  # canvas pixels x frames that must be decoded
-    max_video_seconds: float = 600.0
 
 
 @dataclass

@@ -51,7 +51,7 @@ def describe(record: GifRecord) -> str:
 
 
 def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | Path] = None, options=None,
-         models_dir=None) -> str:
+         runtime=None) -> str:
     from .models import sha256_of
     from .tagger import Tagger
 
@@ -60,7 +60,7 @@ def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | 
         with Corpus(db) as corpus:
             record = corpus.get(sha256_of(Path(gif)))
     if record is None:
-        with Tagger(options, models_dir=models_dir) as tagger:
+        with Tagger(options, runtime) as tagger:
             record = tagger.tag_file(gif)
     text = describe(record)
     if plot and record.timeline:

@@ -7,7 +7,6 @@ done and a rerun finishes the rest. Workers load the models once.
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import multiprocessing
 import os
@@ -19,18 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
 
-from . import __version__
 from .corpus import Corpus, GifRecord
 from .fusion import FusionOptions, face_is_reliable, fuse
-from .models import MissingModelError, ModelVerificationError, sha256_of
-from .media import DecodeLimits, MediaError, iter_media_files, read_clip
-from .paths import WEIGHTS_DIR
+from .cache_key import tag_version
+from .models import MissingModelError, ModelVerificationError, digests, sha256_of
+from .config import ActionOptions, DecodeLimits, FaceOptions, Runtime
+from .media import MediaError, iter_media_files, read_clip
 
 
 @dataclass
 class TagOptions:
-    face: "FaceOptions" = None           # defaults filled in __post_init__ (imports stay lazy)
-    action: "ActionOptions" = None
+    face: FaceOptions = field(default_factory=FaceOptions)
+    action: ActionOptions = field(default_factory=ActionOptions)
     fusion: FusionOptions = field(default_factory=FusionOptions)
     # "fallback": run the (slow) action stream only when no reliable face was found;
     # "always": also for face GIFs, so their top actions can be searched; "off": never.
@@ -38,47 +37,35 @@ class TagOptions:
     limits: DecodeLimits = field(default_factory=DecodeLimits)
 
     def __post_init__(self):
-        from .action import ActionOptions
-        from .facs import FaceOptions
-
-        self.face = self.face or FaceOptions()
-        self.action = self.action or ActionOptions()
         if self.actions not in ("fallback", "always", "off"):
             raise ValueError(f"actions must be fallback, always or off, not {self.actions!r}")
 
 
-def model_version(options: TagOptions, models_dir=None) -> str:
-    """Names everything that changes a tag, so a rerun retags only when something did."""
-    from .models import local_status
-
-    action = "off"
+def models_used(options: TagOptions) -> list[str]:
+    """The registry names of the models whose weights a tag under `options` depends on."""
+    names = ["face-landmarker", "face-expression", "face-combine"]
     if options.actions != "off":
-        have = all(local_status(name, models_dir)[1] == "found" for name in ("i3d-rgb", "i3d-flow"))
-        action = f"i3d-{options.action.flow}" if have else "i3d-missing"
-    settings = json.dumps([options.face.num_frames, options.fusion.__dict__, options.actions], sort_keys=True)
-    return f"gifemo-{__version__}/face-{_weights_digest('face_')}/{action}/{hashlib.sha1(settings.encode()).hexdigest()[:8]}"
+        names += ["i3d-rgb", "kinetics-labels"] + (["i3d-flow"] if options.action.flow != "none" else [])
+    return names
 
 
-def _weights_digest(prefix: str) -> str:
-    """Short digest of the project's own weight files whose names start with `prefix`."""
-    digest = hashlib.sha1()
-    for path in sorted(WEIGHTS_DIR.glob(prefix + "*")):
-        digest.update(path.name.encode())
-        digest.update(sha256_of(path).encode())
-    return digest.hexdigest()[:8]
+def model_version(options: TagOptions, runtime: Runtime) -> str:
+    """Names everything that changes a tag, so a rerun retags only when something did."""
+    return tag_version(options, digests(models_used(options), runtime))
 
 
 class Tagger:
     """Tags one file at a time; holds the loaded models."""
 
-    def __init__(self, options: Optional[TagOptions] = None, models_dir=None):
+    def __init__(self, options: Optional[TagOptions] = None, runtime: Optional[Runtime] = None):
         from .action import ActionStream
         from .facs import FaceStream
 
         self.options = options or TagOptions()
-        self.face = FaceStream(self.options.face, models_dir=models_dir)
-        self.action = ActionStream(self.options.action, models_dir=models_dir) if self.options.actions != "off" else None
-        self.model_version = model_version(self.options, models_dir)
+        runtime = runtime or Runtime()
+        self.face = FaceStream(self.options.face, runtime)
+        self.action = ActionStream(self.options.action, runtime) if self.options.actions != "off" else None
+        self.model_version = model_version(self.options, runtime)
 
     def close(self) -> None:
         self.face.close()
@@ -164,10 +151,10 @@ class TagSummary:
 _WORKER: Optional[Tagger] = None
 
 
-def _init_worker(options: TagOptions, models_dir, threads: int) -> None:
+def _init_worker(options: TagOptions, runtime: Runtime, threads: int) -> None:
     global _WORKER
     options.face.threads = threads  # share the cores between workers instead of oversubscribing them
-    _WORKER = Tagger(options, models_dir)
+    _WORKER = Tagger(options, runtime)
     atexit.register(_WORKER.close)
 
 
@@ -182,15 +169,16 @@ def _jsonl_line(record: GifRecord, path: str) -> str:
 
 
 def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: Optional[os.PathLike | str] = None,
-              workers: int = 1, options: Optional[TagOptions] = None, models_dir=None, progress: bool = True,
+              workers: int = 1, options: Optional[TagOptions] = None, runtime: Optional[Runtime] = None, progress: bool = True,
               retry_errors: bool = False) -> TagSummary:
     from tqdm import tqdm
 
     options = options or TagOptions()
+    runtime = runtime or Runtime()
     started = time.time()
     files = iter_media_files(list(paths))
     summary = TagSummary(files=len(files))
-    version = model_version(options, models_dir)
+    version = model_version(options, runtime)
     out = open(jsonl, "w", encoding="utf-8") if jsonl else None
     try:
         with Corpus(db) as corpus:
@@ -213,7 +201,7 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                 else:
                     todo.append((str(path), sha))
             bar = tqdm(total=len(todo), desc="tagging", unit="gif", disable=not progress)
-            for record in _run(todo, workers, options, models_dir):
+            for record in _run(todo, workers, options, runtime):
                 corpus.put(record)
                 summary.tagged += 0 if record.error else 1
                 summary.add(record)
@@ -235,15 +223,15 @@ def _write(out, record: GifRecord, path: str) -> None:
         out.flush()
 
 
-def _run(todo: list[tuple[str, str]], workers: int, options: TagOptions, models_dir):
+def _run(todo: list[tuple[str, str]], workers: int, options: TagOptions, runtime: Runtime):
     if not todo:
         return
     if workers <= 1:
-        with Tagger(options, models_dir) as tagger:
+        with Tagger(options, runtime) as tagger:
             for path, sha in todo:
                 yield tagger.tag_file(path, sha256=sha)
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")  # MediaPipe and torch are not fork-safe
-    with context.Pool(workers, initializer=_init_worker, initargs=(options, models_dir, threads)) as pool:
+    with context.Pool(workers, initializer=_init_worker, initargs=(options, runtime, threads)) as pool:
         yield from pool.imap_unordered(_work, todo, chunksize=1)

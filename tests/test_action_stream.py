@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from gifemo import cli
-from gifemo.action import ActionOptions, ActionStream, InceptionI3d
+from gifemo.action import ActionStream, InceptionI3d
+from gifemo.config import ActionOptions, Runtime
 from gifemo.action import stream as action_stream
 from gifemo.action.kinetics import load_labels
 from gifemo.emotions import EMOTIONS
@@ -38,7 +39,7 @@ def voting_weights(in_channels: int, votes: dict[int, float]) -> dict:
 
 @pytest.fixture(scope="module")
 def classes(models_dir):
-    labels = load_labels(models_dir)
+    labels = load_labels(Runtime(models_dir=models_dir))
     return {name: labels.index(name) for name in ("laughing", "crying")}
 
 
@@ -65,7 +66,7 @@ def moving_gif(tmp_path):
 
 
 def test_without_weights_the_stream_is_unavailable_with_the_registry_message(tmp_path, moving_gif):
-    stream = ActionStream(models_dir=tmp_path / "empty")
+    stream = ActionStream(runtime=Runtime(models_dir=tmp_path / "empty"))
     assert not stream.available
     assert "i3d/rgb_imagenet.pt" in stream.reason and "gifemo models download i3d-rgb" in stream.reason
     analysis = stream.analyze(moving_gif)
@@ -77,9 +78,9 @@ def test_without_weights_the_stream_is_unavailable_with_the_registry_message(tmp
 def test_missing_flow_weights_only_block_the_two_stream_mode(tmp_path, voting_models):
     (tmp_path / "i3d").mkdir()
     (tmp_path / "i3d" / "rgb_imagenet.pt").write_bytes((voting_models / "i3d" / "rgb_imagenet.pt").read_bytes())
-    two_stream = ActionStream(ActionOptions(flow="dis"), models_dir=tmp_path)
+    two_stream = ActionStream(ActionOptions(flow="dis"), Runtime(models_dir=tmp_path))
     assert not two_stream.available and "gifemo models download i3d-flow" in two_stream.reason
-    assert ActionStream(ActionOptions(flow="none"), models_dir=tmp_path).available
+    assert ActionStream(ActionOptions(flow="none"), Runtime(models_dir=tmp_path)).available
 
 
 @pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", "state"])
@@ -90,14 +91,14 @@ def test_damaged_weights_make_the_stream_unavailable(tmp_path, content):
         torch.save({"conv.weight": torch.zeros(3, 3)}, path)
     else:
         path.write_bytes(content)
-    stream = ActionStream(ActionOptions(flow="none"), models_dir=tmp_path)
+    stream = ActionStream(ActionOptions(flow="none"), Runtime(models_dir=tmp_path))
     assert not stream.available
     assert str(path) in stream.reason and "cannot be loaded" in stream.reason
     assert "weights_only=False" not in stream.reason  # torch's advice to run pickled code is not passed on
 
 
 def test_two_stream_averages_the_streams_logits(voting_models, moving_gif):
-    stream = ActionStream(ActionOptions(flow="farneback", **FAST), models_dir=voting_models)
+    stream = ActionStream(ActionOptions(flow="farneback", **FAST), Runtime(models_dir=voting_models))
     assert stream.available, stream.reason
     analysis = stream.analyze(moving_gif)
     # Each class got logit 12 from one stream and 0 from the other: 6 each after averaging.
@@ -114,7 +115,7 @@ def test_two_stream_averages_the_streams_logits(voting_models, moving_gif):
     assert analysis.scores["happiness"] > 0.45 and analysis.scores["sadness"] > 0.45
 
 def test_rgb_only_follows_the_rgb_stream(voting_models, moving_gif):
-    analysis = ActionStream(ActionOptions(flow="none", **FAST), models_dir=voting_models).analyze(moving_gif)
+    analysis = ActionStream(ActionOptions(flow="none", **FAST), Runtime(models_dir=voting_models)).analyze(moving_gif)
     assert analysis.top_actions[0][0] == "laughing" and analysis.top_actions[0][1] > 0.99
     assert analysis.scores["happiness"] > 0.99
 
@@ -123,7 +124,7 @@ def test_undecodable_file_raises_media_error(voting_models, tmp_path):
     bad = tmp_path / "bad.gif"
     bad.write_bytes(b"GIF89a" + b"\x00" * 5)
     with pytest.raises(MediaError):
-        ActionStream(ActionOptions(flow="none", **FAST), models_dir=voting_models).analyze(bad)
+        ActionStream(ActionOptions(flow="none", **FAST), Runtime(models_dir=voting_models)).analyze(bad)
 
 
 def test_cli_prints_json_and_text(monkeypatch, capsys, voting_models, moving_gif):

@@ -45,8 +45,8 @@ def wait_until(check, timeout: float, what: str):
 
 
 @pytest.fixture
-def server(gifs_dev, models_dir, tmp_path_factory, tmp_path):
-    db, report = build_app_corpus(gifs_dev, models_dir, tmp_path_factory.getbasetemp() / "app_corpus")
+def server(gifs_dev, models_dir, runtime, tmp_path_factory, tmp_path):
+    db, report = build_app_corpus(gifs_dev, runtime, tmp_path_factory.getbasetemp() / "app_corpus")
     port = free_port()
     env = {**os.environ, "GIFEMO_DB": str(db), "GIFEMO_REPORT": str(report), "GIFEMO_MODELS_DIR": str(models_dir),
            "OMP_NUM_THREADS": "1"}

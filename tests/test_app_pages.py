@@ -14,10 +14,10 @@ TIMEOUT = 240  # the first run loads the text model, MiniLM and the face models
 
 
 @pytest.fixture(scope="module")
-def corpus(gifs_dev, models_dir, tmp_path_factory):
+def corpus(gifs_dev, runtime, tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # single GIFs and messages: one thread is fastest on a shared CPU
-    yield build_app_corpus(gifs_dev, models_dir, tmp_path_factory.getbasetemp() / "app_corpus")
+    yield build_app_corpus(gifs_dev, runtime, tmp_path_factory.getbasetemp() / "app_corpus")
     torch.set_num_threads(threads)
 
 

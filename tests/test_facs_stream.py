@@ -8,6 +8,8 @@ import pytest
 from PIL import Image
 
 from gifemo.cli import main
+from gifemo import models
+from gifemo.config import Runtime
 from gifemo.emotions import EMOTIONS
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -18,9 +20,10 @@ FACE_GIF = SHARED / "data/gifs_dev/Happiness/fa78d4f4edc0.gif"  # "putin laugh":
 def stream():
     if not SHARED.exists():
         pytest.skip("../shared is absent")
-    from gifemo.facs import FaceOptions, FaceStream
+    from gifemo.config import FaceOptions
+    from gifemo.facs import FaceStream
 
-    with FaceStream(FaceOptions(num_frames=6), models_dir=SHARED / "models") as s:
+    with FaceStream(FaceOptions(num_frames=6), Runtime(models_dir=SHARED / "models")) as s:
         yield s
 
 
@@ -82,8 +85,8 @@ def test_cli_aligned_and_detected(tmp_path, capsys):
     frame = Image.open(FACE_GIF).convert("RGB")
     frame.save(tmp_path / "frame.png")
     out = tmp_path / "aligned.jsonl"
-    models = ["--models-dir", str(SHARED / "models")]
-    assert main(["face", str(folder), "--aligned", "--jsonl", str(out), *models]) == 1  # one unreadable file
+    models_dir = ["--models-dir", str(SHARED / "models")]
+    assert main(["face", str(folder), "--aligned", "--jsonl", str(out), *models_dir]) == 1  # one unreadable file
     assert "broken.jpg" in capsys.readouterr().err
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 3
@@ -98,7 +101,7 @@ def test_cli_aligned_and_detected(tmp_path, capsys):
     from gifemo.facs.weights import load_expression
 
     grey = np.asarray(Image.open(lines[0]["path"]).convert("L"), dtype=np.float32) / 255
-    expected = predict_proba(load_expression(), torch.from_numpy(grey)[None, None], views=10)[0].numpy()
+    expected = predict_proba(load_expression(models.resolve("face-expression", Runtime())), torch.from_numpy(grey)[None, None], views=10)[0].numpy()
     assert np.allclose([lines[0]["faces"][0]["scores"][e] for e in EMOTIONS], expected, atol=1e-3)
     fast = tmp_path / "aligned-1-view.jsonl"
     assert main(["face", str(folder / lines[0]["path"].split("/")[-1]), "--aligned", "--views", "1",

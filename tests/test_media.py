@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from gifemo import media
-from gifemo.media import DecodeLimits, MediaError, TruncatedMediaWarning
+from gifemo.config import DecodeLimits
+from gifemo.media import MediaError, TruncatedMediaWarning
 from gifmaker import PALETTE, Frame, make_gif, solid
 
 RED, BLUE, GREEN, WHITE = (255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 255, 255)

@@ -12,11 +12,11 @@ from gifemo.recommender.index import index_dir
 
 
 @pytest.fixture(scope="module")
-def db(gifs_dev, models_dir, tmp_path_factory, monkeypatch_module):
+def db(gifs_dev, models_dir, runtime, tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setenv("GIFEMO_MODELS_DIR", str(models_dir))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield build_app_corpus(gifs_dev, models_dir, tmp_path_factory.getbasetemp() / "app_corpus")[0]
+    yield build_app_corpus(gifs_dev, runtime, tmp_path_factory.getbasetemp() / "app_corpus")[0]
     torch.set_num_threads(threads)
 
 

@@ -8,8 +8,9 @@ from gifemo.corpus import Corpus, GifRecord
 from gifemo.emotions import EMOTIONS, scores_dict
 from gifemo.recommender import index as index_mod
 from gifemo.recommender import vectors
-from gifemo.recommender.index import GifIndex, IndexOptions, build_index, index_dir, open_index
-from gifemo.recommender.ranking import Filters, RankingOptions, rank
+from gifemo.config import SEMANTIC_DIM, IndexOptions, RankingOptions, Runtime
+from gifemo.recommender.index import GifIndex, build_index, index_dir, open_index
+from gifemo.recommender.ranking import Filters, rank
 
 
 def peaked(emotion: str, strength: float = 0.8) -> dict:
@@ -26,17 +27,17 @@ def record(name: str, emotion, strength=0.8, source="face", frames=10, width=200
 
 
 @pytest.fixture(scope="module")
-def md(models_dir) -> str:
+def md(runtime) -> Runtime:
     # One thread: MiniLM on a few short texts is fastest so, and other jobs may share the CPU.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield str(models_dir)
+    yield runtime
     torch.set_num_threads(threads)
 
 
-def message(text: str, md: str, emotion=None, strength=0.7):
+def message(text: str, md: Runtime, emotion=None, strength=0.7):
     scores = peaked(emotion, strength) if emotion else scores_dict([1] * len(EMOTIONS))
-    return scores, vectors.encode([text], models_dir=md)[0]
+    return scores, vectors.encode([text], md)[0]
 
 
 def test_name_words_and_au_names():
@@ -52,7 +53,7 @@ def test_name_words_and_au_names():
 
 def test_message_emotion_ranks_gifs_of_that_emotion_first(md):
     records = [record(f"g{e}{i}", e, 0.6 + 0.1 * i, frames=10 + i) for e in EMOTIONS for i in range(3)]
-    index = build_index(records, models_dir=md)
+    index = build_index(records, md)
     for emotion in ("sadness", "anger", "surprise"):
         results = rank(index, *message("some words", md, emotion), k=3)
         assert [r.emotion for r in results] == [emotion] * 3
@@ -67,7 +68,7 @@ def test_words_of_the_message_find_gifs_whose_tags_say_them(md):
                for i, name in enumerate(["birthday_cake", "cat_sleeping", "office_meeting", "waving_hello"])]
     records.append(record("party", "happiness", 0.8, frames=30, actions=[("dancing ballet", 0.5)]))
     records.append(record("sad_dance", "sadness", 0.8, frames=31, actions=[("tap dancing", 0.7)]))
-    index = build_index(records, models_dir=md)
+    index = build_index(records, md)
     results = rank(index, *message("let's dance all night", md, "happiness"), k=3)
     assert results[0].path == "/gifs/party.gif"
     assert "dancing ballet" in results[0].matched_terms and "'dancing ballet'" in results[0].why
@@ -75,7 +76,7 @@ def test_words_of_the_message_find_gifs_whose_tags_say_them(md):
     top2 = {r.path for r in rank(index, *message("let's dance all night", md), k=2)}
     assert top2 == {"/gifs/party.gif", "/gifs/sad_dance.gif"}
     # a GIF no stream could read is still found by the words of its name
-    index = build_index(records + [record("dancing_cat", None, source="none", frames=32)], models_dir=md)
+    index = build_index(records + [record("dancing_cat", None, source="none", frames=32)], md)
     found = rank(index, *message("a cat dancing", md), k=1)[0]
     assert found.path == "/gifs/dancing_cat.gif" and "no emotion tagged" in found.why
 
@@ -85,7 +86,7 @@ def test_filters(md):
                for i, (e, s, src) in enumerate([("happiness", 0.9, "face"), ("happiness", 0.4, "face"),
                                                  ("happiness", 0.7, "action"), ("sadness", 0.9, "face"),
                                                  (None, 0.0, "none")])]
-    index = build_index(records, models_dir=md)
+    index = build_index(records, md)
     query = message("great news", md, "happiness")
     assert {r.emotion for r in rank(index, *query, k=5, filters=Filters(emotions=["sadness"]))} == {"sadness"}
     assert [r.path for r in rank(index, *query, k=5, filters=Filters(min_confidence=0.8))] == \
@@ -100,7 +101,7 @@ def test_failed_files_are_never_suggested(md, tmp_path):
     with Corpus(tmp_path / "c.db") as corpus:
         corpus.put(record("ok", "happiness"))
         corpus.put(record("broken", "happiness", 0.99, error="MediaError: truncated file"))
-    index = open_index(tmp_path / "c.db", models_dir=md)
+    index = open_index(tmp_path / "c.db", md)
     assert index.rows["path"] == ["/gifs/ok.gif"]
 
 
@@ -109,7 +110,7 @@ def test_near_duplicates_are_dropped_and_streams_mixed(md):
     resized = record("clip_small", "happiness", 0.88, frames=24, width=200, height=150, duration=2.4)
     others = [record(f"h{i}", "happiness", 0.85 - 0.01 * i, frames=40 + i) for i in range(4)]
     by_action = record("jump", "happiness", 0.8, source="action", frames=80)
-    index = build_index([original, resized, *others, by_action], models_dir=md)
+    index = build_index([original, resized, *others, by_action], md)
     results = rank(index, *message("yay", md, "happiness"), k=4)
     paths = [r.path for r in results]
     assert not {"/gifs/clip.gif", "/gifs/clip_small.gif"} <= set(paths)
@@ -126,18 +127,18 @@ def test_index_lives_beside_the_corpus_and_follows_its_changes(md, tmp_path, mon
     with Corpus(db) as corpus:
         for i, e in enumerate(EMOTIONS[:4]):
             corpus.put(record(f"r{i}", e, frames=i))
-    first = open_index(db, models_dir=md)
+    first = open_index(db, md)
     assert index_dir(db).is_dir() and len(first) == 4 and first.kind == "exact"
 
     embedded: list[str] = []
     real_encode = vectors.encode
     monkeypatch.setattr(vectors, "encode", lambda texts, **kw: embedded.extend(texts) or real_encode(texts, **kw))
-    again = open_index(db, models_dir=md)  # unchanged corpus: loaded, nothing embedded
+    again = open_index(db, md)  # unchanged corpus: loaded, nothing embedded
     assert embedded == [] and np.array_equal(again.vectors, first.vectors)
 
     with Corpus(db) as corpus:
         corpus.put(record("night_dancer", "fear", frames=99))
-    updated = open_index(db, models_dir=md)
+    updated = open_index(db, md)
     assert len(updated) == 5 and "/gifs/night_dancer.gif" in updated.rows["path"]
     assert embedded == ["scared, fear; night dancer", "night dancer"]  # only texts and terms not seen before
     assert rank(updated, *message("dancing in fear", md, "fear"), k=1)[0].path == "/gifs/night_dancer.gif"
@@ -148,7 +149,7 @@ def test_approximate_index_agrees_with_exact_search(md, tmp_path, monkeypatch):
     n = 3000
     vecs = np.zeros((n, vectors.DIM), np.float32)
     vecs[:, :7] = rng.dirichlet([0.3] * 7, n)
-    sem = rng.normal(size=(n, vectors.SEMANTIC_DIM)).astype(np.float32)
+    sem = rng.normal(size=(n, SEMANTIC_DIM)).astype(np.float32)
     vecs[:, 7:] = sem / np.linalg.norm(sem, axis=1, keepdims=True)
     rows = {"emotion": [EMOTIONS[int(np.argmax(v[:7]))] for v in vecs], "source": ["face"] * n,
             "confidence": vecs[:, :7].max(1).tolist(), "path": [f"{i}.gif" for i in range(n)]}
@@ -172,8 +173,8 @@ def test_approximate_index_agrees_with_exact_search(md, tmp_path, monkeypatch):
 
 
 def test_empty_corpus_and_nothing_asked(md, tmp_path):
-    index = open_index(tmp_path / "empty.db", models_dir=md)
+    index = open_index(tmp_path / "empty.db", md)
     assert len(index) == 0 and rank(index, *message("hello", md, "happiness"), k=8) == []
-    one = build_index([record("a", "anger")], models_dir=md)
+    one = build_index([record("a", "anger")], md)
     assert rank(one, *message("hello", md, "happiness"), k=0) == []
     assert len(rank(one, *message("hello", md, "happiness"), k=8)) == 1

@@ -31,14 +31,14 @@ def folder(gifs_dev, tmp_path_factory):
 
 
 def fast_options():
-    from gifemo.facs import FaceOptions
+    from gifemo.config import FaceOptions
 
     return TagOptions(face=FaceOptions(num_frames=4), actions="off")
 
 
-def test_tag_folder_records_and_jsonl(folder, tmp_path, models_dir):
+def test_tag_folder_records_and_jsonl(folder, tmp_path, runtime):
     db, jsonl = tmp_path / "c.db", tmp_path / "tags.jsonl"
-    summary = tag_paths([folder], db, jsonl=jsonl, options=fast_options(), models_dir=models_dir, progress=False)
+    summary = tag_paths([folder], db, jsonl=jsonl, options=fast_options(), runtime=runtime, progress=False)
     assert (summary.files, summary.tagged, summary.failed) == (5, 3, 2)
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert len(lines) == 5
@@ -54,7 +54,7 @@ def test_tag_folder_records_and_jsonl(folder, tmp_path, models_dir):
         assert sum(line["scores"].values()) == pytest.approx(1.0, abs=1e-3)
         assert line["faces"]["frames_with_face"] >= 1 and len(line["timeline"]) == 4
     # a rerun skips everything that is current, and still lists every file
-    again = tag_paths([folder], db, jsonl=jsonl, options=fast_options(), models_dir=models_dir, progress=False)
+    again = tag_paths([folder], db, jsonl=jsonl, options=fast_options(), runtime=runtime, progress=False)
     assert (again.skipped, again.tagged) == (5, 0)
     assert len(jsonl.read_text().splitlines()) == 5
 
@@ -112,10 +112,10 @@ def test_kill_minus_nine_loses_nothing(gifs_dev, tmp_path, models_dir):
     assert all(after[sha] == t for sha, t in before.items())    # nothing done before was redone
 
 
-def test_parallel_workers_give_the_same_tags(gifs_dev, tmp_path, models_dir):
+def test_parallel_workers_give_the_same_tags(gifs_dev, tmp_path, runtime):
     files = [gifs_dev / name for name in FACE_GIFS]
-    one = tag_paths(files, tmp_path / "one.db", options=fast_options(), models_dir=models_dir, progress=False)
-    two = tag_paths(files, tmp_path / "two.db", options=fast_options(), models_dir=models_dir, progress=False,
+    one = tag_paths(files, tmp_path / "one.db", options=fast_options(), runtime=runtime, progress=False)
+    two = tag_paths(files, tmp_path / "two.db", options=fast_options(), runtime=runtime, progress=False,
                     workers=2)
     assert one.tagged == two.tagged == 3
     with Corpus(tmp_path / "one.db") as a, Corpus(tmp_path / "two.db") as b:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from .. import models
+from ..config import Runtime
 
 # Indexes into the 478-point mesh used for alignment (the subject's right eye is on the image left).
 RIGHT_EYE = (33, 133, 159, 145)   # outer corner, inner corner, upper lid, lower lid
@@ -35,13 +35,12 @@ class FaceLandmarker:
     """One MediaPipe landmarker. In video mode, frames of all clips share one increasing clock."""
 
     def __init__(self, max_faces: int = 4, min_detection_confidence: float = 0.5, video: bool = False,
-                 min_side: int = MIN_DETECT_SIDE, model_path: Optional[Path] = None,
-                 models_dir: Optional[Path] = None):
+                 min_side: int = MIN_DETECT_SIDE, runtime: Optional[Runtime] = None):
         from mediapipe.tasks.python.core.base_options import BaseOptions
         from mediapipe.tasks.python.vision import FaceLandmarker as _Landmarker
         from mediapipe.tasks.python.vision import FaceLandmarkerOptions, RunningMode
 
-        path = models.resolve("face-landmarker", path=model_path, models_dir=models_dir)
+        path = models.resolve("face-landmarker", runtime or Runtime())
         options = FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(path)),
             running_mode=RunningMode.VIDEO if video else RunningMode.IMAGE,

@@ -7,11 +7,9 @@ import os
 import sys
 from pathlib import Path
 
+from ..config import MAX_UPLOAD_MB, SOURCES, TEXT_MODELS
 from ..emotions import EMOTIONS
-from ..paths import PROJECT_ROOT
-
-APP_SCRIPT = PROJECT_ROOT / "app" / "streamlit_app.py"
-MAX_UPLOAD_MB = 10
+from ..paths import APP_SCRIPT
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
@@ -24,7 +22,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     if not Path(args.db).is_file():
         print(f"gifemo suggest: error: no corpus at {args.db} (make one with `gifemo tag`)", file=sys.stderr)
         return 1
-    recommender = Recommender(args.db, text_model=args.text_model, models_dir=args.models_dir, progress=True)
+    recommender = Recommender(args.db, args.runtime, text_model=args.text_model, progress=True)
     filters = Filters(emotions=args.emotion or (), min_confidence=args.min_confidence, sources=args.source or ())
     results = recommender.suggest(args.message, k=args.k, filters=filters)
     if args.json:
@@ -55,17 +53,20 @@ def _cmd_app(args: argparse.Namespace) -> int:
         env["GIFEMO_DB"] = str(Path(args.db).resolve())
     if args.report:
         env["GIFEMO_REPORT"] = str(Path(args.report).resolve())
-    if args.models_dir:
-        env["GIFEMO_MODELS_DIR"] = str(Path(args.models_dir).resolve())
+    # The app is a separate process: it rebuilds the same Runtime from these.
+    runtime = args.runtime
+    for name, value in (("GIFEMO_MODELS_DIR", runtime.models_dir), ("GIFEMO_CACHE_DIR", runtime.cache_dir)):
+        if value is not None:
+            env[name] = str(Path(value).resolve())
+    if runtime.offline:
+        env["GIFEMO_OFFLINE"] = "1"
     command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
                "--server.address", args.address, "--server.port", str(args.port),
                "--server.maxUploadSize", str(MAX_UPLOAD_MB), "--server.enableXsrfProtection", "true",
                "--browser.gatherUsageStats", "false"]
     if args.headless:
         command += ["--server.headless", "true"]
-    # Become the Streamlit server (no parent left behind to outlive or orphan it); from the project
-    # root, so that it also reads .streamlit/config.toml.
-    os.chdir(PROJECT_ROOT)
+    # Become the Streamlit server (no parent left behind to outlive or orphan it).
     os.execve(sys.executable, command, env)
 
 
@@ -75,11 +76,11 @@ def add_commands(sub, common) -> None:
     p.add_argument("--db", required=True, metavar="CORPUS.db", help="corpus written by `gifemo tag`")
     p.add_argument("-k", type=_positive_int, default=8, help="number of GIFs (default: 8)")
     p.add_argument("--json", action="store_true", help='print [{"path", "score", "emotion", "why"}, ...]')
-    p.add_argument("--text-model", choices=["bilstm", "minilm"], help="message emotion model (default: the best)")
+    p.add_argument("--text-model", choices=TEXT_MODELS, help="message emotion model (default: the best)")
     p.add_argument("--emotion", action="append", choices=EMOTIONS,
                    help="only GIFs tagged with this emotion (repeatable)")
     p.add_argument("--min-confidence", type=float, default=0.0, help="only GIFs tagged at least this confidently")
-    p.add_argument("--source", action="append", choices=["face", "action", "none"],
+    p.add_argument("--source", action="append", choices=SOURCES,
                    help="only GIFs decided by this stream (repeatable)")
     p.set_defaults(func=_cmd_suggest)
 

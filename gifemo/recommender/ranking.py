@@ -14,20 +14,10 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..emotions import EMOTIONS, top_emotion
-from .index import SOURCES, GifIndex
+from ..config import SOURCES, RankingOptions
+from .index import GifIndex
 
 NUM_EMOTIONS = len(EMOTIONS)
-
-
-@dataclass
-class RankingOptions:
-    emotion_weight: float = 1.0
-    semantic_weight: float = 0.4
-    candidates_per_result: int = 12     # candidates fetched per requested result, for diversity and filters
-    min_candidates: int = 64
-    min_term_match: float = 0.35        # a tag term at least this close to the message is named in `why`
-    duplicate_emotion_l1: float = 0.1   # emotion scores this close, plus same frames/shape/duration: a re-encode
-    mix_sources_within: float = 0.8     # another stream's GIF this close to the last pick's score may replace it
 
 
 @dataclass

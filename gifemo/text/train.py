@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from .. import models
+from ..config import Runtime
 from ..emotions import EMOTIONS
 from ..paths import WEIGHTS_DIR
 from ..plots import plot_confusion
@@ -28,15 +30,15 @@ from . import metrics
 from .bilstm import BiLSTMClassifier, BiLSTMConfig
 from .data import CORPORA, Corpus, read_split
 from .encoder import EmbeddingHead, HeadConfig, embed
-from .model import WEIGHT_FILES, pad_batch
+from .model import WEIGHTS, pad_batch
 from .preprocess import PreprocessOptions, Vocabulary, tokenize
 
 
 @dataclass
-class TrainOptions:
-    data_dir: Path
+class TextTrainOptions:
+    data: Path
     model: str = "bilstm"  # "bilstm" | "minilm"
-    out_dir: Path = WEIGHTS_DIR
+    out: Path = WEIGHTS_DIR
     epochs: int = 8
     batch_size: int = 64
     learning_rate: float = 2e-3
@@ -47,7 +49,6 @@ class TrainOptions:
     bilstm: dict = field(default_factory=dict)  # BiLSTMConfig overrides
     train_limit: Optional[int] = None  # a seeded random subset of each train split (MiniLM: embedding time)
     embed_cache: Optional[Path] = None  # folder for MiniLM embeddings of the splits
-    models_dir: Optional[Path] = None
     threads: int = 1
     seed: int = 0
 
@@ -73,9 +74,9 @@ def subset(corpus: Corpus, limit: Optional[int], seed: int) -> Corpus:
     return Corpus(corpus.name, [corpus.texts[i] for i in rows], corpus.targets[rows], corpus.labels[rows])
 
 
-def load_splits(options: TrainOptions) -> Splits:
-    train = [subset(read_split(options.data_dir, c, "train"), options.train_limit, options.seed) for c in CORPORA]
-    return Splits(train, [read_split(options.data_dir, c, "val") for c in CORPORA])
+def load_splits(options: TextTrainOptions) -> Splits:
+    train = [subset(read_split(options.data, c, "train"), options.train_limit, options.seed) for c in CORPORA]
+    return Splits(train, [read_split(options.data, c, "val") for c in CORPORA])
 
 
 def class_weights(targets: np.ndarray, power: float) -> torch.Tensor:
@@ -126,7 +127,7 @@ class EmbeddingInputs:
             yield batch, (self.embeddings[batch],)
 
 
-def cached_embeddings(corpus: Corpus, split: str, options: TrainOptions) -> np.ndarray:
+def cached_embeddings(corpus: Corpus, split: str, options: TextTrainOptions, runtime: Runtime) -> np.ndarray:
     cache = None
     if options.embed_cache is not None:
         suffix = f"_{len(corpus)}" if split == "train" and options.train_limit else ""
@@ -136,7 +137,7 @@ def cached_embeddings(corpus: Corpus, split: str, options: TrainOptions) -> np.n
             if len(cached) == len(corpus):
                 return cached
     print(f"embedding {len(corpus)} {corpus.name} {split} texts with MiniLM (slow on a CPU; --embed-cache keeps them)")
-    result = embed(corpus.texts, models_dir=options.models_dir, progress=True)
+    result = embed(corpus.texts, runtime, progress=True)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, result)
@@ -154,7 +155,7 @@ def predict_probs(network: nn.Module, inputs, batch_size: int = 512) -> np.ndarr
 
 
 def fit(network: nn.Module, train_inputs, targets: np.ndarray, val: list[tuple[Corpus, object]],
-        options: TrainOptions) -> tuple[dict, list[dict]]:
+        options: TextTrainOptions) -> tuple[dict, list[dict]]:
     """Train; returns the best epoch's state dict and every epoch's validation figures."""
     rng = np.random.default_rng(options.seed)
     weights = class_weights(targets, options.class_weight_power)
@@ -188,7 +189,7 @@ def fit(network: nn.Module, train_inputs, targets: np.ndarray, val: list[tuple[C
     return best_state, history
 
 
-def train(options: TrainOptions) -> Path:
+def train(options: TextTrainOptions, runtime: Runtime) -> Path:
     torch.manual_seed(options.seed)
     torch.set_num_threads(options.threads)
     splits = load_splits(options)
@@ -203,7 +204,7 @@ def train(options: TrainOptions) -> Path:
     elif options.model == "minilm":
         network = EmbeddingHead(HeadConfig())
         make_inputs = lambda _t, corpus, split: EmbeddingInputs(
-            np.concatenate([cached_embeddings(c, split, options) for c in corpus]))
+            np.concatenate([cached_embeddings(c, split, options, runtime) for c in corpus]))
         extra = {}
     else:
         raise ValueError(f"unknown text model {options.model!r}")
@@ -219,9 +220,9 @@ def train(options: TrainOptions) -> Path:
         "state_dict": {k: v.half() for k, v in best_state.items()},
         "figures": json.loads(json.dumps(figures)), "epoch": best["epoch"],
     }
-    out_dir = Path(options.out_dir)
+    out_dir = Path(options.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / WEIGHT_FILES[options.model]
+    path = out_dir / models.get_spec(WEIGHTS[options.model]).files[0].relpath
     torch.save(checkpoint, path)
     report = {"options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
               "best_epoch": best["epoch"], "validation": figures, "history": history}
