@@ -132,7 +132,7 @@ def test_index_lives_beside_the_corpus_and_follows_its_changes(md, tmp_path, mon
 
     embedded: list[str] = []
     real_encode = vectors.encode
-    monkeypatch.setattr(vectors, "encode", lambda texts, **kw: embedded.extend(texts) or real_encode(texts, **kw))
+    monkeypatch.setattr(vectors, "encode", lambda texts, *args, **kw: embedded.extend(texts) or real_encode(texts, *args, **kw))
     again = open_index(db, md)  # unchanged corpus: loaded, nothing embedded
     assert embedded == [] and np.array_equal(again.vectors, first.vectors)
 
