@@ -105,12 +105,12 @@ def test_cli_aligned_and_detected(tmp_path, capsys):
     assert np.allclose([lines[0]["faces"][0]["scores"][e] for e in EMOTIONS], expected, atol=1e-3)
     fast = tmp_path / "aligned-1-view.jsonl"
     assert main(["face", str(folder / lines[0]["path"].split("/")[-1]), "--aligned", "--views", "1",
-                 "--jsonl", str(fast), *models]) == 0
+                 "--jsonl", str(fast), *models_dir]) == 0
     (single,) = [json.loads(line) for line in fast.read_text().splitlines()]
     scores = single["faces"][0]["scores"]
     assert _is_distribution(scores) and scores != lines[0]["faces"][0]["scores"]  # fewer views, other averages
     out = tmp_path / "detected.jsonl"
-    assert main(["face", str(tmp_path / "frame.png"), "--jsonl", str(out), *models]) == 0
+    assert main(["face", str(tmp_path / "frame.png"), "--jsonl", str(out), *models_dir]) == 0
     (line,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert line["path"].endswith("frame.png") and len(line["faces"]) >= 1
     assert _is_distribution(line["faces"][0]["scores"]) and "AU12" in line["faces"][0]["aus"]
