@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Callable, Optional
 
 from . import __version__, models
 from .action import cli as action_cli
-from .config import DEFAULT_FLOW, FLOW_METHODS, ActionOptions, DecodeLimits, FaceOptions, Runtime
+from .config import DEFAULT_FLOW, FLOW_METHODS, ActionOptions, DecodeLimits, Runtime
 from .media import MediaError
+from .streams import STREAM_NAMES, STREAMS
 from .recommender import cli as recommender_cli
 from .facs import cli as facs_cli
 from .text import cli as text_cli
@@ -67,18 +69,21 @@ def _tag_options(args: argparse.Namespace):
 
     limits = DecodeLimits(max_bytes=args.max_bytes, max_canvas_pixels=args.max_canvas_pixels,
                           max_frames=args.max_frames, max_total_pixels=args.max_total_pixels)
-    return TagOptions(face=FaceOptions(num_frames=args.frames, threads=args.threads or FaceOptions.threads),
-                      action=ActionOptions(flow=args.flow),
-                      actions=args.actions, limits=limits)
+    run = {name: "off" for name in STREAM_NAMES if getattr(args, f"no_{name}")}
+    run.setdefault("action", args.actions)
+    return TagOptions(num_frames=args.frames, limits=limits, stream_options={"action": ActionOptions(flow=args.flow)},
+                      run=run)
 
 
 def _add_tag_options(p: argparse.ArgumentParser, actions_default: str = "fallback") -> None:
-    p.add_argument("--frames", type=int, default=16, help="frames sampled evenly over each GIF for faces (default 16)")
+    p.add_argument("--frames", type=int, default=16, help="frames sampled evenly over each GIF (default 16)")
     p.add_argument("--actions", choices=["fallback", "always", "off"], default=actions_default,
                    help="when to run the action stream: only without a reliable face (fallback), always, or off")
     p.add_argument("--flow", choices=FLOW_METHODS + ("none",), default=DEFAULT_FLOW,
                    help="optical flow for the I3D flow stream: tvl1 (as in the I3D paper, slow), dis (default), "
                         "farneback, or none (RGB only)")
+    for entry in STREAMS:
+        p.add_argument(f"--no-{entry.name}", action="store_true", help=f"do not run the {entry.name} stream ({entry.help})")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes (each loads the models once)")
     limits = p.add_argument_group("decoding limits (a file over any of them is reported and skipped)")
     defaults = DecodeLimits()
@@ -113,11 +118,11 @@ def _add_tag(sub, common) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_report, write_report
 
-    report = evaluate(args.dataset, db=args.db, workers=args.workers, options=_tag_options(args),
-                      runtime=args.runtime, progress=not args.quiet)
-    write_report(report, args.json, args.plot)
+    report = evaluate(args.dataset, db=args.db, tag=not args.no_tag, workers=args.workers,
+                      options=_tag_options(args), runtime=args.runtime, progress=not args.quiet)
+    pictures = write_report(report, args.json, args.plot)
     print(format_report(report))
-    print(f"\nreport: {args.json}" + (f", confusion matrix: {args.plot}" if args.plot else ""))
+    print(f"\nreport: {args.json}" + "".join(f", {p}" for p in pictures))
     return 0
 
 
@@ -125,11 +130,40 @@ def _add_evaluate(sub, common) -> None:
     p = sub.add_parser("evaluate", parents=[common], help="score tagging against a labelled GIF set")
     p.add_argument("dataset", metavar="DATASET", help="folder of label-named folders, or a CSV with columns file,label")
     p.add_argument("--json", required=True, metavar="REPORT.json")
-    p.add_argument("--plot", metavar="CM.png", help="confusion matrix picture")
+    p.add_argument("--plot", metavar="CM.png", help="confusion matrix picture (and CM-reliability.png beside it)")
     p.add_argument("--db", metavar="CORPUS.db", help="reuse/extend this corpus instead of a temporary one")
+    p.add_argument("--no-tag", action="store_true",
+                   help="score the records already in --db as they are, without tagging anything")
     p.add_argument("-q", "--quiet", action="store_true")
     _add_tag_options(p, actions_default="always")
     p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_train_decision(args: argparse.Namespace) -> int:
+    from .evaluate import format_report, train_decision, write_report
+
+    report = train_decision(args.data, args.db, args.out, workers=args.workers, options=_tag_options(args),
+                            runtime=args.runtime, progress=not args.quiet)
+    pictures = write_report(report, Path(args.out) / "decision_cv.json",
+                            Path(args.out) / "decision_cv_confusion.png")
+    print("cross-validated, grouped by source collection:\n" + format_report(report))
+    print(f"\nwritten: {Path(args.out) / 'decision.json'}, " + ", ".join(map(str, pictures)))
+    return 0
+
+
+def _add_train_decision(train_sub, common) -> None:
+    from .paths import WEIGHTS_DIR
+
+    p = train_sub.add_parser("decision", parents=[common],
+                             help="fit the GIF-level decision (stream calibration and pooling) on labelled GIFs")
+    p.add_argument("--data", required=True, action="append", metavar="DATASET",
+                   help="labelled GIF set, as for evaluate (repeat for several); a manifest.csv with source_repo "
+                        "groups the cross-validation")
+    p.add_argument("--db", required=True, metavar="CORPUS.db", help="corpus the labelled GIFs are tagged into (reused)")
+    p.add_argument("--out", default=str(WEIGHTS_DIR), metavar="DIR", help="where decision.json goes (default: %(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    _add_tag_options(p)
+    p.set_defaults(func=_cmd_train_decision)
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -182,6 +216,7 @@ def _add_demo(sub, common) -> None:
 TRAIN_TARGETS: list[Callable] = []
 TRAIN_TARGETS.append(facs_cli.add_train_target)
 TRAIN_TARGETS.append(text_cli.add_train_target)
+TRAIN_TARGETS.append(_add_train_decision)
 
 
 def _add_train(sub, common) -> None:

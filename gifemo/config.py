@@ -80,18 +80,17 @@ class DecodeLimits:
 
 @dataclass
 class FaceOptions:
-    num_frames: int = 16              # frames sampled evenly over the GIF's real duration
     max_faces: int = 4
     # 0.3 finds faces in 29 of the 43 gifs_dev GIFs against 26 at MediaPipe's default 0.5 (see README).
     min_detection_confidence: float = 0.3
     views: int = 2                    # CNN test-time views per face: 1, 2 (with mirror) or 10 (see facs/expression.py)
-    threads: int = 2
-    # combination weights are loaded from data/weights/face_fusion.json, not set here
+    # combination weights are loaded from data/weights/face_combine.json, not set here
 
 
 @dataclass
 class ActionOptions:
-    flow: str = DEFAULT_FLOW     # "tvl1" | "dis" | "farneback" | "none" (RGB only)
+    # "tvl1" (the I3D paper's, about 7x slower on 2 cores) | "dis" | "farneback" | "none" (RGB only)
+    flow: str = DEFAULT_FLOW
     fps: float = 25.0            # I3D was trained on 25 fps video
     min_frames: int = 64         # short GIFs loop up to this many frames (I3D's training clips were 64)
     max_frames: int = 250        # cap compute on long GIFs: their middle 10 s at 25 fps

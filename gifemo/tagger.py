@@ -1,4 +1,4 @@
-"""Bulk tagging: decode -> face and action streams -> fusion -> one corpus record per file.
+"""Bulk tagging: decode once -> every stream (gifemo.streams) -> the decision -> one corpus record per file.
 
 The main process hashes files, skips those already tagged with the same model version, and writes
 each record to SQLite (and JSONL) the moment a worker returns it, so a killed run loses nothing
@@ -13,68 +13,80 @@ import os
 import sys
 import time
 import warnings
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 from .corpus import Corpus, GifRecord
-from .fusion import FusionOptions, face_is_reliable, fuse
 from .cache_key import tag_version
+from .config import DecodeLimits, Runtime
+from .decision import DECISION_WEIGHTS, is_decided, load_decision
+from .evidence import Evidence
 from .models import MissingModelError, ModelVerificationError, digests, sha256_of
-from .config import ActionOptions, DecodeLimits, FaceOptions, Runtime
 from .media import MediaError, iter_media_files, read_clip
+from .paths import WEIGHTS_DIR
+from .streams import RUN_MODES, STREAM_NAMES, STREAMS, StreamEntry
 
 
 @dataclass
 class TagOptions:
-    face: FaceOptions = field(default_factory=FaceOptions)
-    action: ActionOptions = field(default_factory=ActionOptions)
-    fusion: FusionOptions = field(default_factory=FusionOptions)
-    # "fallback": run the (slow) action stream only when no reliable face was found;
-    # "always": also for face GIFs, so their top actions can be searched; "off": never.
-    actions: str = "fallback"
+    num_frames: int = 16                 # frames sampled evenly over each file's real duration, for every stream
     limits: DecodeLimits = field(default_factory=DecodeLimits)
+    # Per stream: its options dataclass and when it runs ("always", "fallback" or "off"); defaults from STREAMS.
+    stream_options: dict[str, Any] = field(default_factory=dict)
+    run: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.actions not in ("fallback", "always", "off"):
-            raise ValueError(f"actions must be fallback, always or off, not {self.actions!r}")
+        for entry in STREAMS:
+            self.run.setdefault(entry.name, entry.run)
+            if self.run[entry.name] != "off":
+                self.stream_options.setdefault(entry.name, entry.default_options())
+        unknown = set(self.run) - set(STREAM_NAMES)
+        if unknown or set(self.run.values()) - set(RUN_MODES):
+            raise ValueError(f"run modes must name streams {STREAM_NAMES} and modes {RUN_MODES}, got {self.run}")
+
+    def enabled(self) -> list[StreamEntry]:
+        return [entry for entry in STREAMS if self.run[entry.name] != "off"]
 
 
-def models_used(options: TagOptions) -> list[str]:
-    """The registry names of the models whose weights a tag under `options` depends on."""
-    names = ["face-landmarker", "face-expression", "face-combine"]
-    if options.actions != "off":
-        names += ["i3d-rgb", "kinetics-labels"] + (["i3d-flow"] if options.action.flow != "none" else [])
-    return names
-
-
-def model_version(options: TagOptions, runtime: Runtime) -> str:
-    """Names everything that changes a tag, so a rerun retags only when something did."""
-    return tag_version(options, digests(models_used(options), runtime))
+def model_version(options: TagOptions, runtime: Optional[Runtime] = None) -> str:
+    """Names everything that changes a tag, so a rerun retags only when something did: every option (see
+    gifemo.cache_key), the registry's sha256 of each enabled stream's models, and the decision used."""
+    found = digests([name for entry in options.enabled() for name in entry.models], runtime or Runtime())
+    decision = WEIGHTS_DIR / DECISION_WEIGHTS
+    found["decision"] = sha256_of(decision) if decision.is_file() else "rule"
+    return tag_version(options, found)
 
 
 class Tagger:
-    """Tags one file at a time; holds the loaded models."""
+    """Tags one file at a time; holds the loaded streams and the decision."""
 
     def __init__(self, options: Optional[TagOptions] = None, runtime: Optional[Runtime] = None):
-        from .action import ActionStream
-        from .facs import FaceStream
-
         self.options = options or TagOptions()
-        runtime = runtime or Runtime()
-        self.face = FaceStream(self.options.face, runtime)
-        self.action = ActionStream(self.options.action, runtime) if self.options.actions != "off" else None
-        self.model_version = model_version(self.options, runtime)
+        self.runtime = runtime or Runtime()
+        self.streams = [(entry, entry.load(self.options.stream_options[entry.name], self.runtime))
+                        for entry in self.options.enabled()]
+        self.decision = load_decision()
+        self.model_version = model_version(self.options, self.runtime)
 
     def close(self) -> None:
-        self.face.close()
+        for _, stream in self.streams:
+            stream.close()
 
     def __enter__(self) -> "Tagger":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def evidence(self, clip) -> list[Evidence]:
+        """Every enabled stream's Evidence for one decoded clip (costly fallback streams only when needed)."""
+        found: list[Evidence] = []
+        for entry, stream in self.streams:
+            if self.options.run[entry.name] == "fallback" and is_decided(found):
+                continue
+            found.append(stream.analyze(clip))
+        return found
 
     def tag_file(self, path: os.PathLike | str, sha256: Optional[str] = None) -> GifRecord:
         path = Path(path)
@@ -84,12 +96,8 @@ class Tagger:
             record.sha256 = record.sha256 or sha256_of(path)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                clip = read_clip(path, num_frames=self.options.face.num_frames, limits=self.options.limits)
-                face = self.face.analyze_clip(clip)
-                action = None
-                if self.action is not None and (self.options.actions == "always"
-                                                or not face_is_reliable(face, self.options.fusion)):
-                    action = self.action.analyze(path)
+                clip = read_clip(path, num_frames=self.options.num_frames, limits=self.options.limits)
+                evidence = self.evidence(clip)
             record.warnings = sorted({str(w.message) for w in caught if "truncated" in str(w.message) or "damaged" in str(w.message)})
         except MediaError as exc:
             record.error = str(exc)
@@ -101,19 +109,10 @@ class Tagger:
             return record
         info = clip.info
         record.frames, record.duration, record.width, record.height = info.frame_count, info.duration, info.width, info.height
-        fused = fuse(face, action, self.options.fusion)
-        record.emotion, record.scores, record.confidence, record.source = fused.emotion, fused.scores, fused.confidence, fused.source
-        record.faces = {
-            "frames_analyzed": face.frames_analyzed, "frames_with_face": face.frames_with_face,
-            "max_faces": max(Counter(o.frame for o in face.observations).values(), default=0),
-            "scores": face.scores, "confidence": face.confidence, "reason": fused.reason,
-        }
-        record.top_aus = [[name, round(float(v), 3)] for name, v in face.top_aus]
-        if action is not None:
-            record.top_actions = [[name, round(float(p), 4)] for name, p in action.top_actions]
-            record.action = {"available": action.available, "scores": action.scores, "mapped_mass": action.mapped_mass,
-                             "abstained": action.abstained, "reason": action.reason}
-        record.timeline = face.timeline
+        decided = self.decision.decide(evidence)
+        record.emotion, record.scores, record.confidence = decided.emotion, decided.scores, decided.confidence
+        record.source, record.reason = decided.source, decided.reason
+        record.evidence = [e.to_dict() for e in decided.evidence]
         return record
 
 
@@ -151,9 +150,8 @@ class TagSummary:
 _WORKER: Optional[Tagger] = None
 
 
-def _init_worker(options: TagOptions, runtime: Runtime, threads: int) -> None:
+def _init_worker(options: TagOptions, runtime: Runtime) -> None:
     global _WORKER
-    options.face.threads = threads  # share the cores between workers instead of oversubscribing them
     _WORKER = Tagger(options, runtime)
     atexit.register(_WORKER.close)
 
@@ -169,7 +167,8 @@ def _jsonl_line(record: GifRecord, path: str) -> str:
 
 
 def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: Optional[os.PathLike | str] = None,
-              workers: int = 1, options: Optional[TagOptions] = None, runtime: Optional[Runtime] = None, progress: bool = True,
+              workers: int = 1, options: Optional[TagOptions] = None, runtime: Optional[Runtime] = None,
+              progress: bool = True,
               retry_errors: bool = False) -> TagSummary:
     from tqdm import tqdm
 
@@ -231,7 +230,8 @@ def _run(todo: list[tuple[str, str]], workers: int, options: TagOptions, runtime
             for path, sha in todo:
                 yield tagger.tag_file(path, sha256=sha)
         return
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    # Share the cores between workers instead of oversubscribing them.
+    shared = replace(runtime, threads=max(1, (os.cpu_count() or 1) // workers))
     context = multiprocessing.get_context("spawn")  # MediaPipe and torch are not fork-safe
-    with context.Pool(workers, initializer=_init_worker, initargs=(options, runtime, threads)) as pool:
+    with context.Pool(workers, initializer=_init_worker, initargs=(options, shared)) as pool:
         yield from pool.imap_unordered(_work, todo, chunksize=1)

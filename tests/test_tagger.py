@@ -31,9 +31,7 @@ def folder(gifs_dev, tmp_path_factory):
 
 
 def fast_options():
-    from gifemo.config import FaceOptions
-
-    return TagOptions(face=FaceOptions(num_frames=4), actions="off")
+    return TagOptions(num_frames=4, run={"action": "off"})
 
 
 def test_tag_folder_records_and_jsonl(folder, tmp_path, runtime):
@@ -52,7 +50,9 @@ def test_tag_folder_records_and_jsonl(folder, tmp_path, runtime):
     for line in good:
         assert line["source"] == "face" and line["emotion"] in EMOTIONS
         assert sum(line["scores"].values()) == pytest.approx(1.0, abs=1e-3)
-        assert line["faces"]["frames_with_face"] >= 1 and len(line["timeline"]) == 4
+        face = next(e for e in line["evidence"] if e["stream"] == "face")
+        assert face["details"]["frames_with_face"] >= 1 and len(face["details"]["timeline"]) == 4
+        assert line["reason"] and line["confidence"] > 0
     # a rerun skips everything that is current, and still lists every file
     again = tag_paths([folder], db, jsonl=jsonl, options=fast_options(), runtime=runtime, progress=False)
     assert (again.skipped, again.tagged) == (5, 0)
