@@ -67,7 +67,7 @@ def ablation() -> list[dict]:
             classifier.fit(vectorizer.fit_transform(train.texts), train.targets.argmax(1))
             probs = np.zeros((len(val), 7))
             probs[:, classifier.classes_] = classifier.predict_proba(vectorizer.transform(val.texts))
-            row[corpus] = round(metrics.headline(metrics.evaluate(val, probs)), 4)
+            row[corpus] = round(metrics.headline(metrics.corpus_figures(val, probs)), 4)
         print(row, flush=True)
         rows.append(row)
     return rows

@@ -100,6 +100,8 @@ def _cmd_tag(args: argparse.Namespace) -> int:
 
     summary = tag_paths(args.paths, args.db, jsonl=args.jsonl, workers=args.workers, options=_tag_options(args),
                         runtime=args.runtime, progress=not args.quiet, retry_errors=args.retry_errors)
+    if not summary.files:
+        raise FileNotFoundError(f"{', '.join(args.paths)}: no GIFs or videos found")
     print(summary.text())
     return 1 if summary.failed else 0
 
@@ -169,8 +171,11 @@ def _add_train_decision(train_sub, common) -> None:
 def _cmd_show(args: argparse.Namespace) -> int:
     from .show import show
 
-    print(show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), runtime=args.runtime))
-    return 0
+    if not Path(args.gif).is_file():
+        raise FileNotFoundError(f"{args.gif}: no such file")
+    text, failed = show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), runtime=args.runtime)
+    print(text)
+    return 1 if failed else 0
 
 
 def _add_show(sub, common) -> None:

@@ -51,7 +51,8 @@ def describe(record: GifRecord) -> str:
 
 
 def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | Path] = None, options=None,
-         runtime=None) -> str:
+         runtime=None) -> tuple[str, bool]:
+    """The summary of `gif` (its record in `db` when it is tagged there, else tagged now) and whether it failed."""
     from .models import sha256_of
     from .tagger import Tagger
 
@@ -68,4 +69,4 @@ def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | 
 
         plot_timeline(record.timeline, plot, title=f"{Path(gif).name}: {record.emotion or 'unknown'}")
         text += f"\ntimeline picture: {plot}"
-    return text
+    return text, bool(record.error)

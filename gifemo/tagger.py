@@ -199,7 +199,7 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                     _write(out, existing, str(path))
                 else:
                     todo.append((str(path), sha))
-            bar = tqdm(total=len(todo), desc="tagging", unit="gif", disable=not progress)
+            bar = tqdm(total=len(todo), desc="tagging", unit="gif", disable=not progress or not todo)
             for record in _run(todo, workers, options, runtime):
                 corpus.put(record)
                 summary.tagged += 0 if record.error else 1

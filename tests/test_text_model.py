@@ -70,15 +70,15 @@ def test_hostile_inputs_do_not_crash(name, request):
 def _sample(folder, corpus: str, n: int):
     full = data.read_split(folder, corpus, "val")
     rows = np.random.default_rng(1).permutation(len(full))[:n]
-    return data.Corpus(full.name, [full.texts[i] for i in rows], full.targets[rows], full.labels[rows])
+    return data.TextSet(full.name, [full.texts[i] for i in rows], full.targets[rows], full.labels[rows])
 
 
 def test_bilstm_on_real_validation_rows(bilstm, text_data):
     tweets, reddit = _sample(text_data, data.TWEETS, 400), _sample(text_data, data.GOEMOTIONS, 800)
     tweet_probs = np.array([[s[e] for e in EMOTIONS] for s in bilstm.predict(tweets.texts)])
     reddit_probs = np.array([[s[e] for e in EMOTIONS] for s in bilstm.predict(reddit.texts)])
-    assert metrics.evaluate(tweets, tweet_probs)["accuracy"] > 0.85
-    figures = metrics.evaluate(reddit, reddit_probs)
+    assert metrics.corpus_figures(tweets, tweet_probs)["accuracy"] > 0.85
+    figures = metrics.corpus_figures(reddit, reddit_probs)
     assert figures["macro_f1"] > 0.45
     # Reddit comments without emotion exist; the model must be able to say so.
     assert (reddit_probs.argmax(1) == EMOTIONS.index("neutral")).mean() > 0.15

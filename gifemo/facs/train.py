@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from platformdirs import user_cache_dir
 from tqdm import tqdm
 
+from .. import metrics
 from ..config import Runtime
 from ..emotions import EMOTIONS
 from ..plots import plot_confusion, plot_training_curves
@@ -101,14 +102,10 @@ def class_weights(labels: np.ndarray, power: float) -> torch.Tensor:
     return torch.tensor((np.median(counts) / np.maximum(counts, 1)) ** power, dtype=torch.float32)
 
 
-def evaluate(probs: torch.Tensor, labels: np.ndarray) -> dict:
+def validation_figures(probs: torch.Tensor, labels: np.ndarray) -> dict:
     pred = probs.argmax(1).numpy()
-    confusion = np.zeros((len(EMOTIONS), len(EMOTIONS)), dtype=np.int64)
-    np.add.at(confusion, (labels, pred), 1)
-    recall = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
-    return {"accuracy": float((pred == labels).mean()),
-            "recall": {name: float(r) for name, r in zip(EMOTIONS, recall)},
-            "confusion": confusion.tolist()}
+    matrix = metrics.confusion(labels, pred)
+    return {"accuracy": float((pred == labels).mean()), "recall": metrics.recall(matrix), "confusion": matrix.tolist()}
 
 
 def train(options: FaceTrainOptions) -> dict:
@@ -181,7 +178,7 @@ def train(options: FaceTrainOptions) -> dict:
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", refresh=False)
         if seen == 0:  # the budget ran out exactly at an epoch boundary
             break
-        val = evaluate(predict_proba(model, val_images, views=1, bf16=options.bf16), val_y)
+        val = validation_figures(predict_proba(model, val_images, views=1, bf16=options.bf16), val_y)
         row = {"epoch": epoch_offset + epoch + 1, "train_loss": total_loss / seen, "train_accuracy": correct / seen,
                "val_accuracy": val["accuracy"], "val_recall": val["recall"],
                "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - started}
@@ -223,7 +220,7 @@ def warm_start(path: Path, seed: int) -> Member:
 
 def figures_by_views(probs_by_views: dict[int, torch.Tensor], val_y: np.ndarray) -> dict:
     """Val figures with the default test-time views, and the accuracy with each choice of views."""
-    by_views = {views: evaluate(probs, val_y) for views, probs in probs_by_views.items()}
+    by_views = {views: validation_figures(probs, val_y) for views, probs in probs_by_views.items()}
     return {**by_views[DEFAULT_VIEWS], "views": DEFAULT_VIEWS,
             "accuracy_by_views": {str(views): result["accuracy"] for views, result in by_views.items()}}
 

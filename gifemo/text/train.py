@@ -28,7 +28,7 @@ from ..paths import WEIGHTS_DIR
 from ..plots import plot_confusion
 from . import metrics
 from .bilstm import BiLSTMClassifier, BiLSTMConfig
-from .data import CORPORA, Corpus, read_split
+from .data import CORPORA, TextSet, read_split
 from .encoder import EmbeddingHead, HeadConfig, embed
 from .model import WEIGHTS, pad_batch
 from .preprocess import PreprocessOptions, Vocabulary, tokenize
@@ -55,8 +55,8 @@ class TextTrainOptions:
 
 @dataclass
 class Splits:
-    train: list[Corpus]
-    val: list[Corpus]
+    train: list[TextSet]
+    val: list[TextSet]
 
     @property
     def train_targets(self) -> np.ndarray:
@@ -67,11 +67,11 @@ class Splits:
         return [t for c in self.train for t in c.texts]
 
 
-def subset(corpus: Corpus, limit: Optional[int], seed: int) -> Corpus:
+def subset(corpus: TextSet, limit: Optional[int], seed: int) -> TextSet:
     if limit is None or limit >= len(corpus):
         return corpus
     rows = np.random.default_rng(seed).permutation(len(corpus))[:limit]
-    return Corpus(corpus.name, [corpus.texts[i] for i in rows], corpus.targets[rows], corpus.labels[rows])
+    return TextSet(corpus.name, [corpus.texts[i] for i in rows], corpus.targets[rows], corpus.labels[rows])
 
 
 def load_splits(options: TextTrainOptions) -> Splits:
@@ -127,7 +127,7 @@ class EmbeddingInputs:
             yield batch, (self.embeddings[batch],)
 
 
-def cached_embeddings(corpus: Corpus, split: str, options: TextTrainOptions, runtime: Runtime) -> np.ndarray:
+def cached_embeddings(corpus: TextSet, split: str, options: TextTrainOptions, runtime: Runtime) -> np.ndarray:
     cache = None
     if options.embed_cache is not None:
         suffix = f"_{len(corpus)}" if split == "train" and options.train_limit else ""
@@ -154,7 +154,7 @@ def predict_probs(network: nn.Module, inputs, batch_size: int = 512) -> np.ndarr
     return out
 
 
-def fit(network: nn.Module, train_inputs, targets: np.ndarray, val: list[tuple[Corpus, object]],
+def fit(network: nn.Module, train_inputs, targets: np.ndarray, val: list[tuple[TextSet, object]],
         options: TextTrainOptions) -> tuple[dict, list[dict]]:
     """Train; returns the best epoch's state dict and every epoch's validation figures."""
     rng = np.random.default_rng(options.seed)
@@ -177,7 +177,7 @@ def fit(network: nn.Module, train_inputs, targets: np.ndarray, val: list[tuple[C
             optimizer.step()
             schedule.step()
             total += loss.item() * len(batch)
-        figures = {corpus.name: metrics.evaluate(corpus, predict_probs(network, inputs)) for corpus, inputs in val}
+        figures = {corpus.name: metrics.corpus_figures(corpus, predict_probs(network, inputs)) for corpus, inputs in val}
         score = float(np.mean([metrics.headline(f) for f in figures.values()]))
         history.append({"epoch": epoch, "loss": total / len(train_inputs), "seconds": round(time.time() - started, 1),
                         "score": score, **{name: {k: f[k] for k in f if k != "per_class_f1"} for name, f in figures.items()}})
@@ -213,7 +213,7 @@ def train(options: TextTrainOptions, runtime: Runtime) -> Path:
     best_state, history = fit(network, train_inputs, targets, val, options)
     network.load_state_dict(best_state)
     best = max(history, key=lambda h: h["score"])
-    figures = {c.name: metrics.evaluate(c, predict_probs(network, inputs)) for c, inputs in val}
+    figures = {c.name: metrics.corpus_figures(c, predict_probs(network, inputs)) for c, inputs in val}
     checkpoint = {
         "kind": options.model, "config": network.config_dict(), **extra,
         # float16 halves the file; the scores it gives differ from float32 in the 4th decimal at most.
@@ -233,12 +233,12 @@ def train(options: TextTrainOptions, runtime: Runtime) -> Path:
     return path
 
 
-def save_confusion_pngs(val: list[tuple[Corpus, object]], network: nn.Module, weights: Path) -> None:
+def save_confusion_pngs(val: list[tuple[TextSet, object]], network: nn.Module, weights: Path) -> None:
     """One confusion matrix per corpus, beside the weights: <stem>_confusion_<corpus>.png."""
     for corpus, inputs in val:
         probs = predict_probs(network, inputs)
         rows = np.flatnonzero(corpus.labels.any(0))  # tweets have no disgust/neutral rows
         plot_confusion(metrics.confusion(probs, corpus.labels)[rows], [EMOTIONS[i] for i in rows],
                        weights.with_name(f"{weights.stem}_confusion_{corpus.name}.png"),
-                       title=f"{corpus.name} val: {metrics.headline(metrics.evaluate(corpus, probs)):.3f}",
+                       title=f"{corpus.name} val: {metrics.headline(metrics.corpus_figures(corpus, probs)):.3f}",
                        column_labels=EMOTIONS)
