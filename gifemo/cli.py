@@ -23,7 +23,8 @@ def _common_options() -> argparse.ArgumentParser:
                         help="folder with third-party model files (default: $GIFEMO_MODELS_DIR, then the user cache)")
     common.add_argument("--offline", action="store_true", default=None,
                         help="never download model files (also: GIFEMO_OFFLINE=1)")
-    common.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: 2 for faces and training, 1 for text training)")
+    common.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads per process for torch (default: all cores; training: 2 for faces, 1 for text)")
     common.add_argument("-v", "--verbose", action="count", default=0,
                         help="more output: third-party logs too (-vv: everything)")
     common.add_argument("--debug", action="store_true", help="show the full traceback of an error")

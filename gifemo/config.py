@@ -54,14 +54,6 @@ class Runtime:
 
         return (self.cache_dir or Path(user_cache_dir("gifemo"))) / "models"
 
-    def use_threads(self) -> None:
-        """Give torch and OpenCV this process's thread count (call once per process: the CLI, each worker)."""
-        import cv2
-        import torch
-
-        torch.set_num_threads(self.torch_threads())
-        cv2.setNumThreads(self.torch_threads())
-
 
 def _path(value) -> Optional[Path]:
     return Path(value).expanduser() if value else None
