@@ -44,7 +44,7 @@ def load_tagger():
 def corpus_changed_at(db: str) -> float:
     from gifemo.corpus import Corpus
 
-    with Corpus(db) as corpus:
+    with Corpus(db, readonly=True) as corpus:
         return corpus.changed_at()
 
 

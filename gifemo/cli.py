@@ -2,15 +2,32 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable, Optional
 
 from . import __version__, models
 from .action import cli as action_cli
+from .corpus import StorageError
 from .media import DecodeLimits, MediaError
+from .names import one_line
 from .recommender import cli as recommender_cli
 from .facs import cli as facs_cli
 from .text import cli as text_cli
+
+
+# Exit codes (also in `gifemo --help` and the README).
+EXIT_FILES_FAILED = 1   # the run finished, but some files could not be tagged (or a setup error, said in one line)
+EXIT_USAGE = 2          # wrong command line
+EXIT_STORAGE = 3        # the corpus or an output file cannot be read or written: disk full, I/O error, not a corpus
+EXIT_INTERNAL = 4       # a bug: reported in one line; GIFEMO_TRACEBACK=1 shows the traceback
+EXIT_CODES_HELP = """exit codes:
+  0  done
+  1  some files could not be tagged (each is listed), or a model file is missing
+  2  usage error
+  3  storage error: the corpus or an output file cannot be read or written (disk full, I/O error, not a corpus)
+  4  internal error (a bug), reported in one line
+  130 interrupted"""
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -88,9 +105,10 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     from .tagger import tag_paths
 
     summary = tag_paths(args.paths, args.db, jsonl=args.jsonl, workers=args.workers, options=_tag_options(args),
-                        models_dir=args.models_dir, progress=not args.quiet, retry_errors=args.retry_errors)
+                        models_dir=args.models_dir, progress=not args.quiet, retry_errors=args.retry_errors,
+                        adopt_db=args.adopt_db)
     print(summary.text())
-    return 1 if summary.failed else 0
+    return EXIT_FILES_FAILED if summary.failed else 0
 
 
 def _add_tag(sub, common) -> None:
@@ -99,6 +117,8 @@ def _add_tag(sub, common) -> None:
     p.add_argument("--db", required=True, metavar="CORPUS.db", help="SQLite corpus (created if missing)")
     p.add_argument("--jsonl", metavar="OUT", help="also write one JSON record per file")
     p.add_argument("--retry-errors", action="store_true", help="tag again files that failed before")
+    p.add_argument("--adopt-db", action="store_true",
+                   help="accept an existing SQLite file that gifemo did not make as the corpus (adds its tables)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_tag_options(p)
     p.set_defaults(func=_cmd_tag)
@@ -129,8 +149,9 @@ def _add_evaluate(sub, common) -> None:
 def _cmd_show(args: argparse.Namespace) -> int:
     from .show import show
 
-    print(show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), models_dir=args.models_dir))
-    return 0
+    text, record = show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), models_dir=args.models_dir)
+    print(text)
+    return EXIT_FILES_FAILED if record.error else 0
 
 
 def _add_show(sub, common) -> None:
@@ -193,7 +214,8 @@ COMMANDS.append(facs_cli.add_commands)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="gifemo", description="Recognise the emotion in animated GIFs and suggest GIFs for a message.")
+        prog="gifemo", description="Recognise the emotion in animated GIFs and suggest GIFs for a message.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gifemo {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _common_options()
@@ -207,16 +229,24 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     if getattr(args, "offline", False):
-        import os
-
         os.environ["GIFEMO_OFFLINE"] = "1"
     try:
         return int(args.func(args) or 0)
     except (MediaError, models.MissingModelError, models.ModelVerificationError) as exc:
-        print(f"gifemo {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        print(f"gifemo {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_FILES_FAILED
+    except (StorageError, OSError) as exc:  # OSError: an output that cannot be written (a read-only or full disk)
+        text = str(exc) if isinstance(exc, StorageError) else f"{exc.filename or ''}: {exc.strerror or exc}"
+        print(f"gifemo {args.command}: storage error: {one_line(text)}", file=sys.stderr)
+        return EXIT_STORAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("GIFEMO_TRACEBACK"):
+            raise
+        print(f"gifemo {args.command}: internal error: {type(exc).__name__}: {one_line(str(exc))} "
+              f"(GIFEMO_TRACEBACK=1 shows where)", file=sys.stderr)
+        return EXIT_INTERNAL

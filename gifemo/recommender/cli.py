@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..emotions import EMOTIONS
+from ..names import readable
 from ..paths import PROJECT_ROOT
 
 APP_SCRIPT = PROJECT_ROOT / "app" / "streamlit_app.py"
@@ -18,6 +19,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     from .ranking import Filters
     from .suggest import Recommender
 
+    # A message that is not valid UTF-8 (bytes from a shell) is read with its bad bytes replaced.
+    args.message = os.fsencode(args.message).decode("utf-8", "replace")
     if not args.message.strip():
         print("gifemo suggest: error: the message is empty", file=sys.stderr)
         return 2
@@ -35,7 +38,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     if not results:
         print("no GIF in the corpus passes the filters")
     for rank, r in enumerate(results, 1):
-        print(f"{rank:2d}. {r.score:.3f}  {r.emotion or '-':9s}  {r.path}\n      {r.why}")
+        print(f"{rank:2d}. {r.score:.3f}  {r.emotion or '-':9s}  {readable(r.path)}\n      {r.why}")
     return 0
 
 
