@@ -344,13 +344,54 @@ def read_clip(path: os.PathLike | str, num_frames: Optional[int] = None, fps: Op
     with neither, every frame of the file is returned once. `max_side` shrinks large frames
     (keeping aspect) as they are decoded, to bound memory. Transparent GIF pixels show `background`.
     """
-    limits = limits or DecodeLimits()
-    path = Path(path)
+    info, times, indices, source, notes = _open_frames(Path(path), num_frames, fps, min_frames, max_side, background,
+                                                       limits or DecodeLimits())
+    wanted = dict(source)
+    keep = [i for i, idx in enumerate(indices) if idx in wanted]
+    return Clip(info, [wanted[indices[i]] for i in keep], [times[i] for i in keep], [indices[i] for i in keep],
+                _warn(notes))
+
+
+def stream_frames(path: os.PathLike | str, num_frames: Optional[int] = None, max_side: Optional[int] = None,
+                  limits: Optional[DecodeLimits] = None):
+    """(info, iterator of (time, RGB frame)): like `read_clip` over one loop, but one frame at a time, so
+    memory holds one frame however many there are. Frames come in time order."""
+    info, times, indices, source, notes = _open_frames(Path(path), num_frames, None, 0, max_side, (255, 255, 255),
+                                                       limits or DecodeLimits())
+
+    def frames():
+        position = 0
+        for index, frame in source:
+            while position < len(indices) and indices[position] == index:
+                yield times[position], frame
+                position += 1
+        _warn(notes)
+
+    return info, frames()
+
+
+def _open_frames(path: Path, num_frames, fps, min_frames, max_side, background, limits: DecodeLimits):
+    """The plan (info, sample times, frame index of each) and a lazy source of (index, frame), one per
+    distinct index in increasing order; `notes` fills with damage found while decoding."""
     data = _read_bytes(path, limits)
+    notes: list[str] = []
     if is_gif_bytes(data):
         info, layout = _parse_gif(data, str(path), limits)
-        return _read_gif(path, data, info, layout, num_frames, fps, min_frames, max_side, background, limits)
-    return _read_video(path, num_frames, fps, min_frames, max_side, limits)
+        times, indices = _plan(info, num_frames, fps, min_frames)
+        _check_total_pixels(path, info, max(indices) + 1, limits)
+        frames = _composite_gif(path, data, info, layout, set(indices), background, limits, notes)
+        source = ((index, _own(_shrink(shown, max_side), shown)) for index, shown in frames)
+    else:
+        del data  # a video is read again by the demuxer
+        info = _probe_video(path, limits)
+        times, indices = _plan(info, num_frames, fps, min_frames)
+        source = _decode_video(path, info, sorted(set(indices)), max_side, limits, notes)
+    return info, times, indices, source, notes
+
+
+def _own(frame: np.ndarray, buffer: np.ndarray) -> np.ndarray:
+    """`frame`, copied when it is the compositing buffer that the next frame overwrites."""
+    return frame.copy() if frame is buffer else frame
 
 
 def _plan(info: MediaInfo, num_frames, fps, min_frames) -> tuple[list[float], list[int]]:
@@ -398,21 +439,6 @@ def _frame_pixels(data: bytes, frame: _GifFrame, palette: Optional[bytes]) -> tu
     rgb = table[np.minimum(indices, len(table) - 1)]
     opaque = np.ones(indices.shape, dtype=bool) if frame.transparent is None else indices != frame.transparent
     return rgb, opaque
-
-
-def _read_gif(path, data, info, layout, num_frames, fps, min_frames, max_side, background, limits) -> Clip:
-    """Composite frames as browsers do: the canvas starts transparent; disposal 2 clears the frame's
-    rectangle to transparent (browsers ignore the background colour index); 3 restores what was there."""
-    times, indices = _plan(info, num_frames, fps, min_frames)
-    _check_total_pixels(path, info, max(indices) + 1, limits)
-    wanted: dict[int, np.ndarray] = {}
-    notes = []
-    for index, shown in _composite_gif(path, data, info, layout, set(indices), background, limits, notes):
-        kept = _shrink(shown, max_side)
-        wanted[index] = shown.copy() if kept is shown else kept
-    keep = [i for i, idx in enumerate(indices) if idx in wanted]
-    return Clip(info, [wanted[indices[i]] for i in keep], [times[i] for i in keep], [indices[i] for i in keep],
-                _warn(notes))
 
 
 def _composite_gif(path, data, info: MediaInfo, layout: _GifLayout, needed: set[int], background, limits,
@@ -519,22 +545,15 @@ def _probe_video(path: Path, limits: DecodeLimits) -> MediaInfo:
     return MediaInfo(str(path), "video", width, height, len(durations), durations)
 
 
-def _read_video(path: Path, num_frames, fps, min_frames, max_side, limits: DecodeLimits) -> Clip:
-    info = _probe_video(path, limits)
-    times, indices = _plan(info, num_frames, fps, min_frames)
+def _decode_video(path: Path, info: MediaInfo, needed: list[int], max_side, limits: DecodeLimits, notes: list[str]):
+    """Yield (index, RGB frame) for each index in `needed` (sorted): the frame on screen at its start."""
     starts = np.concatenate([[0.0], np.cumsum(info.durations)[:-1]])
-    by_index: dict[int, np.ndarray] = {}
-    needed = sorted(set(indices))
-    notes: list[str] = []
     budget = _Budget(path, limits)
     container = _open_video(path)
-    count = 0
+    count, ni, origin, previous = 0, 0, None, None
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        origin = None
-        ni = 0
-        previous = None
         for frame in container.decode(stream):
             # Every decoded frame is checked: the header's size and count were never trusted.
             if frame.width * frame.height > limits.max_canvas_pixels:
@@ -542,16 +561,16 @@ def _read_video(path: Path, num_frames, fps, min_frames, max_side, limits: Decod
                                        f"{limits.max_canvas_pixels} pixels")
             budget.spend(frame.width * frame.height)
             count += 1
-            if count > info.frame_count + 1 or count > limits.max_frames:
+            if count > info.frame_count + 1:
                 raise MediaError(path, f"video decodes to more frames than the {info.frame_count} it holds")
             t = float(frame.time) if frame.time is not None else starts[min(count - 1, len(starts) - 1)]
             origin = t if origin is None else origin
             while ni < len(needed) and starts[needed[ni]] < t - origin - 1e-6 and previous is not None:
-                by_index[needed[ni]] = previous
+                yield needed[ni], previous
                 ni += 1
-            previous = _video_rgb(frame, max_side)
             if ni >= len(needed):
                 break
+            previous = _video_rgb(frame, max_side)
     except MediaError:
         raise
     except Exception as exc:  # corrupt packets: keep what decoded
@@ -564,8 +583,7 @@ def _read_video(path: Path, num_frames, fps, min_frames, max_side, limits: Decod
     if previous is None:
         raise MediaError(path, "video has zero decodable frames")
     for index in needed[ni:]:
-        by_index[index] = previous
-    return Clip(info, [by_index[i] for i in indices], list(times), indices, _warn(notes))
+        yield index, previous
 
 
 def _video_rgb(frame, max_side: Optional[int]) -> np.ndarray:
