@@ -147,15 +147,16 @@ def test_annotate_streams_a_many_frame_gif_in_bounded_memory(tmp_path, models_di
     src.write_bytes(many_tiny_frames_gif(canvas=1000, frames=1500))   # 1000x1000 canvas, 1500 frames
     dst = tmp_path / "out.gif"
     peak = peak_rss_mb(f"from gifemo.annotate import annotate_gif\n"
-                       f"annotate_gif({str(src)!r}, {str(dst)!r}, max_frames=300, models_dir={str(models_dir)!r})")
-    assert media.probe(dst).frame_count == 300
+                       f"annotate_gif({str(src)!r}, {str(dst)!r}, max_frames=60, models_dir={str(models_dir)!r})")
+    out = media.probe(dst)   # Pillow merges identical neighbouring frames, so count time, not frames
+    assert 1 < out.frame_count <= 60 and out.duration == pytest.approx(media.probe(src).duration, rel=0.05)
     assert peak < 1024, f"annotate peaked at {peak:.0f} MB"
 
 
 def test_decoding_has_a_time_budget(tmp_path):
     path = tmp_path / "big.gif"
     path.write_bytes(big_frames_gif(2048, 30))
-    with pytest.raises(MediaError, match=r"decoding took more than 0.2 s \(limit\)"):
+    with pytest.raises(MediaError, match=r"decoding used more than 0.2 s of CPU \(limit\)"):
         media.read_clip(path, num_frames=16, limits=DecodeLimits(max_seconds=0.2))
 
 
