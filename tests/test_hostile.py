@@ -228,20 +228,6 @@ def test_foreign_and_non_sqlite_files_are_refused(tmp_path):
     assert_one_line_errors(run)
 
 
-@pytest.fixture
-def tmpfs(tmp_path):
-    """A small filesystem of its own (1 MB), so a test can fill it or make it read-only."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "mnt"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
 def test_read_only_corpus_can_be_read(tmpfs):
     db = tmpfs / "c.db"
     with Corpus(db) as corpus:
