@@ -31,8 +31,8 @@ def _serve(conn: Connection, factory: Callable) -> None:
     """Worker process: build the handler once (models load once per worker), then handle one item per message."""
     try:
         handler = factory()
-    except BaseException as exc:  # sent to the main process, which stops the run with it
-        conn.send(("error", exc))
+    except Exception as exc:
+        _send_error(conn, exc)
         return
     conn.send(("ready", None))
     try:
@@ -40,11 +40,24 @@ def _serve(conn: Connection, factory: Callable) -> None:
             item = conn.recv()
             if item is None:
                 return
-            conn.send(("done", handler(item)))
+            try:
+                result = handler(item)
+            except Exception as exc:  # the handler records per-item failures itself: this one is a setup problem
+                _send_error(conn, exc)
+                return
+            conn.send(("done", result))
     except (EOFError, KeyboardInterrupt):
         return  # the main process went away or was interrupted
     finally:
         getattr(handler, "close", lambda: None)()
+
+
+def _send_error(conn: Connection, exc: Exception) -> None:
+    """Hand an exception to the main process, which stops the run with it."""
+    try:
+        conn.send(("error", exc))
+    except Exception:  # not picklable: its text still says what went wrong
+        conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
 @dataclass
@@ -67,6 +80,7 @@ def describe_exit(exitcode: Optional[int]) -> str:
 
 class WorkerPool:
     """`size` spawned processes, each running `factory()` once and then `handler(item)` per item.
+    An exception from `factory` or `handler` stops the run: it is raised in the main process.
 
     `factory` must be picklable (a module-level function or a partial of one). `timeout` (seconds per
     item) stops a worker stuck in native code; its item is reported lost like a dead worker's.

@@ -219,7 +219,8 @@ def open_index(db_path: str | Path, models_dir: Optional[str] = None, options: O
                progress: bool = False) -> GifIndex:
     """The index of the corpus at `db_path`: loaded from beside it, or brought up to date and saved."""
     folder = index_dir(db_path)
-    with Corpus(db_path, readonly=True) as corpus:
+    # An existing corpus is only read (it may sit on a read-only disk); a missing one starts empty.
+    with Corpus(db_path, readonly=Path(db_path).exists()) as corpus:
         changed_at = corpus.changed_at()
         index = GifIndex.load(folder, options)
         if index is not None and index.corpus_changed_at == changed_at:
