@@ -38,7 +38,9 @@ def load_recommender(db: str, text_model: str):
 def load_tagger():
     from gifemo.tagger import Tagger
 
-    return Tagger(models_dir=MODELS_DIR)
+    from gifemo.config import Runtime
+
+    return Tagger(runtime=Runtime(models_dir=MODELS_DIR))
 
 
 def corpus_changed_at(db: str) -> float:
@@ -187,7 +189,7 @@ def annotated_gif(path: str) -> str | None:
 
     out = Path(tempfile.mkdtemp(prefix="gifemo-annotated-")) / (Path(path).stem + "-annotated.gif")
     try:
-        return str(annotate_gif(path, out, face_stream=load_tagger().face, models_dir=MODELS_DIR))
+        return str(annotate_gif(path, out, face_stream=load_tagger().face))
     except Exception as exc:  # the tags above are still worth seeing
         st.warning(f"could not annotate: {exc}")
         return None

@@ -73,7 +73,7 @@ CHUNK_FRAMES = 32
 
 
 def annotate_gif(src: str | Path, dst: str | Path, face_stream=None, max_frames: int = 300, max_side: int = 800,
-                 models_dir=None, limits: Optional[DecodeLimits] = None) -> Path:
+                 runtime=None, limits: Optional[DecodeLimits] = None) -> Path:
     """Annotate every frame (up to `max_frames`, evenly in time for longer GIFs) and write a GIF.
 
     Frames are decoded, analysed and drawn a run at a time, and kept only as the palette images that
@@ -83,7 +83,7 @@ def annotate_gif(src: str | Path, dst: str | Path, face_stream=None, max_frames:
     from .facs import FaceStream
 
     if face_stream is None:
-        with FaceStream(models_dir=models_dir) as own_stream:
+        with FaceStream(runtime=runtime) as own_stream:
             return annotate_gif(src, dst, own_stream, max_frames, max_side, limits=limits)
     limits = limits or DecodeLimits()
     info = probe(src, limits)

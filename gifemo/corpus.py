@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 import urllib.parse
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -36,11 +37,9 @@ CREATE TABLE IF NOT EXISTS gifs (
     confidence    REAL,
     source        TEXT,
     scores        TEXT,
-    faces         TEXT,
-    top_aus       TEXT,
-    top_actions   TEXT,
-    action        TEXT,
-    timeline      TEXT,
+    reason        TEXT,
+    caption       TEXT,
+    evidence      TEXT,
     model_version TEXT,
     warnings      TEXT,
     error         TEXT,
@@ -52,7 +51,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 OWN_TABLES = {"gifs", "meta"}
-JSON_FIELDS = ("scores", "faces", "top_aus", "top_actions", "action", "timeline", "warnings")
+JSON_FIELDS = ("scores", "evidence", "warnings")
 
 
 @dataclass
@@ -66,13 +65,11 @@ class GifRecord:
     height: int = 0
     emotion: Optional[str] = None        # None when no stream could decide (source "none") or on error
     confidence: float = 0.0
-    source: str = "none"                 # "face", "action" or "none"
+    source: str = "none"                 # the stream that carried the decision (see gifemo.streams), or "none"
     scores: dict = field(default_factory=dict)
-    faces: dict = field(default_factory=dict)
-    top_aus: list = field(default_factory=list)
-    top_actions: list = field(default_factory=list)
-    action: dict = field(default_factory=dict)      # action-stream summary: available, scores, mapped mass
-    timeline: list = field(default_factory=list)
+    reason: str = ""                     # why, in words: "sad face in 12 of 16 frames; caption 'I have failed you'"
+    caption: str = ""                    # the words written in the GIF, when the caption stream read any
+    evidence: list = field(default_factory=list)    # every stream's Evidence.to_dict(), as the decision read it
     model_version: str = ""
     warnings: list = field(default_factory=list)   # e.g. "file is truncated; used the complete frames"
     error: Optional[str] = None
@@ -80,6 +77,27 @@ class GifRecord:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def stream(self, name: str) -> Optional[dict]:
+        """The Evidence dict of stream `name`, or None when that stream did not run."""
+        return next((e for e in self.evidence if e.get("stream") == name), None)
+
+    def detail(self, stream: str, key: str, default=None):
+        evidence = self.stream(stream)
+        return (evidence.get("details") or {}).get(key, default) if evidence else default
+
+    # What the face and action streams saw, as `show`, the app and the recommender read it.
+    @property
+    def timeline(self) -> list:
+        return self.detail("face", "timeline", [])
+
+    @property
+    def top_aus(self) -> list:
+        return self.detail("face", "top_aus", [])
+
+    @property
+    def top_actions(self) -> list:
+        return self.detail("action", "top_actions", [])
 
 
 class StorageError(Exception):
@@ -95,19 +113,19 @@ class Corpus:
         with self._guard("open the corpus"):
             if readonly:
                 self.conn = _connect_readonly(self.path)
+                self.conn.row_factory = sqlite3.Row
                 self._check_owner(adopt=False, readonly=True)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.conn = sqlite3.connect(self.path, timeout=30)
+                self.conn.row_factory = sqlite3.Row
                 self._check_owner(adopt, readonly=False)
                 self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.execute("PRAGMA synchronous=NORMAL")
                 self.conn.executescript(SCHEMA)
-                if "path_raw" not in {r[1] for r in self.conn.execute("PRAGMA table_info(gifs)")}:
-                    self.conn.execute("ALTER TABLE gifs ADD COLUMN path_raw BLOB")  # corpora made before it
+                self._add_missing_columns()
                 self.conn.commit()
-        self.conn.row_factory = sqlite3.Row
 
     def _check_owner(self, adopt: bool, readonly: bool) -> None:
         """Refuse a database another program made: one with a foreign application_id or other tables."""
@@ -130,6 +148,14 @@ class Corpus:
             raise StorageError(f"{readable(self.path)}: cannot {doing}: {reason}") from None
         except OSError as exc:
             raise StorageError(f"{readable(self.path)}: cannot {doing}: {exc.strerror or exc}") from None
+
+    def _add_missing_columns(self) -> None:
+        """A corpus written by an older gifemo gains the newer columns (its records are retagged anyway,
+        since their model version differs)."""
+        have = {row["name"] for row in self.conn.execute("PRAGMA table_info(gifs)")}
+        for name, kind in re.findall(r"^\s+(\w+)\s+(TEXT|REAL|INTEGER|BLOB)", SCHEMA, re.M):
+            if name not in have:
+                self.conn.execute(f"ALTER TABLE gifs ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self.conn.close()
@@ -249,8 +275,10 @@ class JsonlWriter:
 
 
 def _record(row: sqlite3.Row) -> GifRecord:
-    data = dict(row)
-    data["path"] = from_raw_name(data["path"], data.pop("path_raw", None))
+    known = {f.name for f in fields(GifRecord)}
+    data = {k: v for k, v in dict(row).items() if k in known}  # columns an older gifemo wrote are ignored
+    data["path"] = from_raw_name(data["path"], row["path_raw"] if "path_raw" in row.keys() else None)
     for key in JSON_FIELDS:
-        data[key] = json.loads(data[key]) if data[key] else ([] if key in ("top_aus", "top_actions", "timeline", "warnings") else {})
+        data[key] = json.loads(data[key]) if data[key] else ([] if key in ("evidence", "warnings") else {})
+    data["reason"], data["caption"] = data.get("reason") or "", data.get("caption") or ""
     return GifRecord(**data)

@@ -15,7 +15,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -111,6 +111,15 @@ class Clip:
     times: list[float]
     indices: list[int]             # frame index in the file of each sampled frame
     warnings: list[str] = field(default_factory=list)
+    # Samples the same file again (other instants or rate) from what was already read and checked, under
+    # the same limits: one read per file, whatever each stream needs.
+    resampler: Optional[Callable[..., "Clip"]] = field(default=None, repr=False, compare=False)
+
+    def resample(self, num_frames: Optional[int] = None, fps: Optional[float] = None, min_frames: int = 0,
+                 max_side: Optional[int] = None) -> "Clip":
+        if self.resampler is None:
+            raise ValueError("this clip was not read from a file and cannot be resampled")
+        return self.resampler(num_frames=num_frames, fps=fps, min_frames=min_frames, max_side=max_side)
 
 
 # --------------------------------------------------------------------------- GIF structure
@@ -358,22 +367,32 @@ def read_clip(path: os.PathLike | str, num_frames: Optional[int] = None, fps: Op
     Give `num_frames` (N evenly over the loop) or `fps` (with `min_frames` to loop short clips);
     with neither, every frame of the file is returned once. `max_side` (at most `limits.max_kept_side`)
     shrinks large frames (keeping aspect) as they are decoded, to bound memory. Transparent GIF pixels
-    show `background`.
+    show `background`. `clip.resample(...)` samples again from the bytes already read and checked.
     """
-    info, times, indices, source, notes = _open_frames(Path(path), num_frames, fps, min_frames, max_side, background,
-                                                       limits or DecodeLimits())
-    wanted = dict(source)
-    keep = [i for i, idx in enumerate(indices) if idx in wanted]
-    return Clip(info, [wanted[indices[i]] for i in keep], [times[i] for i in keep], [indices[i] for i in keep],
-                _warn(notes))
+    limits = limits or DecodeLimits()
+    path = Path(path)
+    data = _read_bytes(path, limits)
+    data = data if is_gif_bytes(data) else None  # a video is read again by the demuxer
+
+    def sample(num_frames=None, fps=None, min_frames=0, max_side=None) -> Clip:
+        info, times, indices, source, notes = _open_frames(path, data, num_frames, fps, min_frames, max_side,
+                                                           background, limits)
+        wanted = dict(source)
+        keep = [i for i, idx in enumerate(indices) if idx in wanted]
+        return Clip(info, [wanted[indices[i]] for i in keep], [times[i] for i in keep], [indices[i] for i in keep],
+                    _warn(notes), resampler=sample)
+
+    return sample(num_frames=num_frames, fps=fps, min_frames=min_frames, max_side=max_side)
 
 
 def stream_frames(path: os.PathLike | str, num_frames: Optional[int] = None, max_side: Optional[int] = None,
                   limits: Optional[DecodeLimits] = None):
     """(info, iterator of (time, RGB frame)): like `read_clip` over one loop, but one frame at a time, so
     memory holds one frame however many there are. Frames come in time order."""
-    info, times, indices, source, notes = _open_frames(Path(path), num_frames, None, 0, max_side, (255, 255, 255),
-                                                       limits or DecodeLimits())
+    limits = limits or DecodeLimits()
+    data = _read_bytes(Path(path), limits)
+    info, times, indices, source, notes = _open_frames(Path(path), data if is_gif_bytes(data) else None, num_frames,
+                                                       None, 0, max_side, (255, 255, 255), limits)
 
     def frames():
         position = 0
@@ -386,20 +405,20 @@ def stream_frames(path: os.PathLike | str, num_frames: Optional[int] = None, max
     return info, frames()
 
 
-def _open_frames(path: Path, num_frames, fps, min_frames, max_side, background, limits: DecodeLimits):
+def _open_frames(path: Path, gif: Optional[bytes], num_frames, fps, min_frames, max_side, background,
+                 limits: DecodeLimits):
     """The plan (info, sample times, frame index of each) and a lazy source of (index, frame), one per
-    distinct index in increasing order; `notes` fills with damage found while decoding."""
+    distinct index in increasing order, for a GIF's bytes or (`gif` None) a video; `notes` fills with
+    damage found while decoding."""
     max_side = min(max_side or limits.max_kept_side, limits.max_kept_side)
-    data = _read_bytes(path, limits)
     notes: list[str] = []
-    if is_gif_bytes(data):
-        info, layout = _parse_gif(data, str(path), limits)
+    if gif is not None:
+        info, layout = _parse_gif(gif, str(path), limits)
         times, indices = _plan(info, num_frames, fps, min_frames)
         _check_total_pixels(path, info, max(indices) + 1, limits)
-        frames = _composite_gif(path, data, info, layout, set(indices), background, limits, notes)
+        frames = _composite_gif(path, gif, info, layout, set(indices), background, limits, notes)
         source = ((index, _own(_shrink(shown, max_side), shown)) for index, shown in frames)
     else:
-        del data  # a video is read again by the demuxer
         info = _probe_video(path, limits)
         times, indices = _plan(info, num_frames, fps, min_frames)
         source = _decode_video(path, info, sorted(set(indices)), max_side, limits, notes)

@@ -108,7 +108,7 @@ def test_walk_gives_every_odd_entry_one_record(tmp_path, models_dir):
 
 
 def test_killed_worker_is_recorded_and_the_run_finishes(tmp_path, models_dir):
-    from gifemo.facs import FaceOptions
+    from gifemo.config import Runtime
     from gifemo.tagger import TagOptions, tag_paths
     from hostile_worker import SelfKillingWorker
 
@@ -116,7 +116,7 @@ def test_killed_worker_is_recorded_and_the_run_finishes(tmp_path, models_dir):
     for k, name in enumerate(names):
         (tmp_path / name).write_bytes(make_gif([Frame(solid(8, 8, 1 + k % 3))] * (k + 1), 8, 8))
     summary = tag_paths([tmp_path / n for n in names], tmp_path / "c.db", workers=2, progress=False,
-                        options=TagOptions(face=FaceOptions(num_frames=2), actions="off"), models_dir=models_dir,
+                        options=TagOptions(num_frames=2, run={"action": "off"}), runtime=Runtime(models_dir=models_dir),
                         worker=SelfKillingWorker)
     assert (summary.files, summary.tagged, summary.failed) == (4, 3, 1)
     (path, error), = summary.failures
@@ -146,8 +146,9 @@ def test_annotate_streams_a_many_frame_gif_in_bounded_memory(tmp_path, models_di
     src = tmp_path / "tiny-frames.gif"
     src.write_bytes(many_tiny_frames_gif(canvas=1000, frames=1500))   # 1000x1000 canvas, 1500 frames
     dst = tmp_path / "out.gif"
-    peak = peak_rss_mb(f"from gifemo.annotate import annotate_gif\n"
-                       f"annotate_gif({str(src)!r}, {str(dst)!r}, max_frames=60, models_dir={str(models_dir)!r})")
+    peak = peak_rss_mb(f"from gifemo.annotate import annotate_gif\nfrom gifemo.config import Runtime\n"
+                       f"annotate_gif({str(src)!r}, {str(dst)!r}, max_frames=60, "
+                       f"runtime=Runtime(models_dir={str(models_dir)!r}))")
     out = media.probe(dst)   # Pillow merges identical neighbouring frames, so count time, not frames
     assert 1 < out.frame_count <= 60 and out.duration == pytest.approx(media.probe(src).duration, rel=0.05)
     assert peak < 1024, f"annotate peaked at {peak:.0f} MB"
