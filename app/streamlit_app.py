@@ -189,7 +189,7 @@ def annotated_gif(path: str) -> str | None:
 
     out = Path(tempfile.mkdtemp(prefix="gifemo-annotated-")) / (Path(path).stem + "-annotated.gif")
     try:
-        return str(annotate_gif(path, out, face_stream=load_tagger().face))
+        return str(annotate_gif(path, out, face_stream=dict((e.name, s) for e, s in load_tagger().streams)["face"]))
     except Exception as exc:  # the tags above are still worth seeing
         st.warning(f"could not annotate: {exc}")
         return None

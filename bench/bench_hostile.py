@@ -99,7 +99,8 @@ def count_entries(root: Path) -> tuple[int, list[str]]:
 
 
 def run_measured(cmd: list[str], kill_when=None) -> dict:
-    """Run `cmd`; peak RSS of it and its children (wait4), wall time, exit code, whether a traceback showed.
+    """Run `cmd`; peak RSS (wait4: of the largest single process among it and its workers), wall time, exit
+    code, whether a traceback showed.
     `kill_when()`: once it says True, one worker process of the run is killed with SIGKILL."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
@@ -126,7 +127,7 @@ def run_measured(cmd: list[str], kill_when=None) -> dict:
 def _kill_one_child(pid: int):
     children = Path(f"/proc/{pid}/task/{pid}/children")
     kids = [int(k) for k in children.read_text().split()] if children.exists() else []
-    workers = [k for k in kids if b"multiprocessing" in Path(f"/proc/{k}/cmdline").read_bytes()]
+    workers = [k for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]  # not the resource tracker
     if workers:
         os.kill(workers[0], signal.SIGKILL)
         return workers[0]
@@ -141,11 +142,10 @@ def _a_file_was_tagged(jsonl: Path) -> bool:
         return False
 
 
-def reason_of(error: str) -> str:
-    """The reason part of a record's error, numbers and quoted details folded, for counting."""
-    reason = error.split(".gif: ", 1)[-1].split(".avi: ", 1)[-1]
-    reason = re.sub(r"\(.*\)$", "(...)", reason)
-    return re.sub(r"\d+", "N", reason)
+def reason_of(record: dict) -> str:
+    """The reason part of a record's error (the text after its path), numbers folded, for counting."""
+    error, prefix = record["error"], record["path"] + ": "
+    return re.sub(r"\d+", "N", error[len(prefix):] if error.startswith(prefix) else error)
 
 
 def tag_run(root: Path, work: Path, args, workers: int, kill: bool) -> dict:
@@ -157,7 +157,7 @@ def tag_run(root: Path, work: Path, args, workers: int, kill: bool) -> dict:
     names = Counter(bytes.fromhex(l["path_raw_hex"]) if "path_raw_hex" in l else os.fsencode(l["path"])
                     for l in lines)
     entries, other = count_entries(root)
-    failures = Counter(reason_of(l["error"]) for l in lines if l["error"])
+    failures = Counter(reason_of(l) for l in lines if l["error"])
     result.update(workers=workers, entries=entries - len(other), ignored_non_media=other, records=len(lines),
                   entries_with_two_records=sum(1 for n in names.values() if n > 1),
                   tagged=sum(1 for l in lines if not l["error"]), failed=sum(failures.values()),

@@ -72,7 +72,7 @@ def draw_faces(frame: np.ndarray, observations) -> Image.Image:
 CHUNK_FRAMES = 32
 
 
-def annotate_gif(src: str | Path, dst: str | Path, face_stream=None, max_frames: int = 300, max_side: int = 800,
+def annotate_gif(src: str | Path, dst: str | Path, face_stream=None, max_frames: int = 300, max_side: int = 512,
                  runtime=None, limits: Optional[DecodeLimits] = None) -> Path:
     """Annotate every frame (up to `max_frames`, evenly in time for longer GIFs) and write a GIF.
 

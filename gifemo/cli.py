@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -271,6 +272,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    # A warning (damaged data) is one line, like an error, not Python's two-line form with a source line.
+    warnings.formatwarning = lambda message, category, *_, **__: f"warning: {one_line(str(message))}\n"
     if getattr(args, "offline", False):
         os.environ["GIFEMO_OFFLINE"] = "1"
     try:
