@@ -131,24 +131,25 @@ def page_tag(db: str) -> None:
     chosen: list[tuple[str, str]] = []  # (name, path on disk)
     uploads = st.file_uploader(f"Upload GIFs (at most {MAX_UPLOAD_MB} MB each)", type=["gif"],
                                accept_multiple_files=True)
-    for upload in uploads or []:
-        if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
-            st.error(f"{upload.name} is larger than {MAX_UPLOAD_MB} MB")
-            continue
-        folder = Path(tempfile.mkdtemp(prefix="gifemo-upload-"))
-        path = folder / Path(upload.name).name
-        path.write_bytes(upload.getvalue())
-        chosen.append((upload.name, str(path)))
-    if db and Path(db).is_file():
-        table = corpus_table(db, corpus_changed_at(db))
-        picked = st.multiselect("...or pick GIFs of the corpus", table["path"].tolist())
-        chosen += [(Path(p).name, p) for p in picked]
-    for name, path in chosen:
-        st.subheader(name)
-        tag_one(path)
+    # Uploads and annotated copies live for this run of the page only: st.image has read them by its end.
+    with tempfile.TemporaryDirectory(prefix="gifemo-upload-") as scratch:
+        for upload in uploads or []:
+            if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
+                st.error(f"{upload.name} is larger than {MAX_UPLOAD_MB} MB")
+                continue
+            path = Path(tempfile.mkdtemp(dir=scratch)) / Path(upload.name).name  # two uploads may share a name
+            path.write_bytes(upload.getvalue())
+            chosen.append((upload.name, str(path)))
+        if db and Path(db).is_file():
+            table = corpus_table(db, corpus_changed_at(db))
+            picked = st.multiselect("...or pick GIFs of the corpus", table["path"].tolist())
+            chosen += [(Path(p).name, p) for p in picked]
+        for name, path in chosen:
+            st.subheader(name)
+            tag_one(path, name, scratch)
 
 
-def tag_one(path: str) -> None:
+def tag_one(path: str, name: str, scratch: str) -> None:
     from gifemo.recommender.vectors import au_name
 
     try:
@@ -157,7 +158,7 @@ def tag_one(path: str) -> None:
         st.error(str(exc))
         return
     if record.error:
-        st.error(record.error)
+        st.error(record.error.replace(path, name))  # the server's temporary path says nothing to the user
         return
     left, right = st.columns(2)
     with left:
@@ -172,7 +173,7 @@ def tag_one(path: str) -> None:
         if record.top_actions:
             st.write("Actions: " + ", ".join(f"{n} {p:.2f}" for n, p in record.top_actions))
     with right:
-        annotated = annotated_gif(path)
+        annotated = annotated_gif(path, scratch)
         if annotated:
             show_gif(annotated, caption="annotated")
     if any(point.get("scores") for point in record.timeline):
@@ -184,10 +185,10 @@ def tag_one(path: str) -> None:
         st.caption("No face found, so there is no per-frame timeline.")
 
 
-def annotated_gif(path: str) -> str | None:
+def annotated_gif(path: str, scratch: str) -> str | None:
     from gifemo.annotate import annotate_gif
 
-    out = Path(tempfile.mkdtemp(prefix="gifemo-annotated-")) / (Path(path).stem + "-annotated.gif")
+    out = Path(tempfile.mkdtemp(dir=scratch)) / (Path(path).stem + "-annotated.gif")
     try:
         return str(annotate_gif(path, out, face_stream=dict((e.name, s) for e, s in load_tagger().streams)["face"]))
     except Exception as exc:  # the tags above are still worth seeing

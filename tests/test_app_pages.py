@@ -103,6 +103,7 @@ def test_tag_page_tags_an_upload_and_refuses_bad_ones(app, gifs_dev):
     errors = [e.value for e in app.error]
     assert any("huge.gif is larger than 10 MB" in e for e in errors)
     assert any("not-a-gif.gif" in e for e in errors)
+    assert not any("gifemo-upload-" in e for e in errors)   # no server temporary path in what the user reads
     assert len(badges(app)) == 1 and gif_urls(app)
 
 
