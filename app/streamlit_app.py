@@ -131,7 +131,7 @@ def page_tag(db: str) -> None:
     chosen: list[tuple[str, str]] = []  # (name, path on disk)
     uploads = st.file_uploader(f"Upload GIFs (at most {MAX_UPLOAD_MB} MB each)", type=["gif"],
                                accept_multiple_files=True)
-    # Uploads and annotated copies live for this run of the page only: st.image has read them by its end.
+    # Uploads live for this run of the page only: st.image has read them by its end.
     with tempfile.TemporaryDirectory(prefix="gifemo-upload-") as scratch:
         for upload in uploads or []:
             if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
@@ -146,19 +146,24 @@ def page_tag(db: str) -> None:
             chosen += [(Path(p).name, p) for p in picked]
         for name, path in chosen:
             st.subheader(name)
-            tag_one(path, name, scratch)
+            tag_one(path, name)
 
 
-def tag_one(path: str, name: str, scratch: str) -> None:
+def tag_one(path: str, name: str) -> None:
+    from gifemo.media import MediaError, content_sha256
     from gifemo.recommender.vectors import au_name
 
     try:
-        record = load_tagger().tag_file(path)
+        sha256 = content_sha256(path)
+    except MediaError:
+        sha256 = None  # tagging it says why, in the record's error
+    try:
+        record = tagged(sha256, path) if sha256 else load_tagger().tag_file(path)
     except MissingModelError as exc:
         st.error(str(exc))
         return
     if record.error:
-        st.error(record.error.replace(path, name))  # the server's temporary path says nothing to the user
+        st.error(record.error.replace(record.path, name))  # the server's temporary path says nothing to the user
         return
     left, right = st.columns(2)
     with left:
@@ -173,9 +178,11 @@ def tag_one(path: str, name: str, scratch: str) -> None:
         if record.top_actions:
             st.write("Actions: " + ", ".join(f"{n} {p:.2f}" for n, p in record.top_actions))
     with right:
-        annotated = annotated_gif(path, scratch)
-        if annotated:
-            show_gif(annotated, caption="annotated")
+        annotated = annotated_gif(sha256, path)
+        if isinstance(annotated, bytes):
+            st.image(annotated, caption="annotated", width="stretch")
+        else:
+            st.warning(annotated)
     if any(point.get("scores") for point in record.timeline):
         st.write("Emotion per frame (gaps: no face in that frame)")
         timeline = pd.DataFrame([{"time (s)": point["time"], **(point.get("scores") or {})}
@@ -185,15 +192,25 @@ def tag_one(path: str, name: str, scratch: str) -> None:
         st.caption("No face found, so there is no per-frame timeline.")
 
 
-def annotated_gif(path: str, scratch: str) -> str | None:
+# Keyed by content (arguments starting with "_" are not hashed): every click reruns the page, and the
+# same GIF is then neither tagged nor annotated again, whatever temporary path its upload got.
+@st.cache_data(show_spinner="Tagging...", max_entries=64)
+def tagged(sha256: str, _path: str):
+    return load_tagger().tag_file(_path, sha256=sha256)
+
+
+@st.cache_data(show_spinner="Drawing the faces...", max_entries=64)
+def annotated_gif(sha256: str, _path: str) -> bytes | str:
+    """The annotated GIF's bytes, or why it could not be drawn."""
     from gifemo.annotate import annotate_gif
 
-    out = Path(tempfile.mkdtemp(dir=scratch)) / (Path(path).stem + "-annotated.gif")
-    try:
-        return str(annotate_gif(path, out, face_stream=dict((e.name, s) for e, s in load_tagger().streams)["face"]))
-    except Exception as exc:  # the tags above are still worth seeing
-        st.warning(f"could not annotate: {exc}")
-        return None
+    with tempfile.TemporaryDirectory(prefix="gifemo-annotated-") as folder:
+        out = Path(folder) / "annotated.gif"
+        try:
+            annotate_gif(_path, out, face_stream=dict((e.name, s) for e, s in load_tagger().streams)["face"])
+        except Exception as exc:  # the tags above are still worth seeing
+            return f"could not annotate: {exc}"
+        return out.read_bytes()
 
 
 def page_browse(db: str) -> None:

@@ -131,3 +131,18 @@ def test_evaluation_page_shows_the_report_and_its_confusion_matrix(app, corpus):
     assert len(gif_urls(app)) == 1  # the confusion-matrix PNG
     confusion = app.dataframe[-1].value
     assert confusion.values.tolist() == report["confusion_matrix"]
+
+
+def test_tag_page_does_not_tag_the_same_upload_again_on_a_rerun(app, gifs_dev, monkeypatch):
+    from gifemo.tagger import Tagger
+
+    calls = []
+    real = Tagger.tag_file
+    monkeypatch.setattr(Tagger, "tag_file", lambda self, path, sha256=None: calls.append(path) or real(self, path, sha256))
+    open_page(app, "Tag")
+    gif = sorted((gifs_dev / "Happiness").glob("*.gif"))[-1]
+    app.get("file_uploader")[0].upload(gif.name, gif.read_bytes(), "image/gif")
+    app.run()
+    app.run()   # any click reruns the page: the upload comes again, under another temporary path
+    assert not app.exception, app.exception
+    assert len(calls) == 1 and len(badges(app)) == 1
