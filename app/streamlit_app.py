@@ -44,7 +44,7 @@ def load_tagger():
 def corpus_changed_at(db: str) -> float:
     from gifemo.corpus import Corpus
 
-    with Corpus(db) as corpus:
+    with Corpus(db, readonly=True) as corpus:
         return corpus.changed_at()
 
 
@@ -129,33 +129,39 @@ def page_tag(db: str) -> None:
     chosen: list[tuple[str, str]] = []  # (name, path on disk)
     uploads = st.file_uploader(f"Upload GIFs (at most {MAX_UPLOAD_MB} MB each)", type=["gif"],
                                accept_multiple_files=True)
-    for upload in uploads or []:
-        if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
-            st.error(f"{upload.name} is larger than {MAX_UPLOAD_MB} MB")
-            continue
-        folder = Path(tempfile.mkdtemp(prefix="gifemo-upload-"))
-        path = folder / Path(upload.name).name
-        path.write_bytes(upload.getvalue())
-        chosen.append((upload.name, str(path)))
-    if db and Path(db).is_file():
-        table = corpus_table(db, corpus_changed_at(db))
-        picked = st.multiselect("...or pick GIFs of the corpus", table["path"].tolist())
-        chosen += [(Path(p).name, p) for p in picked]
-    for name, path in chosen:
-        st.subheader(name)
-        tag_one(path)
+    # Uploads live for this run of the page only: st.image has read them by its end.
+    with tempfile.TemporaryDirectory(prefix="gifemo-upload-") as scratch:
+        for upload in uploads or []:
+            if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
+                st.error(f"{upload.name} is larger than {MAX_UPLOAD_MB} MB")
+                continue
+            path = Path(tempfile.mkdtemp(dir=scratch)) / Path(upload.name).name  # two uploads may share a name
+            path.write_bytes(upload.getvalue())
+            chosen.append((upload.name, str(path)))
+        if db and Path(db).is_file():
+            table = corpus_table(db, corpus_changed_at(db))
+            picked = st.multiselect("...or pick GIFs of the corpus", table["path"].tolist())
+            chosen += [(Path(p).name, p) for p in picked]
+        for name, path in chosen:
+            st.subheader(name)
+            tag_one(path, name)
 
 
-def tag_one(path: str) -> None:
+def tag_one(path: str, name: str) -> None:
+    from gifemo.media import MediaError, content_sha256
     from gifemo.recommender.vectors import au_name
 
     try:
-        record = load_tagger().tag_file(path)
+        sha256 = content_sha256(path)
+    except MediaError:
+        sha256 = None  # tagging it says why, in the record's error
+    try:
+        record = tagged(sha256, path) if sha256 else load_tagger().tag_file(path)
     except MissingModelError as exc:
         st.error(str(exc))
         return
     if record.error:
-        st.error(record.error)
+        st.error(record.error.replace(record.path, name))  # the server's temporary path says nothing to the user
         return
     left, right = st.columns(2)
     with left:
@@ -170,9 +176,11 @@ def tag_one(path: str) -> None:
         if record.top_actions:
             st.write("Actions: " + ", ".join(f"{n} {p:.2f}" for n, p in record.top_actions))
     with right:
-        annotated = annotated_gif(path)
-        if annotated:
-            show_gif(annotated, caption="annotated")
+        annotated = annotated_gif(sha256, path)
+        if isinstance(annotated, bytes):
+            st.image(annotated, caption="annotated", width="stretch")
+        else:
+            st.warning(annotated)
     if any(point.get("scores") for point in record.timeline):
         st.write("Emotion per frame (gaps: no face in that frame)")
         timeline = pd.DataFrame([{"time (s)": point["time"], **(point.get("scores") or {})}
@@ -182,15 +190,25 @@ def tag_one(path: str) -> None:
         st.caption("No face found, so there is no per-frame timeline.")
 
 
-def annotated_gif(path: str) -> str | None:
+# Keyed by content (arguments starting with "_" are not hashed): every click reruns the page, and the
+# same GIF is then neither tagged nor annotated again, whatever temporary path its upload got.
+@st.cache_data(show_spinner="Tagging...", max_entries=64)
+def tagged(sha256: str, _path: str):
+    return load_tagger().tag_file(_path, sha256=sha256)
+
+
+@st.cache_data(show_spinner="Drawing the faces...", max_entries=64)
+def annotated_gif(sha256: str, _path: str) -> bytes | str:
+    """The annotated GIF's bytes, or why it could not be drawn."""
     from gifemo.annotate import annotate_gif
 
-    out = Path(tempfile.mkdtemp(prefix="gifemo-annotated-")) / (Path(path).stem + "-annotated.gif")
-    try:
-        return str(annotate_gif(path, out, face_stream=load_tagger().face, runtime=RUNTIME))
-    except Exception as exc:  # the tags above are still worth seeing
-        st.warning(f"could not annotate: {exc}")
-        return None
+    with tempfile.TemporaryDirectory(prefix="gifemo-annotated-") as folder:
+        out = Path(folder) / "annotated.gif"
+        try:
+            annotate_gif(_path, out, face_stream=dict((e.name, s) for e, s in load_tagger().streams)["face"])
+        except Exception as exc:  # the tags above are still worth seeing
+            return f"could not annotate: {exc}"
+        return out.read_bytes()
 
 
 def page_browse(db: str) -> None:

@@ -2,19 +2,37 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Callable, Optional
 
 from . import __version__, models
 from .action import cli as action_cli
 from .config import DEFAULT_FLOW, FLOW_METHODS, ActionOptions, DecodeLimits, Runtime
+from .corpus import StorageError
 from .media import MediaError
+from .names import one_line
 from .streams import STREAM_NAMES, STREAMS
 from .recommender import cli as recommender_cli
 from .facs import cli as facs_cli
 from .text import cli as text_cli
+
+
+# Exit codes (also in `gifemo --help` and the README).
+EXIT_FILES_FAILED = 1   # the run finished, but some files could not be tagged (or a setup error, said in one line)
+EXIT_USAGE = 2          # wrong command line
+EXIT_STORAGE = 3        # the corpus or an output file cannot be read or written: disk full, I/O error, not a corpus
+EXIT_INTERNAL = 4       # a bug: reported in one line; --debug shows the traceback
+EXIT_CODES_HELP = """exit codes:
+  0  done
+  1  some files could not be tagged (each is listed), or a model file is missing
+  2  usage error
+  3  storage error: the corpus or an output file cannot be read or written (disk full, I/O error, not a corpus)
+  4  internal error (a bug), reported in one line
+  130 interrupted"""
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -100,11 +118,12 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     from .tagger import tag_paths
 
     summary = tag_paths(args.paths, args.db, jsonl=args.jsonl, workers=args.workers, options=_tag_options(args),
-                        runtime=args.runtime, progress=not args.quiet, retry_errors=args.retry_errors)
+                        runtime=args.runtime, progress=not args.quiet, retry_errors=args.retry_errors,
+                        adopt_db=args.adopt_db)
     if not summary.files:
         raise FileNotFoundError(f"{', '.join(args.paths)}: no GIFs or videos found")
     print(summary.text())
-    return 1 if summary.failed else 0
+    return EXIT_FILES_FAILED if summary.failed else 0
 
 
 def _add_tag(sub, common) -> None:
@@ -113,6 +132,8 @@ def _add_tag(sub, common) -> None:
     p.add_argument("--db", required=True, metavar="CORPUS.db", help="SQLite corpus (created if missing)")
     p.add_argument("--jsonl", metavar="OUT", help="also write one JSON record per file")
     p.add_argument("--retry-errors", action="store_true", help="tag again files that failed before")
+    p.add_argument("--adopt-db", action="store_true",
+                   help="accept an existing SQLite file that gifemo did not make as the corpus (adds its tables)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_tag_options(p)
     p.set_defaults(func=_cmd_tag)
@@ -172,11 +193,11 @@ def _add_train_decision(train_sub, common) -> None:
 def _cmd_show(args: argparse.Namespace) -> int:
     from .show import show
 
-    if not Path(args.gif).is_file():
+    if not Path(args.gif).exists():
         raise FileNotFoundError(f"{args.gif}: no such file")
-    text, failed = show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), runtime=args.runtime)
+    text, record = show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), runtime=args.runtime)
     print(text)
-    return 1 if failed else 0
+    return EXIT_FILES_FAILED if record.error else 0
 
 
 def _add_show(sub, common) -> None:
@@ -191,7 +212,7 @@ def _add_show(sub, common) -> None:
 def _cmd_annotate(args: argparse.Namespace) -> int:
     from .annotate import annotate_gif
 
-    print(annotate_gif(args.src, args.dst, frames=args.frames, runtime=args.runtime))
+    print(annotate_gif(args.src, args.dst, max_frames=args.frames, runtime=args.runtime))
     return 0
 
 
@@ -241,7 +262,8 @@ COMMANDS.append(facs_cli.add_commands)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="gifemo", description="Recognise the emotion in animated GIFs and suggest GIFs for a message.")
+        prog="gifemo", description="Recognise the emotion in animated GIFs and suggest GIFs for a message.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gifemo {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _common_options()
@@ -272,10 +294,17 @@ def quiet_third_party(verbose: int) -> None:
         warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|sentence_transformers)")
 
 
-def error_line(command: str, exc: BaseException) -> str:
+# A read-only or full disk, an I/O error: the output cannot be written, whatever the input.
+STORAGE_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EACCES}
+
+
+def error_line(command: str, exc: BaseException, kind: str = "error") -> str:
     """One line for the user: what failed and why, without internals."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"gifemo {command}: error: {text}"
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return f"gifemo {command}: {kind}: {one_line(text)}"
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -283,9 +312,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     verbose = getattr(args, "verbose", 0)
     quiet_third_party(verbose)
+    # A warning (damaged data) is one line, like an error, not Python's two-line form with a source line.
+    warnings.formatwarning = lambda message, category, *_, **__: f"warning: {one_line(str(message))}\n"
     args.runtime = Runtime.from_env(models_dir=getattr(args, "models_dir", None), offline=getattr(args, "offline", None),
                                     threads=getattr(args, "threads", None), verbose=verbose)
     try:
@@ -296,7 +327,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     except Exception as exc:  # every failure: one line and a non-zero exit; --debug shows where it happened
         if getattr(args, "debug", False):
             raise
-        known = (MediaError, models.MissingModelError, models.ModelVerificationError, OSError, ValueError)
-        print(error_line(args.command, exc) if isinstance(exc, known)
-              else error_line(args.command, exc) + " (rerun with --debug for details)", file=sys.stderr)
-        return 1
+        if isinstance(exc, StorageError) or (isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS):
+            print(error_line(args.command, exc, "storage error"), file=sys.stderr)
+            return EXIT_STORAGE
+        if isinstance(exc, (MediaError, models.MissingModelError, models.ModelVerificationError, OSError, ValueError)):
+            print(error_line(args.command, exc), file=sys.stderr)
+            return EXIT_FILES_FAILED
+        print(error_line(args.command, exc, "internal error") + " (rerun with --debug for details)", file=sys.stderr)
+        return EXIT_INTERNAL

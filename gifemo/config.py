@@ -68,6 +68,11 @@ class DecodeLimits:
     max_frames: int = 20_000           # frames in the file (GIF) or frames decoded (video)
     max_total_pixels: int = 2_000_000_000  # canvas pixels x frames that must be decoded
     max_video_seconds: float = 600.0
+    # CPU seconds of decoding per file (GIF or video); CPU, not wall-clock, so a busy machine fails no file.
+    max_seconds: float = 60.0
+    # Frames kept are shrunk to this side at most (unless the caller asks for smaller): 16 sampled
+    # 4096x4096 frames would hold 800 MB, at 1280 they hold 79 MB (faces stay far above detector size).
+    max_kept_side: int = 1280
 
 
 @dataclass

@@ -1,3 +1,5 @@
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -32,3 +34,17 @@ def runtime() -> Runtime:
 @pytest.fixture(scope="session")
 def gifs_dev(shared_dir) -> Path:
     return shared_dir / "data" / "gifs_dev"
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A small filesystem of its own (1 MB), so a test can fill it or make it read-only."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)

@@ -103,6 +103,7 @@ def test_tag_page_tags_an_upload_and_refuses_bad_ones(app, gifs_dev):
     errors = [e.value for e in app.error]
     assert any("huge.gif is larger than 10 MB" in e for e in errors)
     assert any("not-a-gif.gif" in e for e in errors)
+    assert not any("gifemo-upload-" in e for e in errors)   # no server temporary path in what the user reads
     assert len(badges(app)) == 1 and gif_urls(app)
 
 
@@ -130,3 +131,18 @@ def test_evaluation_page_shows_the_report_and_its_confusion_matrix(app, corpus):
     assert len(gif_urls(app)) == 1  # the confusion-matrix PNG
     confusion = app.dataframe[-1].value
     assert confusion.values.tolist() == report["confusion_matrix"]
+
+
+def test_tag_page_does_not_tag_the_same_upload_again_on_a_rerun(app, gifs_dev, monkeypatch):
+    from gifemo.tagger import Tagger
+
+    calls = []
+    real = Tagger.tag_file
+    monkeypatch.setattr(Tagger, "tag_file", lambda self, path, sha256=None: calls.append(path) or real(self, path, sha256))
+    open_page(app, "Tag")
+    gif = sorted((gifs_dev / "Happiness").glob("*.gif"))[-1]
+    app.get("file_uploader")[0].upload(gif.name, gif.read_bytes(), "image/gif")
+    app.run()
+    app.run()   # any click reruns the page: the upload comes again, under another temporary path
+    assert not app.exception, app.exception
+    assert len(calls) == 1 and len(badges(app)) == 1

@@ -1,5 +1,8 @@
 """`gifemo suggest` on a real tagged corpus (a few gifs_dev files, tagged by the real pipeline)."""
 import json
+import os
+import shutil
+import subprocess
 
 import pytest
 import torch
@@ -61,5 +64,13 @@ def test_suggest_refuses_what_it_cannot_answer(db, tmp_path, capsys):
     assert "the message is empty" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["suggest", "hi", "--db", str(db), "-k", "0"])
-    # a huge message is still answered (the text models truncate it)
+    # a huge message is still answered (the text models truncate it), and one that is not valid UTF-8
     assert len(suggest(capsys, "so angry!!! " * 5000, "--db", str(db), "-k", "2")) == 2
+    assert len(suggest(capsys, os.fsdecode(b"\xff happy"), "--db", str(db), "-k", "2")) == 2
+
+
+def test_suggest_reads_a_corpus_on_a_read_only_disk(db, tmpfs, capsys):
+    shutil.copy(db, tmpfs / "corpus.db")   # without its index: suggest builds it in memory
+    subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
+    assert len(suggest(capsys, "I'm so happy today", "--db", str(tmpfs / "corpus.db"), "-k", "2")) == 2
+    assert not index_dir(tmpfs / "corpus.db").exists()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..config import MAX_UPLOAD_MB, SOURCES, TEXT_MODELS
 from ..emotions import EMOTIONS
+from ..names import readable
 from ..paths import APP_SCRIPT
 
 
@@ -16,6 +17,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     from .ranking import Filters
     from .suggest import Recommender
 
+    # A message that is not valid UTF-8 (bytes from a shell) is read with its bad bytes replaced.
+    args.message = os.fsencode(args.message).decode("utf-8", "replace")
     if not args.message.strip():
         print("gifemo suggest: error: the message is empty", file=sys.stderr)
         return 2
@@ -33,7 +36,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     if not results:
         print("no GIF in the corpus passes the filters")
     for rank, r in enumerate(results, 1):
-        print(f"{rank:2d}. {r.score:.3f}  {r.emotion or '-':9s}  {r.path}\n      {r.why}")
+        print(f"{rank:2d}. {r.score:.3f}  {r.emotion or '-':9s}  {readable(r.path)}\n      {r.why}")
     return 0
 
 

@@ -199,12 +199,16 @@ def open_index(db_path: str | Path, runtime: Runtime, options: Optional[IndexOpt
                progress: bool = False) -> GifIndex:
     """The index of the corpus at `db_path`: loaded from beside it, or brought up to date and saved."""
     folder = index_dir(db_path)
-    with Corpus(db_path) as corpus:
+    # An existing corpus is only read (it may sit on a read-only disk); a missing one starts empty.
+    with Corpus(db_path, readonly=Path(db_path).exists()) as corpus:
         changed_at = corpus.changed_at()
         index = GifIndex.load(folder, options)
         if index is not None and index.corpus_changed_at == changed_at:
             return index
         index = build_index(corpus.records(include_errors=False), runtime, previous=index,
                             options=options, corpus_changed_at=changed_at, progress=progress)
-    index.save(folder)
+    try:
+        index.save(folder)
+    except OSError:
+        pass  # a corpus on a read-only disk: the index is rebuilt in memory each time instead
     return index
