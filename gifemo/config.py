@@ -40,3 +40,15 @@ class Runtime:
 
 def _path(value) -> Optional[Path]:
     return Path(value).expanduser() if value else None
+
+
+@dataclass
+class CaptionOptions:
+    """The caption stream (gifemo.caption): which frames it reads and when its words count as an emotion."""
+    check_frames: int = 8           # frames given the cheap text-presence check, evenly over the clip's frames
+    ocr_frames: int = 2             # of those that pass, at most this many are read by OCR (first and last)
+    min_ocr_score: float = 0.6      # recognised lines below this OCR confidence are dropped
+    # The text model's top probability below this, or a neutral top, is no emotion: the stream abstains
+    # (names, show titles, "Which seat can I take?").
+    min_emotion_score: float = 0.5
+    text_model: Optional[str] = None  # "bilstm" | "minilm"; None: gifemo.text.DEFAULT_MODEL

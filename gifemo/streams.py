@@ -33,6 +33,7 @@ class StreamEntry:
 
 STREAMS: tuple[StreamEntry, ...] = (
     StreamEntry("face", "gifemo.facs.stream:FaceStream"),
+    StreamEntry("caption", "gifemo.caption.stream:CaptionStream"),
     StreamEntry("action", "gifemo.action.stream:ActionStream", run="fallback"),
 )
 
