@@ -69,12 +69,12 @@ def drop_corner_bugs(lines: list[TextLine], frames_read: int) -> list[TextLine]:
 
 
 def contained(part: str, whole: str) -> bool:
-    """Most of `part`'s letters appear, in order, in `whole` (a fragment or a partial reading of it)."""
+    """`part` is, but for a letter or two, a stretch of `whole` (a fragment or partial reading of it)."""
     part, whole = _letters(part), _letters(whole)
     if not part:
         return True
-    matched = sum(block.size for block in SequenceMatcher(None, part, whole, autojunk=False).get_matching_blocks())
-    return matched >= SAME_LINE_RATIO * len(part) and len(part) <= len(whole)
+    longest = SequenceMatcher(None, part, whole, autojunk=False).find_longest_match(0, len(part), 0, len(whole))
+    return longest.size >= SAME_LINE_RATIO * len(part) and len(part) <= len(whole)
 
 
 def merge_lines(lines: list[TextLine]) -> list[CaptionLine]:
