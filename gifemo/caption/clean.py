@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from .ocr import TextLine
+from .ocr import TextLine, box_iou
 
 # Hosts of GIF makers and sites that stamp their name on GIFs; domains in general are caught by DOMAIN.
 WATERMARK_WORDS = ("gifsoup", "imgflip", "giphy", "tenor", "gfycat", "tumblr", "reactiongif", "4gifs", "9gag",
@@ -21,7 +21,8 @@ DOMAIN = re.compile(r"https?://|www\.|\b[a-z0-9-]{2,}\s?\.\s?(com|net|org|tv|co|
 # A channel bug: a small line in a corner of the frame.
 CORNER_X = 0.3                 # centre within this share of the width from the left or right edge
 CORNER_Y = 0.22                # ... and from the top or bottom edge
-BUG_MAX_HEIGHT = 0.1           # of the frame height
+BUG_MAX_HEIGHT = 0.15          # of the frame height
+BUG_SAME_PLACE_IOU = 0.3       # OCR reads a logo differently from frame to frame: its place says it is one
 SAME_LINE_RATIO = 0.75         # two readings whose letters match this much are one line
 MIN_LETTERS = 2
 RUN_TOGETHER_MIN = 5           # letters in a token before it is worth splitting
@@ -62,7 +63,8 @@ def drop_corner_bugs(lines: list[TextLine], frames_read: int) -> list[TextLine]:
     for i, line in enumerate(lines):
         if not in_corner(line):
             continue
-        frames = {other.frame for other in lines if in_corner(other) and same_text(other.text, line.text)}
+        frames = {other.frame for other in lines if in_corner(other)
+                  and (same_text(other.text, line.text) or box_iou(other.box, line.box) >= BUG_SAME_PLACE_IOU)}
         if len(frames) >= frames_read:
             bugs.add(i)
     return [line for i, line in enumerate(lines) if i not in bugs]
@@ -108,8 +110,8 @@ def _segmenter():
 def split_run_together(token: str) -> str:
     """'Idon'tlikeyou' -> "I don't like you"; case and punctuation kept, known words left alone."""
     letters = re.sub(r"[^A-Za-z]", "", token)
-    if len(letters) < RUN_TOGETHER_MIN:
-        return token
+    if len(letters) < RUN_TOGETHER_MIN or re.search(r"([A-Za-z])\1\1", letters):
+        return token  # short, or drawn out ("LIAAAAR!"): not words run together
     segmenter = _segmenter()
     if letters.lower() in segmenter.UNIGRAMS:
         return token

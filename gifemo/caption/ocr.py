@@ -87,7 +87,7 @@ def likely_text(frame: np.ndarray) -> bool:
     return longest_letter_row(letter_boxes(grey)) >= MIN_LETTERS
 
 
-def _iou(a, b) -> float:
+def box_iou(a, b) -> float:
     ax, ay, aw, ah = a
     bx, by, bw, bh = b
     ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
@@ -161,7 +161,7 @@ class TextReader:
             for x, y, w, h in self.detect(frame):
                 crop = frame[y:y + h, x:x + w]
                 thumb = _thumb(crop)
-                match = next((k for k, (box, other) in enumerate(seen) if _iou((x, y, w, h), box) >= SAME_BOX_IOU
+                match = next((k for k, (box, other) in enumerate(seen) if box_iou((x, y, w, h), box) >= SAME_BOX_IOU
                               and float(np.abs(thumb - other).mean()) <= SAME_BOX_DIFF), None)
                 if match is None:
                     match = len(crops)

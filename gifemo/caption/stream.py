@@ -15,8 +15,8 @@ from ..config import CaptionOptions, Runtime
 from ..emotions import top_emotion
 from ..evidence import Evidence
 from ..media import Clip
-from .clean import CaptionLine, caption_lines, drop_noise
-from .ocr import TextReader, likely_text
+from .clean import CaptionLine, caption_lines, drop_noise, same_text
+from .ocr import TextLine, TextReader, likely_text
 
 STREAM = "caption"
 
@@ -32,6 +32,13 @@ def ocr_confidence(lines: Sequence[CaptionLine]) -> float:
     """OCR scores of the kept lines, weighted by their length (a long line read well outweighs a stray word)."""
     weights = np.array([len(line.text) for line in lines], dtype=float)
     return float(np.dot(weights, [line.score for line in lines]) / weights.sum())
+
+
+def frame_texts_differ(lines: Sequence[TextLine], first: int, last: int) -> bool:
+    def text(frame: int) -> str:
+        return " ".join(line.text for line in lines if line.frame == frame)
+
+    return first != last and not same_text(text(first), text(last))
 
 
 class CaptionStream:
@@ -56,10 +63,16 @@ class CaptionStream:
         """The caption lines, the number of frames OCR read and the share of checked frames with kept text."""
         checked = spread(list(range(len(clip.frames))), self.options.check_frames)
         candidates = [i for i in checked if likely_text(clip.frames[i])]
-        chosen = spread(candidates, self.options.ocr_frames)
+        # First and last candidates; frames between only when those two disagree (the caption changes).
+        chosen = spread(candidates, min(2, self.options.ocr_frames))
         if not chosen:
             return [], 0, 0.0
-        kept = drop_noise(self.reader.read_frames([clip.frames[i] for i in chosen], chosen), len(chosen))
+        lines = self.reader.read_frames([clip.frames[i] for i in chosen], chosen)
+        if frame_texts_differ(lines, chosen[0], chosen[-1]):
+            middle = [i for i in spread(candidates, self.options.ocr_frames) if i not in chosen]
+            lines += self.reader.read_frames([clip.frames[i] for i in middle], middle)
+            chosen += middle
+        kept = drop_noise(lines, len(chosen))
         with_text = len({line.frame for line in kept})
         # Frames that failed the check hold no text; among those that passed, OCR read a sample.
         coverage = len(candidates) / len(checked) * with_text / len(chosen)
