@@ -16,8 +16,10 @@ from .ocr import TextLine, box_iou
 # Hosts of GIF makers and sites that stamp their name on GIFs; domains in general are caught by DOMAIN.
 WATERMARK_WORDS = ("gifsoup", "imgflip", "giphy", "tenor", "gfycat", "tumblr", "reactiongif", "4gifs", "9gag",
                    "makeagif", "gifbin", "imgur", "reddit", "memegenerator", "make gifs at")
-DOMAIN = re.compile(r"https?://|www\.|\b[a-z0-9-]{2,}\s?\.\s?(com|net|org|tv|co|io|me|ly|us|uk|de|fr|gif|gifs)\b",
-                    re.IGNORECASE)
+# A space around the dot is allowed only before the long endings ("Gifs. con": OCR reading a small ".com"),
+# so that "I'm done. Me too" stays a caption.
+DOMAIN = re.compile(r"https?://|www\.|\b[a-z0-9-]{2,}\.(tv|co|io|me|ly|us|uk|de|fr|gifs?)\b"
+                    r"|\b[a-z0-9-]{2,}\s?\.\s?(com|con|corn|net|org)\b", re.IGNORECASE)
 # A channel bug: a small line in a corner of the frame.
 CORNER_X = 0.3                 # centre within this share of the width from the left or right edge
 CORNER_Y = 0.22                # ... and from the top or bottom edge
