@@ -38,7 +38,9 @@ def load_recommender(db: str, text_model: str):
 def load_tagger():
     from gifemo.tagger import Tagger
 
-    return Tagger(models_dir=MODELS_DIR)
+    from gifemo.config import Runtime
+
+    return Tagger(runtime=Runtime(models_dir=MODELS_DIR))
 
 
 def corpus_changed_at(db: str) -> float:
