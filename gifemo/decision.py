@@ -6,7 +6,9 @@ steps, with few parameters so that a couple of hundred GIFs can fit them:
    the class priors the stream learnt elsewhere (FER2013 photos, tweets) to those of reaction GIFs.
 2. **Pooling**, log-linear: logits = sum over answering streams of w * g(coverage) * log p' + c, where
    g(coverage) = min(1, coverage / FULL_COVERAGE): a face seen in 2 of 16 frames counts less than one seen in all.
-   Its softmax is the GIF's scores; the top score is the confidence.
+   Each stream has two weights, for photographed and for drawn GIFs, mixed by the drawn-face stream's
+   `drawn_probability` (0 when no stream says): the photo-trained face model should count for less on a cartoon.
+   The softmax is the GIF's scores; the top score is the confidence.
 
 Without a fitted file the design's rule decides: the first stream in `STREAMS` order (face first) that saw enough
 of the GIF, then any stream that answered at all, with its confidence scaled by what it saw. No evidence gives
@@ -73,6 +75,17 @@ def coverage_weight(evidence: Evidence) -> float:
     return min(1.0, evidence.coverage / FULL_COVERAGE)
 
 
+DRAWN = "drawn_probability"   # the Evidence detail that says how likely the GIF is drawn, not photographed
+
+
+def drawn_probability(evidence: Sequence[Evidence]) -> float:
+    return max((float(e.details.get(DRAWN, 0.0)) for e in evidence), default=0.0)
+
+
+def drawn_key(stream: str) -> str:
+    return f"{stream}@drawn"
+
+
 def _none(evidence: list[Evidence]) -> Decided:
     said = [e.reason for e in evidence if e.reason]
     return Decided(None, {}, 0.0, "none", "; ".join(said) or "no stream ran", evidence)
@@ -113,12 +126,17 @@ class FittedDecision:
     def calibrate(self, evidence: Sequence[Evidence]) -> list[Evidence]:
         return [self.calibration[e.stream].apply(e) if e.stream in self.calibration else e for e in evidence]
 
+    def weight(self, stream: str, drawn: float) -> float:
+        photo = self.weights.get(stream, 0.0)
+        return (1 - drawn) * photo + drawn * self.weights.get(drawn_key(stream), photo)
+
     def decide(self, evidence: Sequence[Evidence]) -> Decided:
         calibrated = self.calibrate(evidence)
-        used = [e for e in calibrated if not e.abstained and self.weights.get(e.stream, 0.0) > 0]
+        drawn = drawn_probability(calibrated)
+        used = [e for e in calibrated if not e.abstained and self.weight(e.stream, drawn) > 0]
         if not used:
             return _none(calibrated)
-        parts = {e.stream: self.weights[e.stream] * coverage_weight(e) * log_scores(e.scores) for e in used}
+        parts = {e.stream: self.weight(e.stream, drawn) * coverage_weight(e) * log_scores(e.scores) for e in used}
         probs = softmax(sum(parts.values()) + self.bias)
         scores = scores_dict(probs)
         emotion = top_emotion(scores)
@@ -210,19 +228,25 @@ def _fit(rows: list[list[Evidence]], labels: np.ndarray) -> FittedDecision:
         log_p = np.stack([log_scores(next(e for e in rows[i] if e.stream == stream).scores) for i in idx])
         (a,), b = _minimize_nll([log_p], labels[idx], class_weights(labels[idx]), bounds_low=0.0)
         calibration[stream] = Calibration(float(a), b)
-    decision = FittedDecision(calibration, {s: 1.0 for s in streams}, np.zeros(len(EMOTIONS)))
+    keys = [key for s in streams for key in (s, drawn_key(s))]
+    decision = FittedDecision(calibration, {key: 1.0 for key in keys}, np.zeros(len(EMOTIONS)))
     answered = [i for i, row in enumerate(rows) if any(not e.abstained for e in row)]
     if answered:
-        features = []
-        for stream in streams:
-            column = np.zeros((len(answered), len(EMOTIONS)))
-            for r, i in enumerate(answered):
-                for e in decision.calibrate(rows[i]):
-                    if e.stream == stream and not e.abstained:
-                        column[r] = coverage_weight(e) * log_scores(e.scores)
-            features.append(column)
-        weights, bias = _minimize_nll(features, labels[answered], class_weights(labels[answered]), bounds_low=0.0)
-        decision.weights, decision.bias = {s: float(w) for s, w in zip(streams, weights)}, bias
+        features = {key: np.zeros((len(answered), len(EMOTIONS))) for key in keys}
+        for r, i in enumerate(answered):
+            calibrated = decision.calibrate(rows[i])
+            drawn = drawn_probability(calibrated)
+            for e in calibrated:
+                if not e.abstained:
+                    seen = coverage_weight(e) * log_scores(e.scores)
+                    features[e.stream][r] = (1 - drawn) * seen
+                    features[drawn_key(e.stream)][r] = drawn * seen
+        # A weight whose feature never occurs (no drawn GIF answered by that stream) keeps the photo weight.
+        fitted = [key for key in keys if features[key].any()]
+        weights, bias = _minimize_nll([features[key] for key in fitted], labels[answered],
+                                      class_weights(labels[answered]), bounds_low=0.0)
+        decision.weights = {key: float(w) for key, w in zip(fitted, weights)}
+        decision.bias = bias
     return decision
 
 

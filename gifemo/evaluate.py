@@ -208,7 +208,7 @@ def write_report(report: dict, json_path: str | Path, plot_path: Optional[str | 
 def train_decision(datasets: Sequence[str | Path], db: str | Path, out: str | Path, workers: int = 1,
                    options: Optional[TagOptions] = None, runtime=None, progress: bool = True) -> dict:
     """Tag the labelled sets into `db` (reusing what is there), fit the decision on their stored Evidence and
-    write it to `out`; returns the cross-validated report (grouped by source collection) it stores beside it."""
+    write it into the folder `out`; returns the cross-validated report (grouped by source collection) it stores beside it."""
     from .decision import DECISION_WEIGHTS, fit_decision
 
     items = [item for dataset in datasets for item in load_dataset(dataset)]
@@ -226,6 +226,6 @@ def train_decision(datasets: Sequence[str | Path], db: str | Path, out: str | Pa
         "recall": {e: c["recall"] for e, c in cv["per_class"].items()}, "by_content": cv["by_content"],
         "n": cv["n"], "fitted_sha256": sorted(record.sha256 for _, record in usable),
     }
-    out = Path(out)
-    decision.save(out / DECISION_WEIGHTS if out.is_dir() else out)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    decision.save(Path(out) / DECISION_WEIGHTS)
     return cv

@@ -130,6 +130,7 @@ class Tagger:
         record.emotion, record.scores, record.confidence = decided.emotion, decided.scores, decided.confidence
         record.source, record.reason = decided.source, decided.reason
         record.evidence = [e.to_dict() for e in decided.evidence]
+        record.caption = record.detail("caption", "text", "")
         return record
 
 
