@@ -2,7 +2,7 @@
 
 `CaptionStream` is imported on first use so that importing the package does not load OCR runtimes.
 """
-__all__ = ["CaptionStream", "caption_text"]
+__all__ = ["CaptionStream"]
 
 
 def __getattr__(name: str):

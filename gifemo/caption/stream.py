@@ -97,10 +97,3 @@ class CaptionStream:
     def close(self) -> None:
         self._text_model = None
 
-
-def caption_text(evidence: Sequence[Evidence]) -> str:
-    """The caption read in a GIF ("" when none), from the Evidence list of a tag record."""
-    for item in evidence:
-        if item.stream == STREAM:
-            return str(item.details.get("text", ""))
-    return ""
