@@ -46,8 +46,8 @@ def _path(value) -> Optional[Path]:
 class CaptionOptions:
     """The caption stream (gifemo.caption): which frames it reads and when its words count as an emotion."""
     check_frames: int = 8           # frames given the cheap text-presence check, evenly over the clip's frames
-    # Of those that pass, OCR reads the first and the last, and the rest of `ocr_frames` spread between them
-    # only when those two disagree (a caption that changes mid-GIF).
+    # Of those that pass, OCR reads the first, the last when its letters are elsewhere, and the rest of
+    # `ocr_frames` spread between them only when those two read differently (a caption that changes mid-GIF).
     ocr_frames: int = 3
     min_ocr_score: float = 0.6      # recognised lines below this OCR confidence are dropped
     # The text model's top probability below this, or a neutral top, is no emotion: the stream abstains

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from gifemo.caption.clean import caption_lines, drop_noise, is_watermark_text, tidy
-from gifemo.caption.ocr import TextLine, likely_text
+from gifemo.caption.ocr import TextLine, letters, same_letters
 from gifemo.caption.stream import CaptionStream
 from gifemo.config import CaptionOptions, Runtime
 from gifemo.evidence import Evidence
@@ -128,10 +128,15 @@ def test_hostile_wide_strip_is_bounded(stream, tmp_path):
 
 
 def test_presence_check_sees_words_and_not_a_plain_scene():
-    image = scene(0)
-    assert not likely_text(np.asarray(image))
-    meme_text(image, "WHAT IS THIS", "top")
-    assert likely_text(np.asarray(image))
+    assert letters(np.asarray(scene(0))) is None
+    captioned = []
+    for t, text in ((0, "WHAT IS THIS"), (5, "WHAT IS THIS"), (5, "GET OUT NOW")):
+        image = scene(t)
+        meme_text(image, text, "top")
+        captioned.append(letters(np.asarray(image)))
+    assert captioned[0] is not None
+    assert same_letters(captioned[0], captioned[1])           # the same caption over a moving picture
+    assert not same_letters(captioned[1], captioned[2])
 
 
 def line(text: str, box, frame: int = 0, score: float = 0.95) -> TextLine:

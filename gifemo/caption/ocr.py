@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -24,6 +25,8 @@ STROKE_CONTRAST = 70            # grey levels above/below the local background
 MIN_LETTER_HEIGHT = 0.035       # of the frame height
 MAX_LETTER_HEIGHT = 0.5
 MIN_LETTERS = 3
+# Letter pixels of two frames overlapping this much (intersection over union) are the same caption.
+SAME_LETTERS_IOU = 0.5
 # Boxes of two frames are the same text when they overlap this much and their pixels barely differ.
 SAME_BOX_IOU = 0.6
 SAME_BOX_DIFF = 18.0            # mean absolute grey difference on a 16x64 thumbnail
@@ -48,19 +51,22 @@ def shrink(frame: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
     return cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
-def letter_boxes(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Boxes (x, y, w, h) of blobs shaped like letters in strokes of strong local contrast."""
+def letter_pixels(grey: np.ndarray) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
+    """Boxes (x, y, w, h) and pixel mask of blobs shaped like letters in strokes of strong local contrast."""
     h = grey.shape[0]
     side = max(5, h // 8)  # wider than a stroke, so the top-hat keeps strokes and drops flat areas
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
-    boxes = []
+    boxes, mask = [], np.zeros(grey.shape, dtype=bool)
     for operation in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
         strokes = (cv2.morphologyEx(grey, operation, kernel) > STROKE_CONTRAST).astype(np.uint8)
-        count, _, stats, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8)
-        for x, y, bw, bh, area in stats[1:count]:
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8)
+        keep = np.zeros(count, dtype=bool)
+        for k, (x, y, bw, bh, area) in enumerate(stats[1:count], start=1):
             if MIN_LETTER_HEIGHT * h <= bh <= MAX_LETTER_HEIGHT * h and bw <= 1.5 * bh and area >= 0.15 * bw * bh:
                 boxes.append((int(x), int(y), int(bw), int(bh)))
-    return boxes
+                keep[k] = True
+        mask |= keep[labels]
+    return boxes, mask
 
 
 def longest_letter_row(boxes: list[tuple[int, int, int, int]]) -> int:
@@ -80,11 +86,21 @@ def longest_letter_row(boxes: list[tuple[int, int, int, int]]) -> int:
     return best
 
 
-def likely_text(frame: np.ndarray) -> bool:
+def letters(frame: np.ndarray) -> Optional[np.ndarray]:
+    """The frame's letter pixels (at the check's size) when text is likely there, else None."""
     grey = cv2.cvtColor(shrink(frame, CHECK_SIDE), cv2.COLOR_RGB2GRAY)
     if min(grey.shape) < 8:
+        return None
+    boxes, mask = letter_pixels(grey)
+    return mask if longest_letter_row(boxes) >= MIN_LETTERS else None
+
+
+def same_letters(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two frames show the same words in the same place (a caption that stays while the picture moves)."""
+    if a.shape != b.shape:
         return False
-    return longest_letter_row(letter_boxes(grey)) >= MIN_LETTERS
+    union = np.count_nonzero(a | b)
+    return union > 0 and np.count_nonzero(a & b) >= SAME_LETTERS_IOU * union
 
 
 def box_iou(a, b) -> float:

@@ -16,7 +16,7 @@ from ..emotions import top_emotion
 from ..evidence import Evidence
 from ..media import Clip
 from .clean import CaptionLine, caption_lines, drop_noise, same_text
-from .ocr import TextLine, TextReader, likely_text
+from .ocr import TextLine, TextReader, letters, same_letters
 
 STREAM = "caption"
 
@@ -62,11 +62,14 @@ class CaptionStream:
     def read(self, clip: Clip) -> tuple[list[CaptionLine], int, float]:
         """The caption lines, the number of frames OCR read and the share of checked frames with kept text."""
         checked = spread(list(range(len(clip.frames))), self.options.check_frames)
-        candidates = [i for i in checked if likely_text(clip.frames[i])]
-        # First and last candidates; frames between only when those two disagree (the caption changes).
-        chosen = spread(candidates, min(2, self.options.ocr_frames))
-        if not chosen:
+        found = {i: mask for i in checked if (mask := letters(clip.frames[i])) is not None}
+        candidates = list(found)
+        if not candidates:
             return [], 0, 0.0
+        # The first candidate; the last too unless its letters lie where the first's do (a caption that
+        # stays); frames between only when those two read differently (the caption changes).
+        first, last = candidates[0], candidates[-1]
+        chosen = [first] if same_letters(found[first], found[last]) or self.options.ocr_frames < 2 else [first, last]
         lines = self.reader.read_frames([clip.frames[i] for i in chosen], chosen)
         if frame_texts_differ(lines, chosen[0], chosen[-1]):
             middle = [i for i in spread(candidates, self.options.ocr_frames) if i not in chosen]
