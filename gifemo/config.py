@@ -129,3 +129,17 @@ class RankingOptions:
     min_term_match: float = 0.35        # a tag term at least this close to the message is named in `why`
     duplicate_emotion_l1: float = 0.1   # emotion scores this close, plus same frames/shape/duration: a re-encode
     mix_sources_within: float = 0.8     # another stream's GIF this close to the last pick's score may replace it
+
+
+@dataclass
+class CaptionOptions:
+    """The caption stream (gifemo.caption): which frames it reads and when its words count as an emotion."""
+    check_frames: int = 8           # frames given the cheap text-presence check, evenly over the clip's frames
+    # Of those that pass, OCR reads the first, the last when its letters are elsewhere, and the rest of
+    # `ocr_frames` spread between them only when those two read differently (a caption that changes mid-GIF).
+    ocr_frames: int = 3
+    min_ocr_score: float = 0.6      # recognised lines below this OCR confidence are dropped
+    # The text model's top probability below this, or a neutral top, is no emotion: the stream abstains
+    # (names, show titles, "Which seat can I take?").
+    min_emotion_score: float = 0.5
+    text_model: Optional[str] = None  # "bilstm" | "minilm"; None: gifemo.text.DEFAULT_MODEL
