@@ -142,4 +142,4 @@ class CaptionOptions:
     # The text model's top probability below this, or a neutral top, is no emotion: the stream abstains
     # (names, show titles, "Which seat can I take?").
     min_emotion_score: float = 0.5
-    text_model: Optional[str] = None  # "bilstm" | "minilm"; None: gifemo.text.DEFAULT_MODEL
+    text_model: str = DEFAULT_TEXT_MODEL  # one of TEXT_MODELS
