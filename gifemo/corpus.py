@@ -38,6 +38,13 @@ CREATE TABLE IF NOT EXISTS gifs (
 CREATE INDEX IF NOT EXISTS gifs_emotion ON gifs (emotion);
 CREATE INDEX IF NOT EXISTS gifs_path ON gifs (path);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS feedback (
+    sha256   TEXT NOT NULL,
+    message  TEXT NOT NULL,
+    emotion  TEXT NOT NULL,       -- how the message read (its top emotion) when the vote was given
+    vote     INTEGER NOT NULL,    -- +1 or -1
+    voted_at REAL NOT NULL
+);
 """
 
 JSON_FIELDS = ("scores", "faces", "top_aus", "top_actions", "action", "timeline", "warnings")
@@ -120,6 +127,20 @@ class Corpus:
         """When the corpus was last written (used to know when a search index is stale)."""
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'changed_at'").fetchone()
         return float(row["value"]) if row else 0.0
+
+    def add_feedback(self, sha256: str, message: str, emotion: str, vote: int) -> None:
+        """A 👍 (+1) or 👎 (-1) for the GIF `sha256` suggested for `message`, which read as `emotion`."""
+        if vote not in (1, -1):
+            raise ValueError(f"a vote is +1 or -1, not {vote!r}")
+        with self.conn:
+            self.conn.execute("INSERT INTO feedback VALUES (?, ?, ?, ?, ?)", (sha256, message, emotion, vote, time.time()))
+
+    def feedback_votes(self) -> dict[str, dict[str, int]]:
+        """sha256 -> {message emotion: net votes}."""
+        out: dict[str, dict[str, int]] = {}
+        for row in self.conn.execute("SELECT sha256, emotion, SUM(vote) AS net FROM feedback GROUP BY sha256, emotion"):
+            out.setdefault(row["sha256"], {})[row["emotion"]] = int(row["net"])
+        return out
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}

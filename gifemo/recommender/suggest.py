@@ -6,12 +6,13 @@ from typing import Optional
 
 import numpy as np
 
+from ..emotions import scores_vector, top_emotion
 from .index import GifIndex, IndexOptions, open_index
-from .ranking import Filters, RankingOptions, Suggestion, rank
+from .ranking import Filters, RankingOptions, Suggestions, rank
 
 
 class Recommender:
-    """Holds the text model, the sentence encoder and the corpus index; load once, ask many times."""
+    """Holds the text model, the sentence encoder, the corpus index and the votes; load once, ask many times."""
 
     def __init__(self, db_path: str | Path, text_model: Optional[str] = None, models_dir: Optional[str] = None,
                  options: Optional[RankingOptions] = None, index_options: Optional[IndexOptions] = None,
@@ -28,11 +29,28 @@ class Recommender:
         self.index_options = index_options
         self.text_model = load_model(name=text_model, models_dir=self.models_dir)
         self.index: GifIndex = open_index(self.db_path, self.models_dir, index_options, progress=progress)
+        self.feedback = self._load_feedback()
 
     def refresh(self) -> GifIndex:
-        """Pick up GIFs tagged since the index was opened."""
+        """Pick up GIFs tagged and votes given since the index was opened."""
         self.index = open_index(self.db_path, self.models_dir, self.index_options)
+        self.feedback = self._load_feedback()
         return self.index
+
+    def _load_feedback(self) -> dict[str, np.ndarray]:
+        from ..corpus import Corpus
+
+        with Corpus(self.db_path) as corpus:
+            return {sha: scores_vector(votes) for sha, votes in corpus.feedback_votes().items()}
+
+    def vote(self, sha256: str, message: str, vote: int) -> None:
+        """Store a 👍/👎 for a suggestion; later suggestions for messages of the same emotion feel it."""
+        from ..corpus import Corpus
+
+        emotion = top_emotion(self.message_scores(message))
+        with Corpus(self.db_path) as corpus:
+            corpus.add_feedback(sha256, message, emotion, vote)
+        self.feedback = self._load_feedback()
 
     def message_scores(self, message: str) -> dict:
         return self.text_model.predict_one(message)
@@ -42,6 +60,6 @@ class Recommender:
 
         return embed([message], models_dir=self.models_dir)[0]
 
-    def suggest(self, message: str, k: int = 8, filters: Optional[Filters] = None) -> list[Suggestion]:
+    def suggest(self, message: str, k: int = 8, filters: Optional[Filters] = None) -> Suggestions:
         return rank(self.index, self.message_scores(message), self.message_embedding(message), k, filters,
-                    self.options)
+                    self.options, self.feedback)

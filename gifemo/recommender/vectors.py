@@ -1,8 +1,9 @@
-"""The vector of a tagged GIF: its 7 emotion scores, then a MiniLM embedding of its tag text.
+"""The vector of a tagged GIF: its 7 emotion scores, then a MiniLM embedding of its tag text and caption.
 
 The tag text is what a person would say about the GIF: the emotion, what is happening (top Kinetics
 actions), what the face does (AU names) and the words of its file name, so that a message such as
-"let's dance" also reaches dancing GIFs, whatever their emotion score.
+"let's dance" also reaches dancing GIFs, whatever their emotion score. The caption (words written in
+the GIF, when the record has one) is embedded on its own and added, so it is matched by meaning.
 """
 from __future__ import annotations
 
@@ -80,11 +81,36 @@ def tag_text(terms: Sequence[str]) -> str:
     return "; ".join(terms)
 
 
+EMOTION_ADJECTIVES = {emotion: words.split(",")[0] for emotion, words in EMOTION_WORDS.items()}
+
+
 def emotion_part(record: GifRecord) -> np.ndarray:
-    """The GIF's emotion distribution; all zeros when nothing was decided, so it matches no message emotion."""
+    """The GIF's emotion distribution; all zeros when nothing was decided, so it matches no message emotion.
+    (Replacing it by a belief calibrated with the tag's confidence lowered P@5 on GoEmotions dev from 0.379
+    to 0.361: bench/bench_suggest_quality.py.)"""
     if record.source == "none" or not record.scores:
         return np.zeros(len(EMOTIONS), dtype=np.float32)
     return scores_vector(record.scores)
+
+
+def caption(record: GifRecord) -> str:
+    """Text written in the GIF ("" for records from before the caption stream)."""
+    return " ".join(str(getattr(record, "caption", "") or "").split())
+
+
+def reasons(record: GifRecord) -> list[str]:
+    """What each stream saw, in words, most confident first: the records' Evidence reasons, or for records
+    from before Evidence, a sentence made from the face counts and the top action."""
+    evidence = [e for e in (getattr(record, "evidence", None) or []) if e.get("scores") and e.get("reason")]
+    if evidence:
+        return [e["reason"] for e in sorted(evidence, key=lambda e: -float(e.get("confidence") or 0.0))]
+    if record.source == "face" and record.emotion:
+        seen, of = record.faces.get("frames_with_face"), record.faces.get("frames_analyzed")
+        face = f"{EMOTION_ADJECTIVES[record.emotion]} face"
+        return [f"{face} in {seen} of {of} frames" if seen and of else face]
+    if record.source == "action" and record.top_actions:
+        return [f"looks like {record.top_actions[0][0]}"]
+    return []
 
 
 def encode(texts: Sequence[str], models_dir: Optional[str] = None, batch_size: int = 128,
