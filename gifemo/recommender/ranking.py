@@ -89,11 +89,13 @@ class Suggestion:
 
 
 class Suggestions(list):
-    """The suggestions, best first, and `note`: why there are fewer than asked for, or what was left out."""
+    """The suggestions, best first; `note`: why there are fewer than asked for, or what was left out;
+    `reading`: the message's emotion scores they were ranked for."""
 
-    def __init__(self, items=(), note: str = ""):
+    def __init__(self, items=(), note: str = "", reading: Optional[dict] = None):
         super().__init__(items)
         self.note = note
+        self.reading = reading or {}
 
 
 def query_vector(message_scores: dict, message_embedding: np.ndarray, options: RankingOptions) -> np.ndarray:
@@ -108,7 +110,7 @@ def rank(index: GifIndex, message_scores: dict, message_embedding: np.ndarray, k
     """The k best GIFs that pass the rules. `feedback`: sha256 -> net votes per message emotion (7 numbers)."""
     options = options or RankingOptions()
     if len(index) == 0 or k <= 0:
-        return Suggestions()
+        return Suggestions(reading=message_scores)
     query = query_vector(message_scores, message_embedding, options)
     allowed = (filters or Filters()).mask(index)
     n = max(options.min_candidates, options.candidates_per_result * k)
@@ -121,8 +123,8 @@ def rank(index: GifIndex, message_scores: dict, message_embedding: np.ndarray, k
     allowed_pair = ~np.isin(index.emotion_ids[ids], forbidden)
     keep = fits & allowed_pair
     picked = _diverse(index, ids[keep], scores[keep], k, options)
-    results = Suggestions(_explain(index, int(i), float(s), message_scores, message_embedding, options)
-                          for i, s in picked)
+    results = Suggestions((_explain(index, int(i), float(s), message_scores, message_embedding, options)
+                           for i, s in picked), reading=message_scores)
     results.note = _note(len(results), k, int((fits & ~allowed_pair).sum()), forbidden, message_scores,
                          lead_missing=bool(keep.any()) and not results)
     return results

@@ -44,8 +44,13 @@ class Service:
     """The warm state: recommender (text model, encoder, index) now, the tagger on the first upload."""
 
     def __init__(self, options: ServiceOptions, runtime: Runtime):
+        import torch
+
         from .suggest import Recommender
 
+        # Requests run side by side in worker threads: one torch thread each, not all of them fighting for
+        # every core (bench/bench_service.py).
+        torch.set_num_threads(1)
         self.options = options
         self.runtime = runtime
         models_dir = None if runtime.models_dir is None else str(runtime.models_dir)
@@ -80,9 +85,8 @@ def create_app(service: Service) -> FastAPI:
     def suggest(q: str = Query(..., max_length=MAX_MESSAGE_CHARS), k: int = Query(5, ge=1, le=MAX_K)) -> dict:
         if not q.strip():
             raise HTTPException(400, "the message q is empty")
-        scores = recommender.message_scores(q)
         results = recommender.suggest(q, k=k)
-        return {"message": q, "reading": {e: round(v, 3) for e, v in scores.items()},
+        return {"message": q, "reading": {e: round(v, 3) for e, v in results.reading.items()},
                 "suggestions": [r.to_json() for r in results], "note": results.note}
 
     @app.post("/tag")
