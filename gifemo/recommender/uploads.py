@@ -43,8 +43,9 @@ def add_upload(db_path: str | Path, name: str, data: bytes, tagger) -> GifRecord
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{sha}{Path(name).suffix.lower()}"
     with Corpus(db_path) as corpus:
-        if corpus.is_current(sha, tagger.model_version) and path.is_file():
-            return corpus.get(sha)
+        existing = corpus.get(sha) if corpus.is_current(sha, tagger.model_version) else None
+        if existing is not None and not existing.error and Path(existing.path).is_file():
+            return existing  # already tagged, from this upload or from a folder
         # Written under a temporary name first, so a half-written upload is never tagged or served.
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
         with os.fdopen(fd, "wb") as out:
