@@ -11,6 +11,11 @@ Reports, per run: precision of what is shown (hits / GIFs returned), P@5 with em
 the mean number returned, how many messages got nothing, and forbidden-pair violations over those messages
 (a happiness GIF for a sad, angry or frightened message) judged by the GIF's tag and by its true label.
 Adds the run under its label to bench/results/suggest_quality.json.
+
+With --replay, it also measures the 👍/👎 signal: a simulated user (who votes 👍 on a suggested GIF whose
+true label is the message's and 👎 on the others) votes on the suggestions for the first 10 messages of each
+emotion; P@5 on the other 10 per emotion is then measured without the votes and with them, at several
+feedback weights (the ranking's default among them).
 """
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -67,11 +74,47 @@ def measure(db: Path, k: int) -> dict:
             "seconds": round(time.perf_counter() - started, 1)}
 
 
+def replay(db: Path, k: int, weights=(0.02, 0.05, 0.1, 0.2)) -> dict:
+    from gifemo.emotions import scores_vector, top_emotion
+    from gifemo.recommender.ranking import rank
+    from gifemo.recommender.suggest import Recommender
+
+    recommender = Recommender(db)
+    index = recommender.index
+    truth = {sha: normalize_label(Path(p).parent.name) for sha, p in zip(index.rows["sha256"], index.rows["path"])}
+    messages = labelled_messages(PER_EMOTION * len(EMOTIONS))
+    read = [(recommender.message_scores(t), recommender.message_embedding(t), label) for t, label in messages]
+    voting = [m for i, m in enumerate(read) if i % PER_EMOTION < PER_EMOTION // 2]
+    held_out = [m for i, m in enumerate(read) if i % PER_EMOTION >= PER_EMOTION // 2]
+    votes: dict[str, dict[str, int]] = {}
+    for scores, embedding, label in voting:
+        for r in rank(index, scores, embedding, k, options=recommender.options):
+            per_emotion = votes.setdefault(r.sha256, {})
+            emotion = top_emotion(scores)
+            per_emotion[emotion] = per_emotion.get(emotion, 0) + (1 if truth[r.sha256] == label else -1)
+    feedback = {sha: scores_vector(v) for sha, v in votes.items()}
+
+    def p_at_k(options, fb) -> float:
+        return round(float(np.mean([sum(truth[r.sha256] == label for r in rank(index, s, e, k, options=options,
+                                                                                 feedback=fb)) / k
+                                    for s, e, label in held_out])), 3)
+
+    out = {"voting_messages": len(voting), "held_out_messages": len(held_out), "gifs_voted_on": len(feedback),
+           "votes": int(sum(abs(n) for v in votes.values() for n in v.values())),
+           f"held_out_p_at_{k}_without_votes": p_at_k(recommender.options, None),
+           "default_weight": recommender.options.feedback_weight, f"held_out_p_at_{k}_with_votes": {}}
+    for weight in sorted(set(weights) | {recommender.options.feedback_weight}):
+        out[f"held_out_p_at_{k}_with_votes"][weight] = p_at_k(replace(recommender.options, feedback_weight=weight),
+                                                               feedback)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", type=Path, required=True, help="corpus tagged from label-named folders")
     parser.add_argument("--label", required=True, help="name of this run in the results file, e.g. before, after")
     parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--replay", action="store_true", help="also measure the 👍/👎 signal on a replay")
     args = parser.parse_args()
     if not SHARED.is_dir() or not args.db.is_file():
         print(f"bench_suggest_quality: needs {SHARED} and the corpus {args.db}", file=sys.stderr)
@@ -79,6 +122,8 @@ def main() -> int:
     os.environ.setdefault("GIFEMO_MODELS_DIR", str(SHARED / "models"))
     torch.set_num_threads(1)
     result = measure(args.db, args.k)
+    if args.replay:
+        result["feedback_replay"] = replay(args.db, args.k)
     result["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                                       text=True).stdout.strip()
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
