@@ -71,11 +71,14 @@ def test_suggest_refuses_what_it_cannot_answer(db, tmp_path, capsys):
 
 def test_suggest_input_file_gives_one_json_line_per_message(db, tmp_path, capsys):
     messages = tmp_path / "messages.txt"
-    messages.write_text("so angry right now\n\nmy grandmother passed away last night\nbest day ever!\n")
+    messages.write_text("so angry right now\n\nmy grandmother passed away last night\nbest day ever!\n"
+                        "no puedo creer que se haya ido, estoy muy triste\n")
     assert main(["suggest", "--input", str(messages), "--db", str(db), "-k", "3"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["message"] for line in lines] == ["so angry right now", "my grandmother passed away last night",
-                                                   "best day ever!"]
+                                                   "best day ever!", "no puedo creer que se haya ido, estoy muy triste"]
+    assert lines[3]["note"].startswith("language not supported (this looks spanish")
+    assert not any("language" in line["note"] for line in lines[:3])
     assert all(len(line["suggestions"]) <= 3 and isinstance(line["note"], str) for line in lines)
     assert all(s["emotion"] != "happiness" for s in lines[1]["suggestions"])  # never laughter for grief
     assert main(["suggest", "--input", str(tmp_path / "missing.txt"), "--db", str(db)]) == 1

@@ -53,7 +53,11 @@ class Recommender:
         self.feedback = self._load_feedback()
 
     def message_scores(self, message: str) -> dict:
-        return self.text_model.predict_one(message)
+        """How the message reads; nearly even for a language the text models were not trained on."""
+        from ..text.language import hedge, unsupported_language
+
+        scores = self.text_model.predict_one(message)
+        return hedge(scores) if unsupported_language(message) else scores
 
     def message_embedding(self, message: str) -> np.ndarray:
         from ..text.encoder import embed
@@ -61,5 +65,12 @@ class Recommender:
         return embed([message], models_dir=self.models_dir)[0]
 
     def suggest(self, message: str, k: int = 8, filters: Optional[Filters] = None) -> Suggestions:
-        return rank(self.index, self.message_scores(message), self.message_embedding(message), k, filters,
-                    self.options, self.feedback)
+        from ..text.language import unsupported_language
+
+        results = rank(self.index, self.message_scores(message), self.message_embedding(message), k, filters,
+                       self.options, self.feedback)
+        language = unsupported_language(message)
+        if language:
+            results.note = "; ".join(filter(None, [f"language not supported (this looks {language}; the text "
+                                                   "models read English): its emotion is a guess", results.note]))
+        return results
