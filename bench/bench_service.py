@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_recommender import SHARED, percentiles, synthetic_corpus, tag_texts  # noqa: E402
+from bench_recommender import SHARED, percentiles, synthetic_corpus, tag_texts, write_results  # noqa: E402
 
 from gifemo.corpus import Corpus  # noqa: E402
 from gifemo.emotions import EMOTIONS  # noqa: E402
@@ -151,9 +151,7 @@ def main() -> int:
                          f"jobs (load average {load_avg[0]:.1f} at the end)",
               "gifs": health["gifs"], "index": health["index"], "k": K, "server_startup_s": round(startup_s, 1),
               "levels": levels, "target": "p95 < 50 ms at 8 clients, 0 errors"}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, result)
     return 0
 
 
