@@ -206,7 +206,8 @@ def show_annotated(path: str) -> None:
     with tempfile.TemporaryDirectory(prefix="gifemo-annotated-") as folder:
         out = Path(folder) / (Path(path).stem + "-annotated.gif")
         try:
-            annotate_gif(path, out, face_stream=load_tagger().face, models_dir=MODELS_DIR)
+            face = next((stream for entry, stream in load_tagger().streams if entry.name == "face"), None)
+            annotate_gif(path, out, face_stream=face, runtime=Runtime(models_dir=MODELS_DIR))
         except Exception as exc:  # the tags beside it are still worth seeing
             st.warning(f"could not annotate: {exc}")
             return

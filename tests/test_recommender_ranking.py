@@ -20,10 +20,13 @@ def peaked(emotion: str, strength: float = 0.8) -> dict:
 
 def record(name: str, emotion, strength=0.8, source="face", frames=10, width=200, height=150, duration=1.0,
            error=None, actions=(), aus=()) -> GifRecord:
+    # What the streams saw goes in their Evidence details, where the tagger puts it.
+    evidence = [{"stream": "face", "scores": {}, "details": {"top_aus": [list(a) for a in aus]}},
+                {"stream": "action", "scores": {}, "details": {"top_actions": [list(a) for a in actions]}}]
     return GifRecord(sha256=name, path=f"/gifs/{name}.gif", frames=frames, width=width, height=height,
                      duration=duration, emotion=None if source == "none" else emotion, confidence=strength,
                      source=source, scores={} if source == "none" else peaked(emotion, strength),
-                     top_actions=[list(a) for a in actions], top_aus=[list(a) for a in aus], error=error)
+                     evidence=evidence, error=error)
 
 
 @pytest.fixture(scope="module")
@@ -239,8 +242,8 @@ def test_cuts_of_one_clip_do_not_fill_the_list(md):
 
 
 def test_why_says_what_the_streams_saw_and_the_caption(md):
-    old = record("old", "sadness", 0.6, frames=16)
-    old.faces = {"frames_analyzed": 16, "frames_with_face": 12}
+    old = record("old", "sadness", 0.6, frames=16)  # no Evidence reasons: its one-line reason is used
+    old.reason = "sad face in 12 of 16 frames"
     new = record("new", "sadness", 0.7, frames=17)
     new.caption = "I have failed you"
     new.evidence = [

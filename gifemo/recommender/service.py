@@ -62,9 +62,8 @@ class Service:
         from ..tagger import TagOptions, Tagger
 
         if self._tagger is None:
-            models_dir = None if self.runtime.models_dir is None else str(self.runtime.models_dir)
-            self._tagger = Tagger(TagOptions(actions=self.options.actions, limits=self.options.limits),
-                                  models_dir=models_dir)
+            options = TagOptions(limits=self.options.limits, run={"action": self.options.actions})
+            self._tagger = Tagger(options, self.runtime)
         return self._tagger
 
     def close(self) -> None:

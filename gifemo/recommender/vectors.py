@@ -94,23 +94,17 @@ def emotion_part(record: GifRecord) -> np.ndarray:
 
 
 def caption(record: GifRecord) -> str:
-    """Text written in the GIF ("" for records from before the caption stream)."""
-    return " ".join(str(getattr(record, "caption", "") or "").split())
+    """Text written in the GIF, on one line ("" when the caption stream read none)."""
+    return " ".join((record.caption or "").split())
 
 
 def reasons(record: GifRecord) -> list[str]:
-    """What each stream saw, in words, most confident first: the records' Evidence reasons, or for records
-    from before Evidence, a sentence made from the face counts and the top action."""
-    evidence = [e for e in (getattr(record, "evidence", None) or []) if e.get("scores") and e.get("reason")]
+    """What the streams saw, in words, most confident first: the reasons of the Evidence that did not
+    abstain; for a record without Evidence, its one-line reason."""
+    evidence = [e for e in record.evidence if e.get("scores") and e.get("reason")]
     if evidence:
         return [e["reason"] for e in sorted(evidence, key=lambda e: -float(e.get("confidence") or 0.0))]
-    if record.source == "face" and record.emotion:
-        seen, of = record.faces.get("frames_with_face"), record.faces.get("frames_analyzed")
-        face = f"{EMOTION_ADJECTIVES[record.emotion]} face"
-        return [f"{face} in {seen} of {of} frames" if seen and of else face]
-    if record.source == "action" and record.top_actions:
-        return [f"looks like {record.top_actions[0][0]}"]
-    return []
+    return [record.reason] if record.reason else []
 
 
 def encode(texts: Sequence[str], models_dir: Optional[str] = None, batch_size: int = 128,
