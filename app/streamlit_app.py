@@ -202,6 +202,7 @@ def show_record(record) -> None:
 def show_annotated(path: str) -> None:
     """The GIF with faces boxed; written to a temporary folder that is gone once Streamlit holds the bytes."""
     from gifemo.annotate import annotate_gif
+    from gifemo.config import Runtime
 
     with tempfile.TemporaryDirectory(prefix="gifemo-annotated-") as folder:
         out = Path(folder) / (Path(path).stem + "-annotated.gif")
@@ -259,7 +260,7 @@ def page_evaluation(report_path: str) -> None:
         st.info("Choose a report JSON in the sidebar or upload one.")
         return
     labels = report["labels"]
-    baseline = next(((k, v) for k, v in report.items() if k.startswith("baseline_always_")), None)
+    baseline = report.get("baseline_majority")
     a, b, c, d, e = st.columns(5)
     a.metric("Accuracy", f"{report['accuracy']:.3f}")
     b.metric("Macro-F1", f"{report['macro_f1']:.3f}")
@@ -267,7 +268,7 @@ def page_evaluation(report_path: str) -> None:
     if "coverage" in report:
         d.metric("Coverage", f"{report['coverage']:.3f}", help="share of files given an emotion (the rest abstained)")
     if baseline:
-        e.metric(f"Always '{baseline[0].removeprefix('baseline_always_')}'", f"{baseline[1]:.3f}",
+        e.metric(f"Always '{baseline['emotion']}'", f"{baseline['accuracy']:.3f}",
                  help="accuracy of answering the most common label every time")
     coverage = report.get("coverage_by_source")
     if isinstance(coverage, dict):
