@@ -287,9 +287,10 @@ def page_evaluation(report_path: str) -> None:
     st.subheader("Confusion matrix (rows: true emotion)")
     from gifemo.plots import plot_confusion
 
-    png = Path(tempfile.mkdtemp(prefix="gifemo-report-")) / "confusion.png"
-    plot_confusion(report["confusion_matrix"], labels, png)
-    st.image(str(png))
+    with tempfile.TemporaryDirectory(prefix="gifemo-report-") as folder:
+        png = Path(folder) / "confusion.png"
+        plot_confusion(report["confusion_matrix"], labels, png)
+        st.image(png.read_bytes())
     confusion = pd.DataFrame(report["confusion_matrix"], index=labels,
                              columns=labels[:len(report["confusion_matrix"][0])])
     if "abstained" in report:
