@@ -124,6 +124,10 @@ def main() -> int:
     result = measure(args.db, args.k)
     if args.replay:
         result["feedback_replay"] = replay(args.db, args.k)
+    import gifemo
+
+    # Which code ranked: this checkout's commit, or another gifemo put first on PYTHONPATH (e.g. main's).
+    result["gifemo"] = str(Path(gifemo.__file__).parent)
     result["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                                       text=True).stdout.strip()
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
