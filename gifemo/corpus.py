@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS gifs (
 CREATE INDEX IF NOT EXISTS gifs_emotion ON gifs (emotion);
 CREATE INDEX IF NOT EXISTS gifs_path ON gifs (path);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+# 👍/👎 on suggestions (kept apart from SCHEMA, whose column list `_add_missing_columns` reads as the gifs table's).
+FEEDBACK_SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
     sha256   TEXT NOT NULL,
     message  TEXT NOT NULL,
@@ -103,7 +106,7 @@ class Corpus:
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(SCHEMA)
+        self.conn.executescript(SCHEMA + FEEDBACK_SCHEMA)
         self._add_missing_columns()
         self.conn.commit()
 

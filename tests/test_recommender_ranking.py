@@ -281,5 +281,8 @@ def test_votes_nudge_the_ranking_for_messages_of_that_emotion(md, tmp_path):
         corpus.add_feedback("j3", "so fun", "happiness", 1)
         corpus.add_feedback("j3", "ugh", "anger", -1)
         assert corpus.feedback_votes() == {"j3": {"happiness": 2, "anger": -1}}
+        # the votes table leaves the gifs table's columns alone
+        columns = {row["name"] for row in corpus.conn.execute("PRAGMA table_info(gifs)")}
+        assert not columns & {"message", "vote", "voted_at"}
         with pytest.raises(ValueError):
             corpus.add_feedback("j3", "yay", "happiness", 5)
