@@ -14,16 +14,16 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from gifemo.config import MAX_UPLOAD_MB, SOURCES, TEXT_MODELS, Runtime
 from gifemo.emotions import EMOJI, EMOTIONS
 from gifemo.models import MissingModelError
 
-MAX_UPLOAD_MB = 10
-SOURCES = ("face", "action", "none")
 BADGE_COLORS = {"anger": "red", "disgust": "green", "fear": "violet", "happiness": "orange",
                 "sadness": "blue", "surprise": "yellow", "neutral": "gray"}
 PAGES = ("Suggest", "Tag", "Browse", "Evaluation")
 GRID_COLUMNS = 4
-MODELS_DIR = os.environ.get("GIFEMO_MODELS_DIR") or None
+# The app is an edge: its settings come from the environment `gifemo app` (or the user) set.
+RUNTIME = Runtime.from_env()
 
 
 # ---------------------------------------------------------------- cached resources
@@ -31,22 +31,20 @@ MODELS_DIR = os.environ.get("GIFEMO_MODELS_DIR") or None
 def load_recommender(db: str, text_model: str):
     from gifemo.recommender.suggest import Recommender
 
-    return Recommender(db, text_model=text_model, models_dir=MODELS_DIR)
+    return Recommender(db, RUNTIME, text_model=text_model)
 
 
 @st.cache_resource(show_spinner="Loading the face and action models...")
 def load_tagger():
     from gifemo.tagger import Tagger
 
-    from gifemo.config import Runtime
-
-    return Tagger(runtime=Runtime(models_dir=MODELS_DIR))
+    return Tagger(runtime=RUNTIME)
 
 
 def corpus_changed_at(db: str) -> float:
     from gifemo.corpus import Corpus
 
-    with Corpus(db) as corpus:
+    with Corpus(db, readonly=True) as corpus:
         return corpus.changed_at()
 
 
@@ -56,7 +54,7 @@ def corpus_table(db: str, changed_at: float) -> pd.DataFrame:
     from gifemo.corpus import Corpus
 
     columns = ["path", "emotion", "confidence", "source", "frames", "duration", "error"]
-    with Corpus(db) as corpus:
+    with Corpus(db, readonly=True) as corpus:
         table = pd.DataFrame([{c: getattr(r, c) for c in columns} for r in corpus.records()], columns=columns)
     table["emotion"] = table["emotion"].fillna("none")
     return table
@@ -89,7 +87,7 @@ def page_suggest(db: str) -> None:
     st.header("Suggest GIFs for a message")
     if not need_corpus(db):
         return
-    text_model = st.sidebar.selectbox("Text model", ["bilstm", "minilm"])
+    text_model = st.sidebar.selectbox("Text model", TEXT_MODELS)
     # No form: the suggestions follow the message each time it changes (Enter or leaving the box).
     message = st.text_input("Message", placeholder="let's dance!")
     k = st.slider("How many GIFs", 1, 24, 8)
@@ -149,7 +147,7 @@ def page_tag(db: str) -> None:
         if picked:
             from gifemo.corpus import Corpus
 
-            with Corpus(db) as corpus:
+            with Corpus(db, readonly=True) as corpus:
                 by_path = {r.path: r for r in corpus.records()}
             shown += [(Path(p).name, by_path[p]) for p in picked if p in by_path]
     for name, record in shown:
@@ -189,7 +187,11 @@ def show_record(record) -> None:
         if record.top_actions:
             st.write("Actions: " + ", ".join(f"{n} {p:.2f}" for n, p in record.top_actions))
     with right:
-        show_annotated(path)
+        annotated = annotated_gif(record.sha256, path)
+        if isinstance(annotated, bytes):
+            st.image(annotated, caption="annotated", width="stretch")
+        else:
+            st.warning(annotated)
     if any(point.get("scores") for point in record.timeline):
         st.write("Emotion per frame (gaps: no face in that frame)")
         timeline = pd.DataFrame([{"time (s)": point["time"], **(point.get("scores") or {})}
@@ -199,20 +201,19 @@ def show_record(record) -> None:
         st.caption("No face found, so there is no per-frame timeline.")
 
 
-def show_annotated(path: str) -> None:
-    """The GIF with faces boxed; written to a temporary folder that is gone once Streamlit holds the bytes."""
+@st.cache_data(show_spinner="Drawing the faces...", max_entries=64)
+def annotated_gif(sha256: str, _path: str) -> bytes | str:
+    """The annotated GIF's bytes, or why it could not be drawn; keyed by content (arguments starting with
+    "_" are not hashed), so a rerun of the page does not draw the same GIF again."""
     from gifemo.annotate import annotate_gif
-    from gifemo.config import Runtime
 
     with tempfile.TemporaryDirectory(prefix="gifemo-annotated-") as folder:
-        out = Path(folder) / (Path(path).stem + "-annotated.gif")
+        out = Path(folder) / "annotated.gif"
         try:
-            face = next((stream for entry, stream in load_tagger().streams if entry.name == "face"), None)
-            annotate_gif(path, out, face_stream=face, runtime=Runtime(models_dir=MODELS_DIR))
-        except Exception as exc:  # the tags beside it are still worth seeing
-            st.warning(f"could not annotate: {exc}")
-            return
-        st.image(out.read_bytes(), caption="annotated", width="stretch")
+            annotate_gif(_path, out, face_stream=dict((e.name, s) for e, s in load_tagger().streams)["face"])
+        except Exception as exc:  # the tags above are still worth seeing
+            return f"could not annotate: {exc}"
+        return out.read_bytes()
 
 
 def page_browse(db: str) -> None:
@@ -304,9 +305,9 @@ def main() -> None:
     page = st.sidebar.radio("Page", PAGES)
     from gifemo.recommender.recent import last_corpus, remember_corpus
 
-    db = st.sidebar.text_input("Corpus (.db)", os.environ.get("GIFEMO_DB") or str(last_corpus() or ""))
+    db = st.sidebar.text_input("Corpus (.db)", os.environ.get("GIFEMO_DB") or str(last_corpus(RUNTIME) or ""))
     if db and Path(db).is_file():
-        remember_corpus(db)
+        remember_corpus(db, RUNTIME)
     if page == "Suggest":
         page_suggest(db)
     elif page == "Tag":

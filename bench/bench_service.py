@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_recommender import SHARED, percentiles, synthetic_corpus, tag_texts, write_results  # noqa: E402
+from bench_recommender import RUNTIME, SHARED, percentiles, synthetic_corpus, tag_texts, write_results  # noqa: E402
 
 from gifemo.corpus import Corpus  # noqa: E402
 from gifemo.emotions import EMOTIONS  # noqa: E402
@@ -44,7 +44,7 @@ def synthetic_db(folder: Path, n: int) -> Path:
     """An empty corpus whose saved index holds n synthetic GIFs."""
     rng = np.random.default_rng(0)
     texts, emotions = tag_texts(rng)
-    vecs, rows = synthetic_corpus(n, vectors.encode(texts), np.asarray(emotions), rng)
+    vecs, rows = synthetic_corpus(n, vectors.encode(texts, RUNTIME), np.asarray(emotions), rng)
     rows["sha256"] = [f"{i:064x}" for i in range(n)]
     db = folder / "corpus.db"
     with Corpus(db) as corpus:

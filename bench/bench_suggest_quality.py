@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_recommender import SHARED, labelled_messages  # noqa: E402
+from bench_recommender import RUNTIME, SHARED, labelled_messages  # noqa: E402
 
 from gifemo.emotions import EMOTIONS, normalize_label  # noqa: E402
 
@@ -48,7 +48,7 @@ FORBIDDEN = {"sadness": {"happiness"}, "anger": {"happiness"}, "fear": {"happine
 def measure(db: Path, k: int) -> dict:
     from gifemo.recommender.suggest import Recommender
 
-    recommender = Recommender(db)
+    recommender = Recommender(db, RUNTIME)
     messages = labelled_messages(PER_EMOTION * len(EMOTIONS))
     shown, strict, returned, tag_violations, true_violations = [], [], [], 0, 0
     per_emotion: dict[str, list[float]] = {e: [] for e in EMOTIONS}
@@ -79,7 +79,7 @@ def replay(db: Path, k: int, weights=(0.02, 0.05, 0.1, 0.2)) -> dict:
     from gifemo.recommender.ranking import rank
     from gifemo.recommender.suggest import Recommender
 
-    recommender = Recommender(db)
+    recommender = Recommender(db, RUNTIME)
     index = recommender.index
     truth = {sha: normalize_label(Path(p).parent.name) for sha, p in zip(index.rows["sha256"], index.rows["path"])}
     messages = labelled_messages(PER_EMOTION * len(EMOTIONS))

@@ -47,8 +47,8 @@ def wait_until(check, timeout: float, what: str):
 
 
 @pytest.fixture
-def server(gifs_dev, models_dir, tmp_path_factory, tmp_path):
-    shared, report = build_app_corpus(gifs_dev, models_dir, tmp_path_factory.getbasetemp() / "app_corpus")
+def server(gifs_dev, models_dir, runtime, tmp_path_factory, tmp_path):
+    shared, report = build_app_corpus(gifs_dev, runtime, tmp_path_factory.getbasetemp() / "app_corpus")
     db = tmp_path / "corpus.db"  # a copy: the upload lands in it
     db.write_bytes(shared.read_bytes())
     port = free_port()

@@ -15,10 +15,10 @@ TIMEOUT = 240  # the first run loads the text model, MiniLM and the face models
 
 
 @pytest.fixture(scope="module")
-def corpus(gifs_dev, models_dir, tmp_path_factory):
+def corpus(gifs_dev, runtime, tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # single GIFs and messages: one thread is fastest on a shared CPU
-    yield build_app_corpus(gifs_dev, models_dir, tmp_path_factory.getbasetemp() / "app_corpus")
+    yield build_app_corpus(gifs_dev, runtime, tmp_path_factory.getbasetemp() / "app_corpus")
     torch.set_num_threads(threads)
 
 
@@ -128,6 +128,7 @@ def test_tag_page_adds_an_upload_to_the_corpus_and_refuses_bad_ones(app, corpus,
     errors = [e.value for e in app.error]
     assert any("huge.gif is larger than 10 MB" in e for e in errors)
     assert any("not-a-gif.gif" in e for e in errors)
+    assert not any("gifemo-upload-" in e for e in errors)   # no server temporary path in what the user reads
     assert len(badges(app)) == 1 and gif_urls(app)
     # the upload is in the corpus, stored beside it; the bad ones are not
     with Corpus(db) as c:
@@ -170,10 +171,30 @@ def test_evaluation_page_shows_the_report_and_its_confusion_matrix(app, corpus):
 
 
 def test_the_app_opens_the_last_corpus_used(app, corpus, tmp_path, monkeypatch):
+    from gifemo.config import Runtime
     from gifemo.recommender.recent import remember_corpus
 
-    remember_corpus(corpus[0])
+    remember_corpus(corpus[0], Runtime.from_env())  # the fixture's GIFEMO_CACHE_DIR
     monkeypatch.delenv("GIFEMO_DB")
     open_page(app, "Browse")
     assert app.sidebar.text_input[0].value == str(Path(corpus[0]).resolve())
     assert gif_urls(app)
+
+
+def test_tag_page_does_not_tag_the_same_upload_again_on_a_rerun(app, corpus, gifs_dev, tmp_path, monkeypatch):
+    from gifemo.tagger import Tagger
+
+    db = own_corpus(corpus, tmp_path, monkeypatch)
+    with Corpus(db) as c:
+        known = {r.sha256 for r in c.records()}
+    calls = []
+    real = Tagger.tag_file
+    monkeypatch.setattr(Tagger, "tag_file", lambda self, path, sha256=None: calls.append(path) or real(self, path, sha256))
+    open_page(app, "Tag")
+    gif = next(p for p in sorted((gifs_dev / "Happiness").glob("*.gif"), reverse=True)
+               if hashlib.sha256(p.read_bytes()).hexdigest() not in known)
+    app.get("file_uploader")[0].upload(gif.name, gif.read_bytes(), "image/gif")
+    app.run()
+    app.run()   # any click reruns the page: the upload comes again; it is in the corpus by then
+    assert not app.exception, app.exception
+    assert len(calls) == 1 and len(badges(app)) == 1

@@ -1,5 +1,8 @@
 """`gifemo suggest` on a real tagged corpus (a few gifs_dev files, tagged by the real pipeline)."""
 import json
+import os
+import shutil
+import subprocess
 
 import pytest
 import torch
@@ -12,11 +15,11 @@ from gifemo.recommender.index import index_dir
 
 
 @pytest.fixture(scope="module")
-def db(gifs_dev, models_dir, tmp_path_factory, monkeypatch_module):
+def db(gifs_dev, models_dir, runtime, tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setenv("GIFEMO_MODELS_DIR", str(models_dir))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield build_app_corpus(gifs_dev, models_dir, tmp_path_factory.getbasetemp() / "app_corpus")[0]
+    yield build_app_corpus(gifs_dev, runtime, tmp_path_factory.getbasetemp() / "app_corpus")[0]
     torch.set_num_threads(threads)
 
 
@@ -65,8 +68,9 @@ def test_suggest_refuses_what_it_cannot_answer(db, tmp_path, capsys):
     assert "the message is empty" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["suggest", "hi", "--db", str(db), "-k", "0"])
-    # a huge message is still answered (the text models truncate it)
+    # a huge message is still answered (the text models truncate it), and one that is not valid UTF-8
     assert 1 <= len(suggest(capsys, "so angry!!! " * 5000, "--db", str(db), "-k", "2")) <= 2
+    assert 1 <= len(suggest(capsys, os.fsdecode(b"\xff happy"), "--db", str(db), "-k", "2")) <= 2
 
 
 def test_suggest_input_file_gives_one_json_line_per_message(db, tmp_path, capsys):
@@ -84,3 +88,10 @@ def test_suggest_input_file_gives_one_json_line_per_message(db, tmp_path, capsys
     assert main(["suggest", "--input", str(tmp_path / "missing.txt"), "--db", str(db)]) == 1
     assert "no message file" in capsys.readouterr().err
     assert main(["suggest", "hi", "--input", str(messages), "--db", str(db)]) == 2
+
+
+def test_suggest_reads_a_corpus_on_a_read_only_disk(db, tmpfs, capsys):
+    shutil.copy(db, tmpfs / "corpus.db")   # without its index: suggest builds it in memory
+    subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
+    assert 1 <= len(suggest(capsys, "I'm so happy today", "--db", str(tmpfs / "corpus.db"), "-k", "2")) <= 2
+    assert not index_dir(tmpfs / "corpus.db").exists()

@@ -8,8 +8,9 @@ from gifemo.corpus import Corpus, GifRecord
 from gifemo.emotions import EMOTIONS, scores_dict
 from gifemo.recommender import index as index_mod
 from gifemo.recommender import vectors
-from gifemo.recommender.index import GifIndex, IndexOptions, build_index, index_dir, open_index
-from gifemo.recommender.ranking import FORBIDDEN, Filters, RankingOptions, rank
+from gifemo.config import SEMANTIC_DIM, IndexOptions, RankingOptions, Runtime
+from gifemo.recommender.index import GifIndex, build_index, index_dir, open_index
+from gifemo.recommender.ranking import FORBIDDEN, Filters, rank
 from gifemo.recommender.vectors import EMOTION_ADJECTIVES
 
 
@@ -30,17 +31,17 @@ def record(name: str, emotion, strength=0.8, source="face", frames=10, width=200
 
 
 @pytest.fixture(scope="module")
-def md(models_dir) -> str:
+def md(runtime) -> Runtime:
     # One thread: MiniLM on a few short texts is fastest so, and other jobs may share the CPU.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield str(models_dir)
+    yield runtime
     torch.set_num_threads(threads)
 
 
-def message(text: str, md: str, emotion=None, strength=0.82):  # the rest 0.03 each: below forbid_from
+def message(text: str, md: Runtime, emotion=None, strength=0.82):  # the rest 0.03 each: below forbid_from
     scores = peaked(emotion, strength) if emotion else scores_dict([1] * len(EMOTIONS))
-    return scores, vectors.encode([text], models_dir=md)[0]
+    return scores, vectors.encode([text], md)[0]
 
 
 def test_name_words_and_au_names():
@@ -56,7 +57,7 @@ def test_name_words_and_au_names():
 
 def test_message_emotion_ranks_gifs_of_that_emotion_first(md):
     records = [record(f"g{e}{i}", e, 0.6 + 0.1 * i, frames=10 + i) for e in EMOTIONS for i in range(3)]
-    index = build_index(records, models_dir=md)
+    index = build_index(records, md)
     for emotion in ("sadness", "anger", "surprise"):
         results = rank(index, *message("some words", md, emotion), k=3)
         assert [r.emotion for r in results] == [emotion] * 3
@@ -71,7 +72,7 @@ def test_words_of_the_message_find_gifs_whose_tags_say_them(md):
                for i, name in enumerate(["birthday_cake", "cat_sleeping", "office_meeting", "waving_hello"])]
     records.append(record("party", "happiness", 0.8, frames=30, actions=[("dancing ballet", 0.5)]))
     records.append(record("sad_dance", "sadness", 0.8, frames=31, actions=[("tap dancing", 0.7)]))
-    index = build_index(records, models_dir=md)
+    index = build_index(records, md)
     results = rank(index, *message("let's dance all night", md, "happiness"), k=3)
     assert results[0].path == "/gifs/party.gif"
     assert "dancing ballet" in results[0].matched_terms and "'dancing ballet'" in results[0].why
@@ -79,7 +80,7 @@ def test_words_of_the_message_find_gifs_whose_tags_say_them(md):
     top2 = {r.path for r in rank(index, *message("let's dance all night", md, "neutral"), k=2)}
     assert top2 == {"/gifs/party.gif", "/gifs/sad_dance.gif"}
     # a GIF no stream could read is still found by the words of its name
-    index = build_index(records + [record("dancing_cat", None, source="none", frames=32)], models_dir=md)
+    index = build_index(records + [record("dancing_cat", None, source="none", frames=32)], md)
     found = rank(index, *message("a cat dancing", md), k=1)[0]
     assert found.path == "/gifs/dancing_cat.gif" and "found by its words" in found.why
 
@@ -89,7 +90,7 @@ def test_filters(md):
                for i, (e, s, src) in enumerate([("happiness", 0.9, "face"), ("happiness", 0.4, "face"),
                                                  ("happiness", 0.7, "action"), ("sadness", 0.9, "face"),
                                                  (None, 0.0, "none")])]
-    index = build_index(records, models_dir=md)
+    index = build_index(records, md)
     query = message("great news", md, "happiness")
     assert {r.emotion for r in rank(index, *message("so sad", md, "sadness"), k=5,
                                     filters=Filters(emotions=["sadness"]))} == {"sadness"}
@@ -108,7 +109,7 @@ def test_failed_files_are_never_suggested(md, tmp_path):
     with Corpus(tmp_path / "c.db") as corpus:
         corpus.put(record("ok", "happiness"))
         corpus.put(record("broken", "happiness", 0.99, error="MediaError: truncated file"))
-    index = open_index(tmp_path / "c.db", models_dir=md)
+    index = open_index(tmp_path / "c.db", md)
     assert index.rows["path"] == ["/gifs/ok.gif"]
 
 
@@ -117,7 +118,7 @@ def test_near_duplicates_are_dropped_and_streams_mixed(md):
     resized = record("clip_small", "happiness", 0.88, frames=24, width=200, height=150, duration=2.4)
     others = [record(f"h{i}", "happiness", 0.85 - 0.01 * i, frames=40 + i) for i in range(4)]
     by_action = record("jump", "happiness", 0.8, source="action", frames=80)
-    index = build_index([original, resized, *others, by_action], models_dir=md)
+    index = build_index([original, resized, *others, by_action], md)
     results = rank(index, *message("yay", md, "happiness"), k=4)
     paths = [r.path for r in results]
     assert not {"/gifs/clip.gif", "/gifs/clip_small.gif"} <= set(paths)
@@ -137,18 +138,18 @@ def test_index_lives_beside_the_corpus_and_follows_its_changes(md, tmp_path, mon
     with Corpus(db) as corpus:
         for i, e in enumerate(EMOTIONS[:4]):
             corpus.put(record(f"r{i}", e, frames=i))
-    first = open_index(db, models_dir=md)
+    first = open_index(db, md)
     assert index_dir(db).is_dir() and len(first) == 4 and first.kind == "exact"
 
     embedded: list[str] = []
     real_encode = vectors.encode
-    monkeypatch.setattr(vectors, "encode", lambda texts, **kw: embedded.extend(texts) or real_encode(texts, **kw))
-    again = open_index(db, models_dir=md)  # unchanged corpus: loaded, nothing embedded
+    monkeypatch.setattr(vectors, "encode", lambda texts, *args, **kw: embedded.extend(texts) or real_encode(texts, *args, **kw))
+    again = open_index(db, md)  # unchanged corpus: loaded, nothing embedded
     assert embedded == [] and np.array_equal(again.vectors, first.vectors)
 
     with Corpus(db) as corpus:
         corpus.put(record("night_dancer", "fear", frames=99))
-    updated = open_index(db, models_dir=md)
+    updated = open_index(db, md)
     assert len(updated) == 5 and "/gifs/night_dancer.gif" in updated.rows["path"]
     assert sorted(embedded) == ["night dancer", "scared, fear; night dancer"]  # only texts and terms not seen before
     assert rank(updated, *message("dancing in fear", md, "fear"), k=1)[0].path == "/gifs/night_dancer.gif"
@@ -159,7 +160,7 @@ def test_approximate_index_agrees_with_exact_search(md, tmp_path, monkeypatch):
     n = 3000
     vecs = np.zeros((n, vectors.DIM), np.float32)
     vecs[:, :7] = rng.dirichlet([0.3] * 7, n)
-    sem = rng.normal(size=(n, vectors.SEMANTIC_DIM)).astype(np.float32)
+    sem = rng.normal(size=(n, SEMANTIC_DIM)).astype(np.float32)
     vecs[:, 7:] = sem / np.linalg.norm(sem, axis=1, keepdims=True)
     rows = {"emotion": [EMOTIONS[int(np.argmax(v[:7]))] for v in vecs], "source": ["face"] * n,
             "confidence": vecs[:, :7].max(1).tolist(), "path": [f"{i}.gif" for i in range(n)]}
@@ -183,9 +184,9 @@ def test_approximate_index_agrees_with_exact_search(md, tmp_path, monkeypatch):
 
 
 def test_empty_corpus_and_nothing_asked(md, tmp_path):
-    index = open_index(tmp_path / "empty.db", models_dir=md)
+    index = open_index(tmp_path / "empty.db", md)
     assert len(index) == 0 and rank(index, *message("hello", md, "happiness"), k=8) == []
-    one = build_index([record("a", "anger")], models_dir=md)
+    one = build_index([record("a", "anger")], md)
     assert rank(one, *message("so angry", md, "anger"), k=0) == []
     assert len(rank(one, *message("so angry", md, "anger"), k=8)) == 1
 
@@ -193,7 +194,7 @@ def test_empty_corpus_and_nothing_asked(md, tmp_path):
 def test_fewer_results_rather_than_filler(md):
     records = [record("s1", "sadness", 0.8, frames=11), record("s2", "sadness", 0.7, frames=12),
                record("h1", "surprise", 0.9, frames=13), record("n1", "neutral", 0.9, frames=14)]
-    index = build_index(records, models_dir=md)
+    index = build_index(records, md)
     results = rank(index, *message("I miss her so much", md, "sadness"), k=5)
     assert [r.path for r in results] == ["/gifs/s1.gif", "/gifs/s2.gif"]
     assert results.note == "only 2 GIFs fit this message"
@@ -208,9 +209,9 @@ def test_no_gif_of_the_opposite_feeling(md, feeling):
     words = {"sadness": "grandmother passed away", "anger": "so angry right now", "fear": "terrified of the dark"}
     records = [record(f"{words[feeling]} {i}".replace(" ", "_"), "happiness", 0.95, frames=20 + i) for i in range(3)]
     records.append(record("quiet", "neutral", 0.6, frames=40))
-    index = build_index(records, models_dir=md)
+    index = build_index(records, md)
     scores = scores_dict([0.35 if e == "neutral" else 0.2 if e == feeling else 0.09 for e in EMOTIONS])
-    results = rank(index, scores, vectors.encode([words[feeling]], models_dir=md)[0], k=5)
+    results = rank(index, scores, vectors.encode([words[feeling]], md)[0], k=5)
     assert all(r.emotion not in FORBIDDEN[feeling] for r in results) and [r.path for r in results] == ["/gifs/quiet.gif"]
     assert f"left out 3 happy GIFs for a {EMOTION_ADJECTIVES[feeling]} message" in results.note
     # the same GIFs are fine for a happy message
@@ -220,10 +221,10 @@ def test_no_gif_of_the_opposite_feeling(md, feeling):
 def test_a_low_confidence_tag_never_leads(md):
     records = [record("unsure", "fear", 0.05, frames=10), record("sure", "fear", 0.5, frames=11)]
     records[0].scores = peaked("fear", 0.95)  # sharp scores, but the tag is rarely right at this confidence
-    index = build_index(records, models_dir=md)
+    index = build_index(records, md)
     results = rank(index, *message("I am scared", md, "fear"), k=2)
     assert [r.path for r in results] == ["/gifs/sure.gif", "/gifs/unsure.gif"]
-    alone = rank(build_index(records[:1], models_dir=md), *message("I am scared", md, "fear"), k=2)
+    alone = rank(build_index(records[:1], md), *message("I am scared", md, "fear"), k=2)
     assert alone == [] and "too uncertainly" in alone.note
 
 
@@ -234,7 +235,7 @@ def test_cuts_of_one_clip_do_not_fill_the_list(md):
     for cut in cuts:
         cut.caption = "nope"
     others = [record(name, "surprise", 0.85, frames=60 + i) for i, name in enumerate(["cat_jump", "owl_stare", "kid_gasp"])]
-    index = build_index(cuts + others, models_dir=md)
+    index = build_index(cuts + others, md)
     results = rank(index, *message("wait what", md, "surprise"), k=5)
     assert sum("homer" in r.path for r in results) <= 2
     plain = rank(index, *message("wait what", md, "surprise"), k=5, options=RankingOptions(diversity=0.0))
@@ -250,7 +251,7 @@ def test_why_says_what_the_streams_saw_and_the_caption(md):
         {"stream": "face", "scores": peaked("sadness"), "confidence": 0.6, "reason": "sad face in 9 of 16 frames"},
         {"stream": "caption", "scores": peaked("sadness"), "confidence": 0.7, "reason": "caption reads sad"},
         {"stream": "action", "scores": {}, "confidence": 0.0, "reason": "no action recognised"}]
-    index = build_index([old, new], models_dir=md)
+    index = build_index([old, new], md)
     why = {r.path: r.why for r in rank(index, *message("I let everyone down, I failed", md, "sadness"), k=2)}
     assert why["/gifs/old.gif"].startswith("sad face in 12 of 16 frames; tagged sad (60% sure)")
     assert why["/gifs/new.gif"].startswith("caption reads sad; sad face in 9 of 16 frames; caption 'I have failed you'")
@@ -260,14 +261,14 @@ def test_why_says_what_the_streams_saw_and_the_caption(md):
 def test_a_caption_is_matched_by_meaning(md):
     records = [record(f"c{i}", "neutral", 0.5, frames=10 + i) for i in range(4)]
     records[2].caption = "see you on monday, weekend is here"
-    index = build_index(records, models_dir=md)
+    index = build_index(records, md)
     top = rank(index, *message("finally friday, no work for two days", md), k=1)[0]
     assert top.path == "/gifs/c2.gif" and top.caption == records[2].caption
 
 
 def test_votes_nudge_the_ranking_for_messages_of_that_emotion(md, tmp_path):
     records = [record(f"j{i}", "happiness", 0.8 - 0.01 * i, frames=10 + i) for i in range(4)]
-    index = build_index(records, models_dir=md)
+    index = build_index(records, md)
     query = message("yay", md, "happiness")
     assert rank(index, *query, k=1)[0].path == "/gifs/j0.gif"
     liked = {"j3": np.array([0, 0, 0, 2, 0, 0, 0], np.float32)}  # two 👍 on happy messages

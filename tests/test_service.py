@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from app_corpus import build_app_corpus
-from gifemo.config import Runtime
 from gifemo.corpus import Corpus
 from gifemo.media import DecodeLimits
 from gifemo.recommender.service import Service, ServiceOptions, create_app
@@ -15,16 +14,16 @@ from gifemo.recommender.uploads import uploads_dir
 
 
 @pytest.fixture(scope="module")
-def client(gifs_dev, models_dir, tmp_path_factory):
+def client(gifs_dev, runtime, tmp_path_factory):
     from fastapi.testclient import TestClient
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    db = build_app_corpus(gifs_dev, models_dir, tmp_path_factory.getbasetemp() / "app_corpus")[0]
+    db = build_app_corpus(gifs_dev, runtime, tmp_path_factory.getbasetemp() / "app_corpus")[0]
     own = tmp_path_factory.mktemp("service") / "corpus.db"
     own.write_bytes(db.read_bytes())  # uploads go into a copy, not the corpus other test modules share
     service = Service(ServiceOptions(db=own, actions="off", limits=DecodeLimits(max_bytes=2_000_000)),
-                      Runtime(models_dir=models_dir))
+                      runtime)
     with TestClient(create_app(service)) as test_client:
         test_client.db = own
         yield test_client

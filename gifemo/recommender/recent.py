@@ -4,23 +4,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-
-def _note_file() -> Path:
-    from ..models import cache_dir
-
-    return cache_dir().parent / "last_corpus.txt"
+from ..config import Runtime
 
 
-def remember_corpus(db: str | Path) -> None:
-    note = _note_file()
+def _note_file(runtime: Runtime) -> Path:
+    return runtime.models_cache().parent / "last_corpus.txt"
+
+
+def remember_corpus(db: str | Path, runtime: Runtime) -> None:
+    note = _note_file(runtime)
     note.parent.mkdir(parents=True, exist_ok=True)
     note.write_text(str(Path(db).resolve()), encoding="utf-8")
 
 
-def last_corpus() -> Optional[Path]:
+def last_corpus(runtime: Runtime) -> Optional[Path]:
     """The corpus last used, if it still exists."""
     try:
-        path = Path(_note_file().read_text(encoding="utf-8").strip())
+        path = Path(_note_file(runtime).read_text(encoding="utf-8").strip())
     except OSError:
         return None
     return path if path.is_file() else None

@@ -53,8 +53,7 @@ class Service:
         torch.set_num_threads(1)
         self.options = options
         self.runtime = runtime
-        models_dir = None if runtime.models_dir is None else str(runtime.models_dir)
-        self.recommender = Recommender(options.db, text_model=options.text_model, models_dir=models_dir)
+        self.recommender = Recommender(options.db, runtime, text_model=options.text_model)
         self._tagger = None
         self._tag_lock = threading.Lock()
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from ..config import SEMANTIC_DIM, Runtime
 from ..corpus import GifRecord
 from ..emotions import EMOTIONS, scores_vector
 from ..facs.aus import au_names
 
-SEMANTIC_DIM = 384
 DIM = len(EMOTIONS) + SEMANTIC_DIM
 
 # How the tag text says each emotion: the adjective people type in messages, then the noun.
@@ -107,13 +107,12 @@ def reasons(record: GifRecord) -> list[str]:
     return [record.reason] if record.reason else []
 
 
-def encode(texts: Sequence[str], models_dir: Optional[str] = None, batch_size: int = 128,
-           progress: bool = False) -> np.ndarray:
+def encode(texts: Sequence[str], runtime: Runtime, batch_size: int = 128, progress: bool = False) -> np.ndarray:
     """(N, 384) float32 unit-length MiniLM embeddings, with the encoder the text model also uses."""
     from ..text.encoder import load_sentence_encoder
 
     if not texts:
         return np.zeros((0, SEMANTIC_DIM), dtype=np.float32)
-    encoder = load_sentence_encoder(None if models_dir is None else str(models_dir))
+    encoder = load_sentence_encoder(runtime)
     return encoder.encode(list(texts), batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
                           show_progress_bar=progress).astype(np.float32)
