@@ -1,13 +1,13 @@
 """gifemo in the browser: suggest GIFs for a message, tag GIFs, browse a tagged corpus, read an evaluation.
 
 Started by `gifemo app [--db CORPUS.db] [--report REPORT.json]`, which passes those as GIFEMO_DB and
-GIFEMO_REPORT; both can also be changed in the sidebar.
+GIFEMO_REPORT; both can also be changed in the sidebar. Without a corpus named, the app opens the one last
+used (after `make demo`, the demo's). Every read and write of the corpus goes through gifemo.corpus.Corpus.
 """
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -51,9 +51,11 @@ def corpus_changed_at(db: str) -> float:
 @st.cache_data(show_spinner=False)
 def corpus_table(db: str, changed_at: float) -> pd.DataFrame:
     """Light columns of every tagged GIF (not the timelines), refreshed when the corpus changes."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        table = pd.read_sql_query("SELECT path, emotion, confidence, source, frames, duration, error FROM gifs "
-                                  "ORDER BY path", conn)
+    from gifemo.corpus import Corpus
+
+    columns = ["path", "emotion", "confidence", "source", "frames", "duration", "error"]
+    with Corpus(db, readonly=True) as corpus:
+        table = pd.DataFrame([{c: getattr(r, c) for c in columns} for r in corpus.records()], columns=columns)
     table["emotion"] = table["emotion"].fillna("none")
     return table
 
@@ -86,18 +88,15 @@ def page_suggest(db: str) -> None:
     if not need_corpus(db):
         return
     text_model = st.sidebar.selectbox("Text model", TEXT_MODELS)
-    with st.form("suggest"):
-        message = st.text_input("Message", placeholder="let's dance!")
-        k = st.slider("How many GIFs", 1, 24, 8)
-        with st.expander("Filters"):
-            emotions = st.multiselect("GIF emotion", EMOTIONS)
-            sources = st.multiselect("Decided by", SOURCES)
-            min_confidence = st.slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05)
-        submitted = st.form_submit_button("Suggest")
-    if not (submitted or message):
-        return
+    # No form: the suggestions follow the message each time it changes (Enter or leaving the box).
+    message = st.text_input("Message", placeholder="let's dance!")
+    k = st.slider("How many GIFs", 1, 24, 8)
+    with st.expander("Filters"):
+        emotions = st.multiselect("GIF emotion", EMOTIONS)
+        sources = st.multiselect("Decided by", SOURCES)
+        min_confidence = st.slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05)
     if not message.strip():
-        st.warning("Type a message first.")
+        st.caption("Type a message: the GIFs update when it changes.")
         return
     from gifemo.recommender.ranking import Filters
 
@@ -108,61 +107,73 @@ def page_suggest(db: str) -> None:
         return
     if recommender.index.corpus_changed_at != corpus_changed_at(db):
         recommender.refresh()
-    scores = recommender.message_scores(message)
+    results = recommender.suggest(message, k=k, filters=Filters(emotions, min_confidence, sources))
+    scores = results.reading
     st.write("Message reads as: " + ", ".join(f"{EMOJI[e]} {e} {scores[e]:.2f}"
                                               for e in sorted(scores, key=lambda e: -scores[e])[:3]))
-    results = recommender.suggest(message, k=k, filters=Filters(emotions, min_confidence, sources))
-    if not results:
-        st.warning("No GIF in the corpus passes these filters.")
-        return
+    if results.note:
+        st.info(results.note)
     for row_start in range(0, len(results), GRID_COLUMNS):
         for column, result in zip(st.columns(GRID_COLUMNS), results[row_start:row_start + GRID_COLUMNS]):
             with column:
                 show_gif(result.path)
                 emotion_badge(result.emotion)
-                st.caption(f"score {result.score:.3f} · {Path(result.path).name}")
                 st.caption(result.why)
+                st.code(result.path, language=None)  # Streamlit's code block has a copy button
+                vote = st.feedback("thumbs", key=f"vote-{result.sha256}-{message}")
+                if vote is not None and st.session_state.get(f"voted-{result.sha256}-{message}") != vote:
+                    st.session_state[f"voted-{result.sha256}-{message}"] = vote
+                    recommender.vote(result.sha256, message, 1 if vote == 1 else -1)
 
 
 def page_tag(db: str) -> None:
     st.header("Tag GIFs")
-    chosen: list[tuple[str, str]] = []  # (name, path on disk)
-    uploads = st.file_uploader(f"Upload GIFs (at most {MAX_UPLOAD_MB} MB each)", type=["gif"],
-                               accept_multiple_files=True)
-    # Uploads live for this run of the page only: st.image has read them by its end.
-    with tempfile.TemporaryDirectory(prefix="gifemo-upload-") as scratch:
-        for upload in uploads or []:
-            if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
-                st.error(f"{upload.name} is larger than {MAX_UPLOAD_MB} MB")
-                continue
-            path = Path(tempfile.mkdtemp(dir=scratch)) / Path(upload.name).name  # two uploads may share a name
-            path.write_bytes(upload.getvalue())
-            chosen.append((upload.name, str(path)))
-        if db and Path(db).is_file():
-            table = corpus_table(db, corpus_changed_at(db))
-            picked = st.multiselect("...or pick GIFs of the corpus", table["path"].tolist())
-            chosen += [(Path(p).name, p) for p in picked]
-        for name, path in chosen:
-            st.subheader(name)
-            tag_one(path, name)
+    if not db:
+        st.info("Choose a corpus (`.db`) in the sidebar: uploads are tagged into it. A new name makes a new corpus.")
+        return
+    uploads = st.file_uploader(f"Upload GIFs (at most {MAX_UPLOAD_MB} MB each); they are added to the corpus",
+                               type=["gif"], accept_multiple_files=True)
+    shown: list[tuple[str, object]] = []  # (name, record)
+    for upload in uploads or []:
+        if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
+            st.error(f"{upload.name} is larger than {MAX_UPLOAD_MB} MB")
+            continue
+        record = add_to_corpus(db, upload.name, upload.getvalue())
+        if record is not None:
+            shown.append((upload.name, record))
+    if Path(db).is_file():
+        table = corpus_table(db, corpus_changed_at(db))
+        picked = st.multiselect("...or pick GIFs of the corpus", table["path"].tolist())
+        if picked:
+            from gifemo.corpus import Corpus
+
+            with Corpus(db, readonly=True) as corpus:
+                by_path = {r.path: r for r in corpus.records()}
+            shown += [(Path(p).name, by_path[p]) for p in picked if p in by_path]
+    for name, record in shown:
+        st.subheader(name)
+        show_record(record)
 
 
-def tag_one(path: str, name: str) -> None:
-    from gifemo.media import MediaError, content_sha256
+def add_to_corpus(db: str, name: str, data: bytes):
+    """The upload tagged into the corpus (kept beside it by content), or None after saying what went wrong."""
+    from gifemo.recommender.uploads import UploadError, add_upload
+
+    try:
+        record = add_upload(db, name, data, load_tagger())
+    except (MissingModelError, UploadError) as exc:
+        st.error(str(exc))
+        return None
+    if record.error:
+        st.error(record.error)
+        return None
+    return record
+
+
+def show_record(record) -> None:
     from gifemo.recommender.vectors import au_name
 
-    try:
-        sha256 = content_sha256(path)
-    except MediaError:
-        sha256 = None  # tagging it says why, in the record's error
-    try:
-        record = tagged(sha256, path) if sha256 else load_tagger().tag_file(path)
-    except MissingModelError as exc:
-        st.error(str(exc))
-        return
-    if record.error:
-        st.error(record.error.replace(record.path, name))  # the server's temporary path says nothing to the user
-        return
+    path = record.path
     left, right = st.columns(2)
     with left:
         show_gif(path, caption="original")
@@ -176,7 +187,7 @@ def tag_one(path: str, name: str) -> None:
         if record.top_actions:
             st.write("Actions: " + ", ".join(f"{n} {p:.2f}" for n, p in record.top_actions))
     with right:
-        annotated = annotated_gif(sha256, path)
+        annotated = annotated_gif(record.sha256, path)
         if isinstance(annotated, bytes):
             st.image(annotated, caption="annotated", width="stretch")
         else:
@@ -190,16 +201,10 @@ def tag_one(path: str, name: str) -> None:
         st.caption("No face found, so there is no per-frame timeline.")
 
 
-# Keyed by content (arguments starting with "_" are not hashed): every click reruns the page, and the
-# same GIF is then neither tagged nor annotated again, whatever temporary path its upload got.
-@st.cache_data(show_spinner="Tagging...", max_entries=64)
-def tagged(sha256: str, _path: str):
-    return load_tagger().tag_file(_path, sha256=sha256)
-
-
 @st.cache_data(show_spinner="Drawing the faces...", max_entries=64)
 def annotated_gif(sha256: str, _path: str) -> bytes | str:
-    """The annotated GIF's bytes, or why it could not be drawn."""
+    """The annotated GIF's bytes, or why it could not be drawn; keyed by content (arguments starting with
+    "_" are not hashed), so a rerun of the page does not draw the same GIF again."""
     from gifemo.annotate import annotate_gif
 
     with tempfile.TemporaryDirectory(prefix="gifemo-annotated-") as folder:
@@ -256,13 +261,24 @@ def page_evaluation(report_path: str) -> None:
         st.info("Choose a report JSON in the sidebar or upload one.")
         return
     labels = report["labels"]
-    a, b, c = st.columns(3)
+    baseline = report.get("baseline_majority")
+    a, b, c, d, e = st.columns(5)
     a.metric("Accuracy", f"{report['accuracy']:.3f}")
     b.metric("Macro-F1", f"{report['macro_f1']:.3f}")
     c.metric("Files", report.get("n", sum(map(sum, report["confusion_matrix"]))))
-    coverage = report.get("coverage_by_source") or report.get("coverage")
+    if "coverage" in report:
+        d.metric("Coverage", f"{report['coverage']:.3f}", help="share of files given an emotion (the rest abstained)")
+    if baseline:
+        e.metric(f"Always '{baseline['emotion']}'", f"{baseline['accuracy']:.3f}",
+                 help="accuracy of answering the most common label every time")
+    coverage = report.get("coverage_by_source")
     if isinstance(coverage, dict):
         st.write("Decided by: " + ", ".join(f"{k} {v}" for k, v in coverage.items()))
+    if "abstained" in report:
+        from gifemo.evaluate import format_report
+
+        with st.expander("The report as `gifemo evaluate` prints it", expanded=False):
+            st.code(format_report(report), language=None)
     st.subheader("Per class")
     st.dataframe(pd.DataFrame(report["per_class"]).T)
     if report.get("ablation"):
@@ -272,18 +288,26 @@ def page_evaluation(report_path: str) -> None:
     st.subheader("Confusion matrix (rows: true emotion)")
     from gifemo.plots import plot_confusion
 
-    png = Path(tempfile.mkdtemp(prefix="gifemo-report-")) / "confusion.png"
-    plot_confusion(report["confusion_matrix"], labels, png)
-    st.image(str(png))
-    st.dataframe(pd.DataFrame(report["confusion_matrix"], index=labels,
-                              columns=labels[:len(report["confusion_matrix"][0])]))
+    with tempfile.TemporaryDirectory(prefix="gifemo-report-") as folder:
+        png = Path(folder) / "confusion.png"
+        plot_confusion(report["confusion_matrix"], labels, png)
+        st.image(png.read_bytes())
+    confusion = pd.DataFrame(report["confusion_matrix"], index=labels,
+                             columns=labels[:len(report["confusion_matrix"][0])])
+    if "abstained" in report:
+        confusion["abstained"] = [report["abstained"].get(label, 0) for label in labels]
+    st.dataframe(confusion)
 
 
 def main() -> None:
     st.set_page_config(page_title="gifemo", page_icon=EMOJI["happiness"], layout="wide")
     st.sidebar.title("gifemo")
     page = st.sidebar.radio("Page", PAGES)
-    db = st.sidebar.text_input("Corpus (.db)", os.environ.get("GIFEMO_DB", ""))
+    from gifemo.recommender.recent import last_corpus, remember_corpus
+
+    db = st.sidebar.text_input("Corpus (.db)", os.environ.get("GIFEMO_DB") or str(last_corpus(RUNTIME) or ""))
+    if db and Path(db).is_file():
+        remember_corpus(db, RUNTIME)
     if page == "Suggest":
         page_suggest(db)
     elif page == "Tag":

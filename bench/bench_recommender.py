@@ -79,6 +79,12 @@ def synthetic_corpus(n: int, base: np.ndarray, base_emotions: np.ndarray, rng: n
     return vecs, rows
 
 
+def write_results(path: Path, result: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    print(f"wrote {path}")
+
+
 def percentiles(seconds: list[float]) -> dict:
     ms = np.asarray(seconds) * 1000
     return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2)}
@@ -218,9 +224,7 @@ def main() -> int:
     if args.labelled_db:
         result["emotion_precision"] = emotion_precision(args.labelled_db, text_model.name, K, 700)
         print(f"suggested GIFs carrying the message's emotion: {result['emotion_precision']}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, result)
     return 0
 
 

@@ -124,11 +124,21 @@ class IndexOptions:
 class RankingOptions:
     emotion_weight: float = 1.0
     semantic_weight: float = 0.4
-    candidates_per_result: int = 12     # candidates fetched per requested result, for diversity and filters
+    candidates_per_result: int = 12     # candidates fetched per requested result, for diversity and the rules
     min_candidates: int = 64
     min_term_match: float = 0.35        # a tag term at least this close to the message is named in `why`
     duplicate_emotion_l1: float = 0.1   # emotion scores this close, plus same frames/shape/duration: a re-encode
     mix_sources_within: float = 0.8     # another stream's GIF this close to the last pick's score may replace it
+    # A GIF fits when P(same emotion) beats chance (1/7) by this much, or a tag term is min_term_match close.
+    min_emotion_match: float = 0.25
+    # A message emotion this probable switches on its FORBIDDEN pairs (gifemo.recommender.ranking): low, since a
+    # grieving message the text model reads as mostly neutral must still not get a laughing GIF (on the 60 sad,
+    # angry and frightened GoEmotions dev messages of bench/bench_suggest_quality.py, 0.25 let 15 through,
+    # 0.1 one, 0.05 none).
+    forbid_from: float = 0.05
+    lead_min_confidence: float = 0.2    # the first suggestion's tag must be at least this likely right
+    diversity: float = 0.5              # MMR: weight of the similarity to GIFs already picked (0: none)
+    feedback_weight: float = 0.05       # score added per net 👍 (squashed), for messages of the same emotion
 
 
 @dataclass

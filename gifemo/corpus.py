@@ -49,8 +49,18 @@ CREATE INDEX IF NOT EXISTS gifs_emotion ON gifs (emotion);
 CREATE INDEX IF NOT EXISTS gifs_path ON gifs (path);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
+# 👍/👎 on suggestions (kept apart from SCHEMA, whose column list `_add_missing_columns` reads as the gifs table's).
+FEEDBACK_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    sha256   TEXT NOT NULL,
+    message  TEXT NOT NULL,
+    emotion  TEXT NOT NULL,       -- how the message read (its top emotion) when the vote was given
+    vote     INTEGER NOT NULL,    -- +1 or -1
+    voted_at REAL NOT NULL
+);
+"""
 
-OWN_TABLES = {"gifs", "meta"}
+OWN_TABLES = {"gifs", "meta", "feedback"}
 JSON_FIELDS = ("scores", "evidence", "warnings")
 
 
@@ -123,7 +133,7 @@ class Corpus:
                 self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.execute("PRAGMA synchronous=NORMAL")
-                self.conn.executescript(SCHEMA)
+                self.conn.executescript(SCHEMA + FEEDBACK_SCHEMA)
                 self._add_missing_columns()
                 self.conn.commit()
 
@@ -203,6 +213,22 @@ class Corpus:
         """When the corpus was last written (used to know when a search index is stale)."""
         row = self._one("SELECT value FROM meta WHERE key = 'changed_at'")
         return float(row["value"]) if row else 0.0
+
+    def add_feedback(self, sha256: str, message: str, emotion: str, vote: int) -> None:
+        """A 👍 (+1) or 👎 (-1) for the GIF `sha256` suggested for `message`, which read as `emotion`."""
+        if vote not in (1, -1):
+            raise ValueError(f"a vote is +1 or -1, not {vote!r}")
+        with self.conn:
+            self.conn.execute("INSERT INTO feedback VALUES (?, ?, ?, ?, ?)", (sha256, message, emotion, vote, time.time()))
+
+    def feedback_votes(self) -> dict[str, dict[str, int]]:
+        """sha256 -> {message emotion: net votes}."""
+        out: dict[str, dict[str, int]] = {}
+        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'feedback'").fetchone():
+            return out  # a corpus opened read-only that never got a vote
+        for row in self.conn.execute("SELECT sha256, emotion, SUM(vote) AS net FROM feedback GROUP BY sha256, emotion"):
+            out.setdefault(row["sha256"], {})[row["emotion"]] = int(row["net"])
+        return out
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}

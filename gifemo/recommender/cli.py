@@ -17,26 +17,64 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     from .ranking import Filters
     from .suggest import Recommender
 
-    # A message that is not valid UTF-8 (bytes from a shell) is read with its bad bytes replaced.
-    args.message = os.fsencode(args.message).decode("utf-8", "replace")
-    if not args.message.strip():
+    if (args.message is None) == (args.input is None):
+        print("gifemo suggest: error: give a message or --input FILE (one message per line), not both",
+              file=sys.stderr)
+        return 2
+    if args.message is not None:
+        # A message that is not valid UTF-8 (bytes from a shell) is read with its bad bytes replaced.
+        args.message = os.fsencode(args.message).decode("utf-8", "replace")
+    if args.message is not None and not args.message.strip():
         print("gifemo suggest: error: the message is empty", file=sys.stderr)
         return 2
+    if args.input is not None and not Path(args.input).is_file():
+        print(f"gifemo suggest: error: no message file at {args.input}", file=sys.stderr)
+        return 1
     if not Path(args.db).is_file():
         print(f"gifemo suggest: error: no corpus at {args.db} (make one with `gifemo tag`)", file=sys.stderr)
         return 1
     recommender = Recommender(args.db, args.runtime, text_model=args.text_model, progress=True)
     filters = Filters(emotions=args.emotion or (), min_confidence=args.min_confidence, sources=args.source or ())
+    if args.input is not None:
+        return _suggest_lines(recommender, Path(args.input), args.k, filters)
     results = recommender.suggest(args.message, k=args.k, filters=filters)
     if args.json:
         print(json.dumps([r.to_json() for r in results], indent=2))
         return 0
     scores = recommender.message_scores(args.message)
     print("message: " + ", ".join(f"{e} {scores[e]:.2f}" for e in sorted(scores, key=lambda e: -scores[e])[:3]))
-    if not results:
-        print("no GIF in the corpus passes the filters")
+    if results.note:
+        print(results.note)
     for rank, r in enumerate(results, 1):
         print(f"{rank:2d}. {r.score:.3f}  {r.emotion or '-':9s}  {readable(r.path)}\n      {r.why}")
+    return 0
+
+
+def _suggest_lines(recommender, path: Path, k: int, filters) -> int:
+    """One JSON line per non-blank message line, with the models loaded once for all of them."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"gifemo suggest: error: cannot read {path}: {exc}", file=sys.stderr)
+        return 1
+    for line in lines:
+        if line.strip():
+            results = recommender.suggest(line, k=k, filters=filters)
+            print(json.dumps({"message": line, "suggestions": [r.to_json() for r in results], "note": results.note},
+                             ensure_ascii=False), flush=True)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .service import ServiceOptions, serve
+
+    if not Path(args.db).is_file():
+        print(f"gifemo serve: error: no corpus at {args.db} (make one with `gifemo tag`)", file=sys.stderr)
+        return 1
+    runtime = args.runtime
+    print(f"gifemo serve: loading the models, then http://127.0.0.1:{args.port}/suggest?q=... (Ctrl-C stops)",
+          file=sys.stderr)
+    serve(ServiceOptions(db=Path(args.db), port=args.port, text_model=args.text_model, actions=args.actions), runtime)
     return 0
 
 
@@ -75,7 +113,8 @@ def _cmd_app(args: argparse.Namespace) -> int:
 
 def add_commands(sub, common) -> None:
     p = sub.add_parser("suggest", parents=[common], help="suggest GIFs of a tagged corpus for a message")
-    p.add_argument("message")
+    p.add_argument("message", nargs="?")
+    p.add_argument("--input", metavar="FILE", help="one message per line; prints one JSON line per message")
     p.add_argument("--db", required=True, metavar="CORPUS.db", help="corpus written by `gifemo tag`")
     p.add_argument("-k", type=_positive_int, default=8, help="number of GIFs (default: 8)")
     p.add_argument("--json", action="store_true", help='print [{"path", "score", "emotion", "why"}, ...]')
@@ -86,6 +125,14 @@ def add_commands(sub, common) -> None:
     p.add_argument("--source", action="append", choices=SOURCES,
                    help="only GIFs decided by this stream (repeatable)")
     p.set_defaults(func=_cmd_suggest)
+
+    p = sub.add_parser("serve", parents=[common], help="HTTP JSON API on 127.0.0.1: /suggest, /tag, /gifs, /health")
+    p.add_argument("--db", required=True, metavar="CORPUS.db", help="corpus written by `gifemo tag`")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--text-model", choices=TEXT_MODELS, help="message emotion model (default: the best)")
+    p.add_argument("--actions", choices=["fallback", "always", "off"], default="fallback",
+                   help="when uploads run the action stream (as `gifemo tag --actions`)")
+    p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("app", parents=[common], help="start the Streamlit app (suggest, tag, browse, evaluate)")
     p.add_argument("--db", metavar="CORPUS.db", help="corpus to suggest from and browse")

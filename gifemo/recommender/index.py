@@ -21,15 +21,15 @@ from ..corpus import Corpus, GifRecord
 from ..emotions import EMOTIONS
 from . import vectors
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: caption embedding, reasons
 # A filtered query that leaves at most this many GIFs is answered by an exact scan of just those.
 EXACT_SUBSET_MAX = 20_000
 
 
 @dataclass
 class GifIndex:
-    vectors: np.ndarray                  # (N, DIM) float32: emotion scores, then the tag-text embedding
-    rows: dict                           # column name -> list: sha256, path, emotion, confidence, source, ...
+    vectors: np.ndarray                  # (N, DIM) float32: emotion scores, then the tag-text (+ caption) embedding
+    rows: dict                           # column name -> list: sha256, path, emotion, confidence, source, caption, ...
     terms: list[str] = field(default_factory=list)
     term_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, SEMANTIC_DIM), np.float32))
     corpus_changed_at: float = 0.0
@@ -45,6 +45,10 @@ class GifIndex:
         self.confidence = np.asarray(self.rows["confidence"], dtype=np.float32)
         # A GIF with no emotion and no tag text has nothing a message could match.
         self.matchable = self.vectors.any(axis=1)
+        self.term_ids = {term: i for i, term in enumerate(self.terms)}
+        # Columns an older or synthetic index may lack.
+        for column, empty in (("sha256", ""), ("caption", ""), ("reasons", [])):
+            self.rows.setdefault(column, [empty] * len(self.vectors))
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -151,30 +155,38 @@ def build_index(records: Iterable[GifRecord], runtime: Runtime, previous: Option
                 progress: bool = False) -> GifIndex:
     """Vectors for the records (failed files left out). Tag texts unchanged since `previous` keep their embedding."""
     rows: dict[str, list] = {k: [] for k in ("sha256", "path", "emotion", "confidence", "source", "frames",
-                                             "width", "height", "duration", "text", "term_ids")}
+                                             "width", "height", "duration", "text", "term_ids", "caption",
+                                             "reasons")}
     term_ids: dict[str, int] = {}
     emotion_rows = []
     for record in records:
         if record.error:
             continue
         terms = vectors.tag_terms(record)
+        caption = vectors.caption(record)
         for column in ("sha256", "path", "emotion", "source", "frames", "width", "height", "duration"):
             rows[column].append(getattr(record, column))
         rows["confidence"].append(float(record.confidence or 0.0))
         rows["text"].append(vectors.tag_text(terms))
-        rows["term_ids"].append([term_ids.setdefault(t, len(term_ids)) for t in terms])
+        # The caption is a term too, so that `why` can say it matched the message.
+        rows["term_ids"].append([term_ids.setdefault(t, len(term_ids)) for t in terms + [caption] * bool(caption)])
+        rows["caption"].append(caption)
+        rows["reasons"].append(vectors.reasons(record))
         emotion_rows.append(vectors.emotion_part(record))
 
-    # Reuse embeddings of unchanged tag texts (and of terms) from the previous index.
-    known: dict[str, np.ndarray] = {}
+    # Reuse embeddings of unchanged tag texts and captions (kept as terms) from the previous index.
     known_terms: dict[str, np.ndarray] = {}
     if previous is not None and len(previous):
-        known = {t: previous.vectors[i, len(EMOTIONS):] for i, t in enumerate(previous.rows["text"])}
         known_terms = dict(zip(previous.terms, previous.term_vectors))
     texts = rows["text"]
-    semantic = _embed_missing(texts, known, runtime, progress)
+    for text in texts + rows["caption"]:
+        term_ids.setdefault(text, len(term_ids))
     terms = list(term_ids)
     term_vectors = _embed_missing(terms, known_terms, runtime, progress)
+    # The caption's meaning joins the tag text's: their sum, back to unit length.
+    semantic = term_vectors[[term_ids[t] for t in texts]] + term_vectors[[term_ids[c] for c in rows["caption"]]]
+    norms = np.linalg.norm(semantic, axis=1, keepdims=True)
+    semantic = np.divide(semantic, norms, out=np.zeros_like(semantic), where=norms > 0)
 
     vecs = np.zeros((len(texts), vectors.DIM), dtype=np.float32)
     if texts:
