@@ -1,7 +1,7 @@
 """Classification and calibration metrics, one implementation for evaluation and every trainer."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -70,8 +70,3 @@ def calibration(truth: Sequence[str], predicted: Sequence[str], confidence: Sequ
         table.append({"low": b / bins, "high": (b + 1) / bins, "n": int(mask.sum()),
                       "confidence": mean_conf, "accuracy": accuracy})
     return {"ece": float(ece), "bins": table, "answered": len(rows)}
-
-
-def recall_of(report: dict, emotion: str) -> Optional[float]:
-    cls = report["per_class"][emotion]
-    return cls["recall"] if cls["support"] else None
