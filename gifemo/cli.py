@@ -9,6 +9,7 @@ from . import __version__, models
 from .action import cli as action_cli
 from .media import DecodeLimits, MediaError
 from .recommender import cli as recommender_cli
+from .drawn import cli as drawn_cli
 from .facs import cli as facs_cli
 from .text import cli as text_cli
 
@@ -175,6 +176,7 @@ def _add_demo(sub, common) -> None:
 TRAIN_TARGETS: list[Callable] = []
 TRAIN_TARGETS.append(facs_cli.add_train_target)
 TRAIN_TARGETS.append(text_cli.add_train_target)
+TRAIN_TARGETS.append(drawn_cli.add_train_target)
 
 
 def _add_train(sub, common) -> None:

@@ -40,3 +40,13 @@ class Runtime:
 
 def _path(value) -> Optional[Path]:
     return Path(value).expanduser() if value else None
+
+
+@dataclass
+class DrawnOptions:
+    """Options of the drawn-face stream (gifemo.drawn.stream)."""
+    num_frames: int = 6                    # frames of the clip read for the photo-or-drawing check and the faces
+    # below this P(drawn) the clip is left to the photo face stream and the drawn stream abstains
+    min_drawn_probability: float = 0.5
+    landmarks: bool = True                 # look for a MediaPipe face mesh inside drawn objects and scenes
+    min_detection_confidence: float = 0.3

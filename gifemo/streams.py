@@ -33,6 +33,7 @@ class StreamEntry:
 
 STREAMS: tuple[StreamEntry, ...] = (
     StreamEntry("face", "gifemo.facs.stream:FaceStream"),
+    StreamEntry("drawn", "gifemo.drawn.stream:DrawnStream"),
     StreamEntry("action", "gifemo.action.stream:ActionStream", run="fallback"),
 )
 

@@ -1,0 +1,112 @@
+"""Photo or drawing? A logistic regression on nine colour and edge statistics of a few frames (or of a crop).
+
+Drawings have few colours, large flat regions, saturated palettes and sharp edges between flat areas; photos
+have many colours and soft gradients everywhere. The coefficients are fitted on gifs_train's `content` column
+(`gifemo train drawn-style`) and stored in data/weights/drawn_style.json (figures in its "metrics").
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..paths import WEIGHTS_DIR
+
+STYLE_WEIGHTS = "drawn_style.json"
+FEATURES = ("log_colours", "top8_share", "flat_share", "strong_edge_share", "edge_sharpness",
+            "mean_saturation", "vivid_share", "white_share", "static_share")
+ANALYSIS_SIDE = 128   # frames are shrunk to this longest side first: the statistics are about structure, not size
+DRAWN_CONTENT = {"cartoon", "emoji-sticker"}
+PHOTO_CONTENT = {"live-action-face", "live-action-noface", "animal"}
+
+
+def _shrink(frame: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    height, width = frame.shape[:2]
+    scale = ANALYSIS_SIDE / max(height, width)
+    if scale >= 1:
+        return frame
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # NEAREST keeps a drawing's flat colours flat (no blended edge colours)
+    return np.asarray(Image.fromarray(frame).resize(size, Image.NEAREST))
+
+
+def frame_features(frame: np.ndarray) -> np.ndarray:
+    """The first eight FEATURES of one HxWx3 uint8 RGB image (static_share is about several frames)."""
+    rgb = _shrink(frame).astype(np.int32)
+    quantised = (rgb >> 3)
+    keys = (quantised[..., 0] << 10) | (quantised[..., 1] << 5) | quantised[..., 2]
+    _, counts = np.unique(keys, return_counts=True)
+    counts = np.sort(counts)[::-1]
+    pixels = keys.size
+    grey = rgb.mean(axis=2)
+    gx = np.abs(np.diff(grey, axis=1))[:-1, :]
+    gy = np.abs(np.diff(grey, axis=0))[:, :-1]
+    gradient = np.maximum(gx, gy)
+    strong = (gradient > 40).mean()
+    medium = ((gradient > 6) & (gradient <= 40)).mean()
+    top, bottom = rgb.max(axis=2), rgb.min(axis=2)
+    saturation = (top - bottom) / np.maximum(top, 1)
+    return np.array([
+        np.log(len(counts) + 1),
+        counts[:8].sum() / pixels,
+        (gradient <= 2).mean(),
+        strong,
+        strong / (strong + medium + 1e-6),   # drawings: edges are sharp steps, rarely ramps
+        saturation.mean(),
+        ((saturation > 0.6) & (top > 100)).mean(),
+        (bottom > 235).mean(),
+    ], dtype=np.float64)
+
+
+def clip_features(frames: Sequence[np.ndarray]) -> np.ndarray:
+    """FEATURES of a sequence of frames: per-frame statistics averaged, plus the share of unchanged pixels."""
+    per_frame = np.mean([frame_features(f) for f in frames], axis=0)
+    small = [_shrink(f).astype(np.int16) for f in frames]
+    pairs = [(a, b) for a, b in zip(small, small[1:]) if a.shape == b.shape]
+    # drawn animations redraw a few parts on a fixed background; a filmed clip changes almost every pixel
+    static = np.mean([(np.abs(a - b).max(axis=2) <= 2).mean() for a, b in pairs]) if pairs else 1.0
+    return np.append(per_frame, static)
+
+
+class StyleModel:
+    """P(drawn) from FEATURES: standardise, then logistic regression."""
+
+    def __init__(self, mean: Sequence[float], scale: Sequence[float], coef: Sequence[float], intercept: float,
+                 metrics: Optional[dict] = None):
+        self.mean, self.scale = np.asarray(mean, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+        self.coef, self.intercept = np.asarray(coef, dtype=np.float64), float(intercept)
+        self.metrics = metrics or {}
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """P(drawn) per row of (N, 9) features (or for one (9,) row, as a 0-d array)."""
+        z = ((np.asarray(features) - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def to_dict(self) -> dict:
+        return {"features": list(FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "coef": self.coef.tolist(), "intercept": self.intercept, "metrics": self.metrics}
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: Optional[Path] = None) -> "StyleModel":
+        path = Path(path) if path else WEIGHTS_DIR / STYLE_WEIGHTS
+        data = json.loads(path.read_text())
+        if data.get("features") != list(FEATURES):
+            raise ValueError(f"{path}: fitted on other features than {FEATURES}; refit with `gifemo train drawn-style`")
+        return cls(data["mean"], data["scale"], data["coef"], data["intercept"], data.get("metrics"))
+
+    @classmethod
+    def fit(cls, features: np.ndarray, drawn: np.ndarray, C: float = 1.0) -> "StyleModel":
+        from sklearn.linear_model import LogisticRegression
+
+        mean, scale = features.mean(0), features.std(0) + 1e-9
+        model = LogisticRegression(C=C, max_iter=1000).fit((features - mean) / scale, drawn)
+        return cls(mean, scale, model.coef_[0], model.intercept_[0])
