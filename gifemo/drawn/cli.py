@@ -11,7 +11,8 @@ def _cmd_train_drawn(args: argparse.Namespace) -> int:
     from .train import DrawnTrainOptions, train
 
     options = DrawnTrainOptions(out=Path(args.out), per_class=args.per_class, epochs=args.epochs,
-                                time_budget=args.time_budget, threads=args.threads, seed=args.seed)
+                                time_budget=args.time_budget, threads=args.threads, seed=args.seed,
+                                lr=args.lr, init=Path(args.init) if args.init else None)
     metrics = train(options)
     print(f"synthetic val accuracy {metrics['synthetic_val']['accuracy']:.4f}; weights and figures in {options.out}")
     return 0
@@ -36,7 +37,10 @@ def add_train_target(train_sub, common) -> None:
     p.add_argument("--time-budget", type=float, default=20.0, metavar="MINUTES",
                    help="stop after the epoch that passes this many minutes of training (default: %(default)s)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule")
+    p.add_argument("--seed", type=int, default=0, help="seed of the drawings, the augmentation and the network")
+    p.add_argument("--init", metavar="WEIGHTS",
+                   help="start from these weights (their widths are kept) and train on newly drawn data")
     p.set_defaults(func=_cmd_train_drawn)
 
     p = train_sub.add_parser("drawn-style", parents=[common],

@@ -1,7 +1,10 @@
-"""Photo or drawing? A logistic regression on nine colour and edge statistics of a few frames (or of a crop).
+"""Photo or drawing? A logistic regression on six edge and colour statistics of a few frames (or of a crop).
 
-Drawings have few colours, large flat regions, saturated palettes and sharp edges between flat areas; photos
-have many colours and soft gradients everywhere. The coefficients are fitted on gifs_train's `content` column
+Drawings have large flat regions, saturated palettes and sharp edges between flat areas; photos have soft
+gradients everywhere. Statistics that depend on how a file was encoded rather than on what it shows (the
+number of distinct colours, the share of pixels unchanged between frames) are left out: GIF palettes and
+optimisers differ between collections, and on gifs_dev's original files the colour count called 13 of 28
+filmed GIFs drawn. The coefficients are fitted on gifs_train's `content` column
 (`gifemo train drawn-style`) and stored in data/weights/drawn_style.json (figures in its "metrics").
 """
 from __future__ import annotations
@@ -15,8 +18,7 @@ import numpy as np
 from ..paths import WEIGHTS_DIR
 
 STYLE_WEIGHTS = "drawn_style.json"
-FEATURES = ("log_colours", "top8_share", "flat_share", "strong_edge_share", "edge_sharpness",
-            "mean_saturation", "vivid_share", "white_share", "static_share")
+FEATURES = ("flat_share", "strong_edge_share", "edge_sharpness", "mean_saturation", "vivid_share", "white_share")
 ANALYSIS_SIDE = 128   # frames are shrunk to this longest side first: the statistics are about structure, not size
 DRAWN_CONTENT = {"cartoon", "emoji-sticker"}
 PHOTO_CONTENT = {"live-action-face", "live-action-noface", "animal"}
@@ -35,13 +37,8 @@ def _shrink(frame: np.ndarray) -> np.ndarray:
 
 
 def frame_features(frame: np.ndarray) -> np.ndarray:
-    """The first eight FEATURES of one HxWx3 uint8 RGB image (static_share is about several frames)."""
+    """FEATURES of one HxWx3 uint8 RGB image."""
     rgb = _shrink(frame).astype(np.int32)
-    quantised = (rgb >> 3)
-    keys = (quantised[..., 0] << 10) | (quantised[..., 1] << 5) | quantised[..., 2]
-    _, counts = np.unique(keys, return_counts=True)
-    counts = np.sort(counts)[::-1]
-    pixels = keys.size
     grey = rgb.mean(axis=2)
     gx = np.abs(np.diff(grey, axis=1))[:-1, :]
     gy = np.abs(np.diff(grey, axis=0))[:, :-1]
@@ -51,8 +48,6 @@ def frame_features(frame: np.ndarray) -> np.ndarray:
     top, bottom = rgb.max(axis=2), rgb.min(axis=2)
     saturation = (top - bottom) / np.maximum(top, 1)
     return np.array([
-        np.log(len(counts) + 1),
-        counts[:8].sum() / pixels,
         (gradient <= 2).mean(),
         strong,
         strong / (strong + medium + 1e-6),   # drawings: edges are sharp steps, rarely ramps
@@ -63,13 +58,8 @@ def frame_features(frame: np.ndarray) -> np.ndarray:
 
 
 def clip_features(frames: Sequence[np.ndarray]) -> np.ndarray:
-    """FEATURES of a sequence of frames: per-frame statistics averaged, plus the share of unchanged pixels."""
-    per_frame = np.mean([frame_features(f) for f in frames], axis=0)
-    small = [_shrink(f).astype(np.int16) for f in frames]
-    pairs = [(a, b) for a, b in zip(small, small[1:]) if a.shape == b.shape]
-    # drawn animations redraw a few parts on a fixed background; a filmed clip changes almost every pixel
-    static = np.mean([(np.abs(a - b).max(axis=2) <= 2).mean() for a, b in pairs]) if pairs else 1.0
-    return np.append(per_frame, static)
+    """FEATURES of a sequence of frames: the per-frame statistics averaged."""
+    return np.mean([frame_features(f) for f in frames], axis=0)
 
 
 class StyleModel:
@@ -82,7 +72,7 @@ class StyleModel:
         self.metrics = metrics or {}
 
     def probability(self, features: np.ndarray) -> np.ndarray:
-        """P(drawn) per row of (N, 9) features (or for one (9,) row, as a 0-d array)."""
+        """P(drawn) per row of (N, 6) features (or for one (6,) row, as a 0-d array)."""
         z = ((np.asarray(features) - self.mean) / self.scale) @ self.coef + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
 

@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from torch import nn
 from ..emotions import EMOTIONS
 from ..paths import WEIGHTS_DIR
 from .augment import sticker_frame
-from .model import DEFAULT_WIDTHS, DRAWN_WEIGHTS, DrawnNet, predict_proba, save_drawn, to_tensor
+from .model import DEFAULT_WIDTHS, DRAWN_WEIGHTS, DrawnNet, load_drawn, predict_proba, save_drawn, to_tensor
 from .procedural import draw_face
 from .render import Sprite, render_emoji
 
@@ -39,6 +40,7 @@ class DrawnTrainOptions:
     widths: tuple[int, ...] = DEFAULT_WIDTHS
     threads: int = 1
     seed: int = 0
+    init: Optional[Path] = None    # start from these weights (a warm restart on freshly drawn data)
 
 
 def make_images(sprites: dict[str, list[Sprite]], per_class: int, emoji_share: float,
@@ -83,7 +85,7 @@ def train(options: DrawnTrainOptions, log=functools.partial(print, flush=True)) 
     log(f"{len(x_train)} training and {len(x_val)} validation images from "
         f"{sum(map(len, sprites.values()))} emoji renderings + procedural faces in {time.time() - start:.0f} s")
 
-    model = DrawnNet(options.widths)
+    model = load_drawn(options.init) if options.init else DrawnNet(options.widths)
     optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=5e-4)
     steps = options.epochs * math.ceil(len(x_train) / options.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=options.lr, total_steps=steps, pct_start=0.15)
