@@ -38,7 +38,9 @@ def load_recommender(db: str, text_model: str):
 def load_tagger():
     from gifemo.tagger import Tagger
 
-    return Tagger(models_dir=MODELS_DIR)
+    from gifemo.config import Runtime
+
+    return Tagger(runtime=Runtime(models_dir=MODELS_DIR))
 
 
 def corpus_changed_at(db: str) -> float:
@@ -247,10 +249,10 @@ def page_evaluation(report_path: str) -> None:
         st.write("Decided by: " + ", ".join(f"{k} {v}" for k, v in coverage.items()))
     st.subheader("Per class")
     st.dataframe(pd.DataFrame(report["per_class"]).T)
-    if report.get("streams"):
-        st.subheader("Streams")
+    if report.get("ablation"):
+        st.subheader("Each stream alone, and each way of deciding")
         st.dataframe(pd.DataFrame({name: {k: v for k, v in m.items() if not isinstance(v, (dict, list))}
-                                   for name, m in report["streams"].items()}).T)
+                                   for name, m in report["ablation"].items()}).T)
     st.subheader("Confusion matrix (rows: true emotion)")
     from gifemo.plots import plot_confusion
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gifemo.config import Runtime
 from gifemo.facs import FaceOptions, FaceStream
 from gifemo.facs.expression import TEST_VIEWS
 from gifemo.facs.landmarks import FaceLandmarker
@@ -31,7 +32,7 @@ SHARED = ROOT.parent / "shared"
 def bench_stream(clips, models_dir, threads: int) -> list[dict]:
     rows = []
     for video in (True, False):
-        with FaceStream(FaceOptions(threads=threads), models_dir=models_dir) as stream:
+        with FaceStream(FaceOptions(), Runtime(models_dir=models_dir, threads=threads)) as stream:
             stream.analyze_frames(clips[0].frames[:2], clips[0].times[:2], video=video)  # warm-up
             frames = faces = 0
             start = time.perf_counter()
@@ -48,7 +49,7 @@ def bench_stream(clips, models_dir, threads: int) -> list[dict]:
 def bench_cnn(models_dir, threads: int) -> list[dict]:
     rows = []
     for views in TEST_VIEWS:
-        stream = FaceStream(FaceOptions(views=views, threads=threads), models_dir=models_dir)
+        stream = FaceStream(FaceOptions(views=views), Runtime(models_dir=models_dir, threads=threads))
         for batch in (1, 64):
             crops = [np.random.default_rng(i).integers(0, 255, (48, 48), dtype=np.uint8) for i in range(batch)]
             stream.cnn_probs(crops)

@@ -69,12 +69,12 @@ def draw_faces(frame: np.ndarray, observations) -> Image.Image:
 
 
 def annotate_gif(src: str | Path, dst: str | Path, face_stream=None, max_frames: int = 300,
-                 models_dir=None) -> Path:
+                 runtime=None) -> Path:
     """Annotate every frame (up to `max_frames`, evenly in time for longer GIFs) and write a GIF."""
     from .facs import FaceStream
 
     if face_stream is None:
-        with FaceStream(models_dir=models_dir) as own_stream:
+        with FaceStream(runtime=runtime) as own_stream:
             return annotate_gif(src, dst, own_stream, max_frames)
     clip = read_clip(src)
     if len(clip.frames) > max_frames:

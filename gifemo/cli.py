@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Callable, Optional
 
 from . import __version__, models
 from .action import cli as action_cli
 from .media import DecodeLimits, MediaError
+from .streams import STREAM_NAMES, STREAMS
 from .recommender import cli as recommender_cli
 from .drawn import cli as drawn_cli
 from .facs import cli as facs_cli
@@ -55,25 +57,34 @@ def _add_models(sub, common) -> None:
 
 
 # ---------------------------------------------------------------- tag / evaluate / show / annotate / demo
+def _runtime(args: argparse.Namespace):
+    from .config import Runtime
+
+    return Runtime.from_env(models_dir=args.models_dir, offline=True if args.offline else None)
+
+
 def _tag_options(args: argparse.Namespace):
-    from .facs import FaceOptions
     from .action import ActionOptions
     from .tagger import TagOptions
 
     limits = DecodeLimits(max_bytes=args.max_bytes, max_canvas_pixels=args.max_canvas_pixels,
                           max_frames=args.max_frames, max_total_pixels=args.max_total_pixels)
-    return TagOptions(face=FaceOptions(num_frames=args.frames), action=ActionOptions(flow=args.flow),
-                      actions=args.actions, limits=limits)
+    run = {name: "off" for name in STREAM_NAMES if getattr(args, f"no_{name}")}
+    run.setdefault("action", args.actions)
+    return TagOptions(num_frames=args.frames, limits=limits, stream_options={"action": ActionOptions(flow=args.flow)},
+                      run=run)
 
 
 def _add_tag_options(p: argparse.ArgumentParser, actions_default: str = "fallback") -> None:
-    p.add_argument("--frames", type=int, default=16, help="frames sampled evenly over each GIF for faces (default 16)")
+    p.add_argument("--frames", type=int, default=16, help="frames sampled evenly over each GIF (default 16)")
     p.add_argument("--actions", choices=["fallback", "always", "off"], default=actions_default,
                    help="when to run the action stream: only without a reliable face (fallback), always, or off")
     # DIS by default for bulk work: TV-L1 (the I3D paper's flow) costs about 7x more per GIF on 2 cores.
     p.add_argument("--flow", choices=["tvl1", "dis", "farneback", "none"], default="dis",
                    help="optical flow for the I3D flow stream: tvl1 (as in the I3D paper, slow), dis (default), "
                         "farneback, or none (RGB only)")
+    for entry in STREAMS:
+        p.add_argument(f"--no-{entry.name}", action="store_true", help=f"do not run the {entry.name} stream ({entry.help})")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes (each loads the models once)")
     limits = p.add_argument_group("decoding limits (a file over any of them is reported and skipped)")
     defaults = DecodeLimits()
@@ -89,7 +100,7 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     from .tagger import tag_paths
 
     summary = tag_paths(args.paths, args.db, jsonl=args.jsonl, workers=args.workers, options=_tag_options(args),
-                        models_dir=args.models_dir, progress=not args.quiet, retry_errors=args.retry_errors)
+                        runtime=_runtime(args), progress=not args.quiet, retry_errors=args.retry_errors)
     print(summary.text())
     return 1 if summary.failed else 0
 
@@ -108,11 +119,11 @@ def _add_tag(sub, common) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_report, write_report
 
-    report = evaluate(args.dataset, db=args.db, workers=args.workers, options=_tag_options(args),
-                      models_dir=args.models_dir, progress=not args.quiet)
-    write_report(report, args.json, args.plot)
+    report = evaluate(args.dataset, db=args.db, tag=not args.no_tag, workers=args.workers,
+                      options=_tag_options(args), runtime=_runtime(args), progress=not args.quiet)
+    pictures = write_report(report, args.json, args.plot)
     print(format_report(report))
-    print(f"\nreport: {args.json}" + (f", confusion matrix: {args.plot}" if args.plot else ""))
+    print(f"\nreport: {args.json}" + "".join(f", {p}" for p in pictures))
     return 0
 
 
@@ -120,17 +131,46 @@ def _add_evaluate(sub, common) -> None:
     p = sub.add_parser("evaluate", parents=[common], help="score tagging against a labelled GIF set")
     p.add_argument("dataset", metavar="DATASET", help="folder of label-named folders, or a CSV with columns file,label")
     p.add_argument("--json", required=True, metavar="REPORT.json")
-    p.add_argument("--plot", metavar="CM.png", help="confusion matrix picture")
+    p.add_argument("--plot", metavar="CM.png", help="confusion matrix picture (and CM-reliability.png beside it)")
     p.add_argument("--db", metavar="CORPUS.db", help="reuse/extend this corpus instead of a temporary one")
+    p.add_argument("--no-tag", action="store_true",
+                   help="score the records already in --db as they are, without tagging anything")
     p.add_argument("-q", "--quiet", action="store_true")
     _add_tag_options(p, actions_default="always")
     p.set_defaults(func=_cmd_evaluate)
 
 
+def _cmd_train_decision(args: argparse.Namespace) -> int:
+    from .evaluate import format_report, train_decision, write_report
+
+    report = train_decision(args.data, args.db, args.out, workers=args.workers, options=_tag_options(args),
+                            runtime=_runtime(args), progress=not args.quiet)
+    pictures = write_report(report, Path(args.out) / "decision_cv.json",
+                            Path(args.out) / "decision_cv_confusion.png")
+    print("cross-validated, grouped by source collection:\n" + format_report(report))
+    print(f"\nwritten: {Path(args.out) / 'decision.json'}, " + ", ".join(map(str, pictures)))
+    return 0
+
+
+def _add_train_decision(train_sub, common) -> None:
+    from .paths import WEIGHTS_DIR
+
+    p = train_sub.add_parser("decision", parents=[common],
+                             help="fit the GIF-level decision (stream calibration and pooling) on labelled GIFs")
+    p.add_argument("--data", required=True, action="append", metavar="DATASET",
+                   help="labelled GIF set, as for evaluate (repeat for several); a manifest.csv with source_repo "
+                        "groups the cross-validation")
+    p.add_argument("--db", required=True, metavar="CORPUS.db", help="corpus the labelled GIFs are tagged into (reused)")
+    p.add_argument("--out", default=str(WEIGHTS_DIR), metavar="DIR", help="where decision.json goes (default: %(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    _add_tag_options(p)
+    p.set_defaults(func=_cmd_train_decision)
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     from .show import show
 
-    print(show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), models_dir=args.models_dir))
+    print(show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), runtime=_runtime(args)))
     return 0
 
 
@@ -146,7 +186,7 @@ def _add_show(sub, common) -> None:
 def _cmd_annotate(args: argparse.Namespace) -> int:
     from .annotate import annotate_gif
 
-    print(annotate_gif(args.src, args.dst, max_frames=args.max_frames, models_dir=args.models_dir))
+    print(annotate_gif(args.src, args.dst, max_frames=args.max_frames, runtime=_runtime(args)))
     return 0
 
 
@@ -161,7 +201,7 @@ def _add_annotate(sub, common) -> None:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.folder, models_dir=args.models_dir, db=args.db)
+    return run_demo(args.folder, runtime=_runtime(args), db=args.db)
 
 
 def _add_demo(sub, common) -> None:
@@ -177,6 +217,7 @@ TRAIN_TARGETS: list[Callable] = []
 TRAIN_TARGETS.append(facs_cli.add_train_target)
 TRAIN_TARGETS.append(text_cli.add_train_target)
 TRAIN_TARGETS.append(drawn_cli.add_train_target)
+TRAIN_TARGETS.append(_add_train_decision)
 
 
 def _add_train(sub, common) -> None:

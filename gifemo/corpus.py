@@ -6,9 +6,10 @@ a rerun skips what is there (same content, same model version).
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -25,11 +26,9 @@ CREATE TABLE IF NOT EXISTS gifs (
     confidence    REAL,
     source        TEXT,
     scores        TEXT,
-    faces         TEXT,
-    top_aus       TEXT,
-    top_actions   TEXT,
-    action        TEXT,
-    timeline      TEXT,
+    reason        TEXT,
+    caption       TEXT,
+    evidence      TEXT,
     model_version TEXT,
     warnings      TEXT,
     error         TEXT,
@@ -40,7 +39,7 @@ CREATE INDEX IF NOT EXISTS gifs_path ON gifs (path);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
-JSON_FIELDS = ("scores", "faces", "top_aus", "top_actions", "action", "timeline", "warnings")
+JSON_FIELDS = ("scores", "evidence", "warnings")
 
 
 @dataclass
@@ -54,13 +53,11 @@ class GifRecord:
     height: int = 0
     emotion: Optional[str] = None        # None when no stream could decide (source "none") or on error
     confidence: float = 0.0
-    source: str = "none"                 # "face", "action" or "none"
+    source: str = "none"                 # the stream that carried the decision (see gifemo.streams), or "none"
     scores: dict = field(default_factory=dict)
-    faces: dict = field(default_factory=dict)
-    top_aus: list = field(default_factory=list)
-    top_actions: list = field(default_factory=list)
-    action: dict = field(default_factory=dict)      # action-stream summary: available, scores, mapped mass
-    timeline: list = field(default_factory=list)
+    reason: str = ""                     # why, in words: "sad face in 12 of 16 frames; caption 'I have failed you'"
+    caption: str = ""                    # the words written in the GIF, when the caption stream read any
+    evidence: list = field(default_factory=list)    # every stream's Evidence.to_dict(), as the decision read it
     model_version: str = ""
     warnings: list = field(default_factory=list)   # e.g. "file is truncated; used the complete frames"
     error: Optional[str] = None
@@ -68,6 +65,27 @@ class GifRecord:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def stream(self, name: str) -> Optional[dict]:
+        """The Evidence dict of stream `name`, or None when that stream did not run."""
+        return next((e for e in self.evidence if e.get("stream") == name), None)
+
+    def detail(self, stream: str, key: str, default=None):
+        evidence = self.stream(stream)
+        return (evidence.get("details") or {}).get(key, default) if evidence else default
+
+    # What the face and action streams saw, as `show`, the app and the recommender read it.
+    @property
+    def timeline(self) -> list:
+        return self.detail("face", "timeline", [])
+
+    @property
+    def top_aus(self) -> list:
+        return self.detail("face", "top_aus", [])
+
+    @property
+    def top_actions(self) -> list:
+        return self.detail("action", "top_actions", [])
 
 
 class Corpus:
@@ -79,7 +97,16 @@ class Corpus:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(SCHEMA)
+        self._add_missing_columns()
         self.conn.commit()
+
+    def _add_missing_columns(self) -> None:
+        """A corpus written by an older gifemo gains the newer columns (its records are retagged anyway,
+        since their model version differs)."""
+        have = {row["name"] for row in self.conn.execute("PRAGMA table_info(gifs)")}
+        for name, kind in re.findall(r"^\s+(\w+)\s+(TEXT|REAL|INTEGER)", SCHEMA, re.M):
+            if name not in have:
+                self.conn.execute(f"ALTER TABLE gifs ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self.conn.close()
@@ -131,7 +158,9 @@ class Corpus:
 
 
 def _record(row: sqlite3.Row) -> GifRecord:
-    data = dict(row)
+    known = {f.name for f in fields(GifRecord)}
+    data = {k: v for k, v in dict(row).items() if k in known}  # columns an older gifemo wrote are ignored
     for key in JSON_FIELDS:
-        data[key] = json.loads(data[key]) if data[key] else ([] if key in ("top_aus", "top_actions", "timeline", "warnings") else {})
+        data[key] = json.loads(data[key]) if data[key] else ([] if key in ("evidence", "warnings") else {})
+    data["reason"], data["caption"] = data.get("reason") or "", data.get("caption") or ""
     return GifRecord(**data)

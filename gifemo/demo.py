@@ -33,7 +33,7 @@ def make_demo_gifs(folder: Path = DEMO_DIR, size: int = 96, frames: int = 8) -> 
     return written
 
 
-def run_demo(folder=None, models_dir=None, db=None) -> int:
+def run_demo(folder=None, runtime=None, db=None) -> int:
     """Tag `folder` (default: the demo GIFs) into a corpus and print tags and suggestions."""
     from .models import cache_dir
     from .show import describe
@@ -48,12 +48,12 @@ def run_demo(folder=None, models_dir=None, db=None) -> int:
     folder_key = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:10]
     db = Path(db) if db else cache_dir().parent / "demo" / f"{folder_key}.db"
     print(f"Tagging {folder} into {db} ...")
-    summary = tag_paths([folder], db, models_dir=models_dir)
+    summary = tag_paths([folder], db, runtime=runtime)
     print(summary.text(), "\n")
     with Corpus(db) as corpus:
         for record in corpus.records():
             print(describe(record).split("\ntimeline:")[0], "\n")
-    recommender = Recommender(db, models_dir=models_dir)
+    recommender = Recommender(db, models_dir=runtime.models_dir if runtime else None)
     for message in DEMO_MESSAGES:
         reading = recommender.message_scores(message)
         best = max(reading, key=reading.get)

@@ -1,139 +1,231 @@
-"""Evaluate tagging on a labelled GIF set: accuracy, macro-F1, per-class report, confusion matrix,
-coverage by source, and the same metrics for the face stream alone, the action stream alone and fused."""
+"""Evaluate tags on a labelled GIF set: accuracy, macro-F1, per class, confusion, calibration (ECE and a
+reliability diagram), a table per content type when the set says what each GIF shows, and an ablation read from
+the stored Evidence (each stream alone, mean vs expressive face pooling, the rule vs the fitted decision), so
+no variant needs a second tagging run.
+"""
 from __future__ import annotations
 
 import csv
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
-from .corpus import Corpus
+from .corpus import Corpus, GifRecord
+from .decision import Decided, RuleDecision, load_decision, raw_evidence
 from .emotions import EMOTIONS, normalize_label, top_emotion
 from .media import MEDIA_EXTENSIONS
+from .metrics import NONE, calibration, classification
 from .models import sha256_of
+from .streams import STREAM_NAMES
 from .tagger import TagOptions, tag_paths
 
-NONE = "none"  # prediction when a stream abstains; counts as wrong
+MANIFEST = "manifest.csv"
 
 
-def load_dataset(dataset: str | Path) -> list[tuple[Path, str]]:
-    """(file, emotion) pairs from a folder of label-named folders or a CSV with columns file,label."""
+@dataclass(frozen=True)
+class LabelledGif:
+    path: Path
+    label: str
+    content: str = ""    # what the GIF shows (live-action-face, cartoon, emoji-sticker, ...), when the set says
+    group: str = ""      # its source collection: GIFs of one group are never split by cross-validation
+
+
+def load_dataset(dataset: str | Path) -> list[LabelledGif]:
+    """A folder of label-named folders (with an optional manifest.csv), or a CSV with columns file,label
+    (and optionally content, source_repo)."""
     dataset = Path(dataset)
+    if dataset.is_dir() and (dataset / MANIFEST).is_file():
+        return _from_csv(dataset / MANIFEST)
     if dataset.is_dir():
-        pairs = []
+        items = []
         for folder in sorted(p for p in dataset.iterdir() if p.is_dir()):
             label = normalize_label(folder.name)
-            pairs += [(f, label) for f in sorted(folder.rglob("*")) if f.suffix.lower() in MEDIA_EXTENSIONS]
-        if not pairs:
+            items += [LabelledGif(f, label, group=folder.name) for f in sorted(folder.rglob("*"))
+                      if f.suffix.lower() in MEDIA_EXTENSIONS]
+        if not items:
             raise ValueError(f"{dataset}: no GIFs or videos in label-named sub-folders")
-        return pairs
+        return items
     if dataset.suffix.lower() == ".csv":
-        with open(dataset, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
-                raise ValueError(f"{dataset}: a CSV data set needs the columns file,label")
-            return [(dataset.parent / row["file"], normalize_label(row["label"])) for row in reader]
+        return _from_csv(dataset)
     raise ValueError(f"{dataset}: expected a folder of label-named folders or a .csv with columns file,label")
 
 
-def metrics(truth: list[str], predicted: list[str]) -> dict:
-    """Accuracy over all items (abstentions count as wrong), macro-F1 over the classes present in
-    `truth`, per-class precision/recall/F1/support, and the 7x7 confusion matrix (rows = true)."""
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
-    n = len(truth)
-    covered = [i for i, p in enumerate(predicted) if p != NONE]
-    present = [e for e in EMOTIONS if e in truth]
-    precision, recall, f1, support = precision_recall_fscore_support(
-        truth, predicted, labels=list(EMOTIONS), zero_division=0)
-    macro = [f1[EMOTIONS.index(e)] for e in present]
-    return {
-        "n": n,
-        "accuracy": sum(t == p for t, p in zip(truth, predicted)) / n if n else 0.0,
-        "macro_f1": float(sum(macro) / len(macro)) if macro else 0.0,
-        "coverage": len(covered) / n if n else 0.0,
-        "accuracy_on_covered": (sum(truth[i] == predicted[i] for i in covered) / len(covered)) if covered else None,
-        "per_class": {e: {"precision": float(precision[k]), "recall": float(recall[k]), "f1": float(f1[k]),
-                          "support": int(support[k])} for k, e in enumerate(EMOTIONS)},
-        "labels": list(EMOTIONS),
-        "confusion_matrix": confusion_matrix(truth, predicted, labels=list(EMOTIONS)).tolist() if n else [],
-        "abstained": {e: sum(1 for t, p in zip(truth, predicted) if t == e and p == NONE) for e in EMOTIONS},
-    }
+def _from_csv(path: Path) -> list[LabelledGif]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
+            raise ValueError(f"{path}: a CSV data set needs the columns file,label")
+        return [LabelledGif(path.parent / row["file"], normalize_label(row["label"]), row.get("content") or "",
+                            row.get("source_repo") or row["file"]) for row in reader]
 
 
-def _stream_prediction(scores: Optional[dict]) -> str:
-    return top_emotion(scores) if scores else NONE
-
-
-def evaluate(dataset: str | Path, db: Optional[str | Path] = None, workers: int = 1,
-             options: Optional[TagOptions] = None, models_dir=None, progress: bool = True) -> dict:
-    """Tag every file of the data set (reusing `db` when given) and score the tags against the labels.
-    Both streams run on every file by default, so each can be scored alone."""
-    pairs = load_dataset(dataset)
-    options = options or TagOptions(actions="always")
+def labelled_records(items: Sequence[LabelledGif], db: Optional[str | Path] = None, tag: bool = True, workers: int = 1,
+                     options: Optional[TagOptions] = None, runtime=None, progress: bool = True
+                     ) -> list[Optional[GifRecord]]:
+    """The corpus record of every item, tagging those not yet tagged with these options (unless `tag` is False:
+    then the corpus is read as it is, whatever options made it)."""
     with tempfile.TemporaryDirectory() as scratch:
         db = Path(db) if db else Path(scratch) / "evaluate.db"
-        summary = tag_paths([p for p, _ in pairs], db, workers=workers, options=options,
-                            models_dir=models_dir, progress=progress)
+        if tag:
+            tag_paths([item.path for item in items], db, workers=workers, options=options, runtime=runtime,
+                      progress=progress)
         with Corpus(db) as corpus:
-            records = []
-            for path, label in pairs:
-                record = corpus.get(sha256_of(path)) if path.is_file() else None
-                records.append((path, label, record))
-    truth = [label for _, label, _ in records]
-    fused, face_only, action_only, items = [], [], [], []
-    coverage = {"face": 0, "action": 0, "none": 0, "error": 0}
-    for path, label, record in records:
-        if record is None or record.error:
-            coverage["error"] += 1
-            fused.append(NONE), face_only.append(NONE), action_only.append(NONE)
-            items.append({"path": str(path), "label": label, "predicted": None, "source": "error",
-                          "error": record.error if record else f"{path}: not found"})
-            continue
-        coverage[record.source] += 1
-        fused.append(record.emotion or NONE)
-        face_only.append(_stream_prediction((record.faces or {}).get("scores")))
-        action_only.append(_stream_prediction((record.action or {}).get("scores")))
-        items.append({"path": str(path), "label": label, "predicted": record.emotion, "source": record.source,
-                      "confidence": record.confidence, "face": face_only[-1], "action": action_only[-1]})
-    report = metrics(truth, fused)
-    report.update({
-        "dataset": str(dataset),
-        "coverage_by_source": coverage,
-        "streams": {"fused": metrics(truth, fused), "face_only": metrics(truth, face_only),
-                    "action_only": metrics(truth, action_only)},
-        "baseline_always_happiness": metrics(truth, ["happiness"] * len(truth))["accuracy"],
-        "tagging": {"tagged": summary.tagged, "skipped": summary.skipped, "failed": summary.failed},
-        "items": items,
+            return [corpus.get(sha256_of(item.path)) if item.path.is_file() else None for item in items]
+
+
+def _prediction(decided_or_scores) -> str:
+    if isinstance(decided_or_scores, Decided):
+        return decided_or_scores.emotion or NONE
+    return top_emotion(decided_or_scores) if decided_or_scores else NONE
+
+
+def ablation(records: Sequence[Optional[GifRecord]]) -> dict[str, list[str]]:
+    """Predictions of each variant, computed from the stored Evidence."""
+    rule, fitted = RuleDecision(), load_decision()
+    variants: dict[str, list[str]] = {}
+    for record in records:
+        raw = [raw_evidence(e) for e in record.evidence] if record and not record.error else []
+        by_stream = {e.stream: e for e in raw}
+        face = by_stream.get("face")
+        row = {f"{name} alone": _prediction(by_stream[name].scores if name in by_stream else {}) for name in STREAM_NAMES}
+        row["face, mean over frames"] = _prediction(face.details.get("scores_mean") if face else {})
+        row["rule decision (uncalibrated)"] = _prediction(rule.decide(raw))
+        row["fitted decision"] = _prediction(fitted.decide(raw)) if raw else NONE
+        for name, prediction in row.items():
+            variants.setdefault(name, []).append(prediction)
+    return {name: predictions for name, predictions in variants.items() if any(p != NONE for p in predictions)}
+
+
+def report(items: Sequence[LabelledGif], records: Sequence[Optional[GifRecord]], dataset: str,
+           decided: Optional[Sequence[Decided]] = None) -> dict:
+    """Everything evaluate prints; `decided` replaces the stored decisions (e.g. cross-validated ones)."""
+    truth = [item.label for item in items]
+    if decided is None:
+        predicted = [(r.emotion or NONE) if r and not r.error else NONE for r in records]
+        confidence = [r.confidence if r and not r.error else 0.0 for r in records]
+        sources = [(r.source if not r.error else "error") if r else "error" for r in records]
+    else:
+        predicted = [d.emotion or NONE for d in decided]
+        confidence = [d.confidence for d in decided]
+        sources = [d.source for d in decided]
+    result = classification(truth, predicted)
+    majority = max(EMOTIONS, key=truth.count) if truth else "happiness"
+    result.update({
+        "dataset": dataset,
+        "calibration": calibration(truth, predicted, confidence),
+        "coverage_by_source": {s: sources.count(s) for s in dict.fromkeys(sources)},
+        "baseline_majority": {"emotion": majority, "accuracy": truth.count(majority) / len(truth) if truth else 0.0},
+        "ablation": {name: _summary(classification(truth, p)) for name, p in ablation(records).items()},
+        "by_content": _by_content(items, truth, predicted),
+        "fitted_on": _fitted_on(records),
+        "items": [{"path": str(item.path), "label": item.label, "content": item.content, "predicted": p,
+                   "confidence": c, "source": s, "error": r.error if r else f"{item.path}: not tagged"}
+                  for item, p, c, s, r in zip(items, predicted, confidence, sources, records)],
     })
-    return report
+    return result
+
+
+def _summary(m: dict) -> dict:
+    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "coverage": m["coverage"],
+            "recall": {e: c["recall"] for e, c in m["per_class"].items()}}
+
+
+def _by_content(items, truth, predicted) -> dict:
+    kinds = sorted({item.content for item in items if item.content})
+    table = {}
+    for kind in kinds:
+        idx = [i for i, item in enumerate(items) if item.content == kind]
+        table[kind] = _summary(classification([truth[i] for i in idx], [predicted[i] for i in idx])) | {"n": len(idx)}
+    return table
+
+
+def _fitted_on(records) -> int:
+    """How many of these GIFs the shipped decision was fitted on: figures on them are not held out."""
+    fitted = load_decision()
+    shas = set(getattr(fitted, "metrics", {}).get("fitted_sha256", []))
+    return sum(1 for r in records if r is not None and r.sha256 in shas)
+
+
+def evaluate(dataset: str | Path, db: Optional[str | Path] = None, tag: bool = True, workers: int = 1,
+             options: Optional[TagOptions] = None, runtime=None, progress: bool = True) -> dict:
+    items = load_dataset(dataset)
+    records = labelled_records(items, db, tag, workers, options or TagOptions(run={"action": "always"}), runtime,
+                               progress)
+    return report(items, records, str(dataset))
 
 
 def format_report(report: dict) -> str:
+    cal = report["calibration"]
     lines = [f"{report['n']} files from {report['dataset']}",
              f"accuracy {report['accuracy']:.3f}   macro-F1 {report['macro_f1']:.3f}   "
-             f"(always 'happiness': {report['baseline_always_happiness']:.3f})",
-             "coverage: " + ", ".join(f"{k} {v}" for k, v in report["coverage_by_source"].items()), "",
-             f"{'stream':12s} {'accuracy':>9s} {'macro-F1':>9s} {'coverage':>9s} {'acc@cov':>8s}"]
-    for name, m in report["streams"].items():
-        on_cov = "-" if m["accuracy_on_covered"] is None else f"{m['accuracy_on_covered']:.3f}"
-        lines.append(f"{name:12s} {m['accuracy']:9.3f} {m['macro_f1']:9.3f} {m['coverage']:9.3f} {on_cov:>8s}")
-    lines += ["", f"{'class':10s} {'prec':>6s} {'recall':>6s} {'f1':>6s} {'n':>4s}"]
+             f"ECE {cal['ece']:.3f}" if cal["ece"] is not None else f"accuracy {report['accuracy']:.3f}",
+             f"always '{report['baseline_majority']['emotion']}': {report['baseline_majority']['accuracy']:.3f}",
+             "decided by: " + ", ".join(f"{k} {v}" for k, v in report["coverage_by_source"].items())]
+    if report["fitted_on"]:
+        lines.append(f"NOTE: the decision was fitted on {report['fitted_on']} of these GIFs: not a held-out figure "
+                     "(`gifemo train decision` reports cross-validated ones)")
+    lines += ["", f"{'variant':30s} {'accuracy':>8s} {'macro-F1':>8s} {'answered':>8s}"]
+    for name, m in report["ablation"].items():
+        lines.append(f"{name:30s} {m['accuracy']:8.3f} {m['macro_f1']:8.3f} {m['coverage']:8.2f}")
+    if report["by_content"]:
+        lines += ["", f"{'content':20s} {'n':>4s} {'accuracy':>8s} {'macro-F1':>8s} {'answered':>8s}"]
+        for kind, m in report["by_content"].items():
+            lines.append(f"{kind:20s} {m['n']:4d} {m['accuracy']:8.3f} {m['macro_f1']:8.3f} {m['coverage']:8.2f}")
+    lines += ["", f"{'class':10s} {'prec':>6s} {'recall':>6s} {'f1':>6s} {'n':>4s} {'predicted':>9s}"]
     for e, c in report["per_class"].items():
-        lines.append(f"{e:10s} {c['precision']:6.2f} {c['recall']:6.2f} {c['f1']:6.2f} {c['support']:4d}")
+        lines.append(f"{e:10s} {c['precision']:6.2f} {c['recall']:6.2f} {c['f1']:6.2f} {c['support']:4d} "
+                     f"{report['predicted_share'][e]:9.2f}")
     lines += ["", "confusion (rows true, columns predicted): " + " ".join(e[:4] for e in EMOTIONS)]
     for e, row in zip(EMOTIONS, report["confusion_matrix"]):
-        lines.append(f"{e:10s} " + " ".join(f"{v:4d}" for v in row) + f"   abstained {report['abstained'][e]}")
+        lines.append(f"{e:10s} " + " ".join(f"{v:4d}" for v in row) + f"   no answer {report['abstained'][e]}")
     return "\n".join(lines)
 
 
-def write_report(report: dict, json_path: str | Path, plot_path: Optional[str | Path] = None) -> None:
+def write_report(report: dict, json_path: str | Path, plot_path: Optional[str | Path] = None) -> list[Path]:
+    """The JSON report, and with `plot_path` the confusion matrix there plus the reliability diagram beside it
+    (`<name>-reliability.png`); returns the pictures written."""
     Path(json_path).parent.mkdir(parents=True, exist_ok=True)
     Path(json_path).write_text(json.dumps(report, indent=2))
-    if plot_path:
-        from .plots import plot_confusion
+    if not plot_path:
+        return []
+    from .plots import plot_confusion, plot_reliability
 
-        with_abstentions = [row + [report["abstained"][e]] for e, row in zip(report["labels"], report["confusion_matrix"])]
-        plot_confusion(with_abstentions, report["labels"], plot_path, column_labels=report["labels"] + ["(no answer)"],
-                       title=f"gifemo: accuracy {report['accuracy']:.2f}, macro-F1 {report['macro_f1']:.2f}")
+    plot_path = Path(plot_path)
+    with_abstentions = [row + [report["abstained"][e]] for e, row in zip(report["labels"], report["confusion_matrix"])]
+    pictures = [plot_confusion(with_abstentions, report["labels"], plot_path,
+                               column_labels=report["labels"] + ["(no answer)"],
+                               title=f"gifemo: accuracy {report['accuracy']:.2f}, macro-F1 {report['macro_f1']:.2f}")]
+    if report["calibration"]["bins"]:
+        ece = report["calibration"]["ece"]
+        pictures.append(plot_reliability(report["calibration"]["bins"],
+                                         plot_path.with_name(plot_path.stem + "-reliability.png"),
+                                         title=f"gifemo confidence: ECE {ece:.3f}"))
+    return pictures
+
+
+def train_decision(datasets: Sequence[str | Path], db: str | Path, out: str | Path, workers: int = 1,
+                   options: Optional[TagOptions] = None, runtime=None, progress: bool = True) -> dict:
+    """Tag the labelled sets into `db` (reusing what is there), fit the decision on their stored Evidence and
+    write it into the folder `out`; returns the cross-validated report (grouped by source collection) it stores beside it."""
+    from .decision import DECISION_WEIGHTS, fit_decision
+
+    items = [item for dataset in datasets for item in load_dataset(dataset)]
+    records = labelled_records(items, db, True, workers, options, runtime, progress)
+    usable = [(item, record) for item, record in zip(items, records) if record is not None and not record.error]
+    if len({item.label for item, _ in usable}) < 2:
+        raise ValueError("fitting the decision needs tagged GIFs of at least two emotions")
+    rows = [[raw_evidence(e) for e in record.evidence] for _, record in usable]
+    decision, held_out = fit_decision(rows, [item.label for item, _ in usable], [item.group for item, _ in usable])
+    cv = report([item for item, _ in usable], [record for _, record in usable], " + ".join(map(str, datasets)),
+                decided=held_out)
+    decision.metrics = {
+        "cross_validation": "grouped by source collection, 5 folds",
+        "accuracy": cv["accuracy"], "macro_f1": cv["macro_f1"], "ece": cv["calibration"]["ece"],
+        "recall": {e: c["recall"] for e, c in cv["per_class"].items()}, "by_content": cv["by_content"],
+        "n": cv["n"], "fitted_sha256": sorted(record.sha256 for _, record in usable),
+    }
+    Path(out).mkdir(parents=True, exist_ok=True)
+    decision.save(Path(out) / DECISION_WEIGHTS)
+    return cv

@@ -10,7 +10,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -69,6 +69,15 @@ class Clip:
     times: list[float]
     indices: list[int]             # frame index in the file of each sampled frame
     warnings: list[str] = field(default_factory=list)
+    # Samples the same file again (other instants or rate) from what was already read and checked, under
+    # the same limits: one read per file, whatever each stream needs.
+    resampler: Optional[Callable[..., "Clip"]] = field(default=None, repr=False, compare=False)
+
+    def resample(self, num_frames: Optional[int] = None, fps: Optional[float] = None, min_frames: int = 0,
+                 max_side: Optional[int] = None) -> "Clip":
+        if self.resampler is None:
+            raise ValueError("this clip was not read from a file and cannot be resampled")
+        return self.resampler(num_frames=num_frames, fps=fps, min_frames=min_frames, max_side=max_side)
 
 
 # --------------------------------------------------------------------------- GIF structure
@@ -259,8 +268,17 @@ def read_clip(path: os.PathLike | str, num_frames: Optional[int] = None, fps: Op
     data = _read_bytes(path, limits)
     if is_gif_bytes(data):
         info, layout = _parse_gif(data, str(path), limits)
-        return _read_gif(path, data, info, layout, num_frames, fps, min_frames, max_side, background, limits)
-    return _read_video(path, num_frames, fps, min_frames, max_side, limits)
+
+        def sample(num_frames=None, fps=None, min_frames=0, max_side=None) -> Clip:
+            clip = _read_gif(path, data, info, layout, num_frames, fps, min_frames, max_side, background, limits)
+            clip.resampler = sample
+            return clip
+    else:
+        def sample(num_frames=None, fps=None, min_frames=0, max_side=None) -> Clip:
+            clip = _read_video(path, num_frames, fps, min_frames, max_side, limits)
+            clip.resampler = sample
+            return clip
+    return sample(num_frames=num_frames, fps=fps, min_frames=min_frames, max_side=max_side)
 
 
 def _plan(info: MediaInfo, num_frames, fps, min_frames) -> tuple[list[float], list[int]]:

@@ -96,3 +96,20 @@ def plot_training_curves(members: Sequence[dict], ensemble_accuracy: float, ense
     ax2.legend(fontsize=7)
     fig.suptitle(f"Expression CNN, {len(members)} member(s): val accuracy {ensemble_accuracy:.3f} ({ensemble_label})")
     return _save(fig, out_png, dpi=100)
+
+
+def plot_reliability(bins: Sequence[dict], out_png: str | Path, title: str = "Reliability") -> Path:
+    """Accuracy against confidence per confidence bin (bar width: the bin, bar label: its count); a calibrated
+    model's bars reach the diagonal."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    ax.plot([0, 1], [0, 1], color="#7f7f7f", linestyle="--", linewidth=1, label="calibrated")
+    for b in bins:
+        ax.bar(b["low"], b["accuracy"], width=b["high"] - b["low"], align="edge", color="#1f77b4",
+               edgecolor="white", alpha=0.8)
+        ax.plot((b["low"] + b["high"]) / 2, b["confidence"], "o", color="#d62728", markersize=4)
+        ax.annotate(str(b["n"]), ((b["low"] + b["high"]) / 2, b["accuracy"]), ha="center", va="bottom", fontsize=7)
+    ax.set(xlim=(0, 1), ylim=(0, 1.05), xlabel="confidence", ylabel="share right", title=title)
+    ax.plot([], [], "o", color="#d62728", markersize=4, label="mean confidence in bin")
+    ax.legend(loc="upper left", fontsize=8)
+    return _save(fig, out_png, dpi=120)

@@ -16,17 +16,19 @@ def describe(record: GifRecord) -> str:
     if record.error:
         return f"{record.path}\n  FAILED: {record.error}"
     head = f"{record.path}  ({record.frames} frames, {record.duration:.2f} s, {record.width}x{record.height})"
-    reason = (record.faces or {}).get("reason", "")
     if record.emotion:
         lines = [head, f"emotion:  {EMOJI[record.emotion]} {record.emotion}  confidence {record.confidence:.2f}  "
-                       f"(source: {record.source}; {reason})"]
+                       f"(source: {record.source}; {record.reason})"]
     else:
-        lines = [head, f"emotion:  unknown (source: none; {reason})"]
+        lines = [head, f"emotion:  unknown (source: none; {record.reason})"]
     for name in sorted(EMOTIONS, key=lambda e: -record.scores.get(e, 0.0)) if record.scores else []:
         lines.append(f"  {name:10s} {record.scores[name]:5.2f} {_bar(record.scores[name])}")
-    faces = record.faces or {}
-    lines.append(f"faces:    in {faces.get('frames_with_face', 0)}/{faces.get('frames_analyzed', 0)} sampled frames, "
-                 f"up to {faces.get('max_faces', 0)} per frame")
+    if record.caption:
+        lines.append(f"caption:  {record.caption!r}")
+    lines.append("streams:")
+    for evidence in record.evidence:
+        said = f"{evidence['emotion']} {evidence['confidence']:.2f}" if evidence.get("emotion") else "no answer"
+        lines.append(f"  {evidence['stream']:8s} {said:16s} saw {evidence['coverage']:.0%}: {evidence['reason']}")
     if record.top_aus:
         from .facs.aus import au_names
 
@@ -34,8 +36,6 @@ def describe(record: GifRecord) -> str:
         lines.append("top AUs:  " + ", ".join(f"{au} {names.get(au, '').lower()} {value:.2f}" for au, value in record.top_aus))
     if record.top_actions:
         lines.append("actions:  " + ", ".join(f"{name} {p:.2f}" for name, p in record.top_actions))
-    elif (record.action or {}).get("reason"):
-        lines.append("actions:  " + record.action["reason"].splitlines()[0])
     if record.warnings:
         lines += [f"warning:  {w}" for w in record.warnings]
     if record.timeline:
@@ -51,7 +51,7 @@ def describe(record: GifRecord) -> str:
 
 
 def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | Path] = None, options=None,
-         models_dir=None) -> str:
+         runtime=None) -> str:
     from .models import sha256_of
     from .tagger import Tagger
 
@@ -60,7 +60,7 @@ def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | 
         with Corpus(db) as corpus:
             record = corpus.get(sha256_of(Path(gif)))
     if record is None:
-        with Tagger(options, models_dir=models_dir) as tagger:
+        with Tagger(options, runtime) as tagger:
             record = tagger.tag_file(gif)
     text = describe(record)
     if plot and record.timeline:

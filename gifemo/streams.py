@@ -1,8 +1,8 @@
 """The streams a decoded clip goes through, in one table: adding a stream is one entry here plus its package.
 
-Each stream is a class built as `Stream(options, runtime)` (options: the field of `TagOptions` named after the
-stream) with `analyze(clip) -> Evidence` and `close()`. Classes are imported only when used, so a run without
-a stream never imports its heavy dependencies (torch, OCR runtimes).
+Each stream is a class built as `Stream(options, runtime)`, with `analyze(clip) -> Evidence` and `close()`;
+its options are a dataclass with defaults. Both are named as "module:attribute" and imported only when used,
+so a run without a stream never imports its heavy dependencies (torch, OCR runtimes).
 """
 from __future__ import annotations
 
@@ -19,22 +19,45 @@ class Stream(Protocol):
     def close(self) -> None: ...
 
 
+RUN_MODES = ("always", "fallback", "off")
+
+
 @dataclass(frozen=True)
 class StreamEntry:
     name: str
-    target: str                 # "module:Class"
-    # "always", or "fallback": a costly stream run only when the streams before it left the GIF undecided.
+    target: str                 # "module:Class" of the stream
+    options: str                # "module:Class" of its options dataclass
+    # "always"; "fallback": a costly stream, run only when the streams before it left the GIF undecided;
+    # "off": available but not run unless asked for.
     run: str = "always"
+    help: str = ""
 
     def load(self, options, runtime) -> Stream:
-        module, cls = self.target.split(":")
-        return getattr(importlib.import_module(module), cls)(options, runtime)
+        return _attribute(self.target)(options, runtime)
+
+    def default_options(self):
+        return _attribute(self.options)()
+
+
+def _attribute(spec: str):
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 STREAMS: tuple[StreamEntry, ...] = (
-    StreamEntry("face", "gifemo.facs.stream:FaceStream"),
-    StreamEntry("drawn", "gifemo.drawn.stream:DrawnStream"),
-    StreamEntry("action", "gifemo.action.stream:ActionStream", run="fallback"),
+    StreamEntry("face", "gifemo.facs.stream:FaceStream", "gifemo.facs.stream:FaceOptions",
+                help="photographed faces: MediaPipe landmarks, expression CNN, EMFACS rules"),
+    StreamEntry("drawn", "gifemo.drawn.stream:DrawnStream", "gifemo.config:DrawnOptions",
+                help="drawn faces (emoji, stickers, cartoons): photo-or-drawing check, drawn-face CNN"),
+    StreamEntry("action", "gifemo.action.stream:ActionStream", "gifemo.action.stream:ActionOptions", run="fallback",
+                help="two-stream I3D Kinetics actions mapped to emotions"),
 )
 
 STREAM_NAMES: tuple[str, ...] = tuple(entry.name for entry in STREAMS)
+
+
+def stream_entry(name: str) -> StreamEntry:
+    for entry in STREAMS:
+        if entry.name == name:
+            return entry
+    raise KeyError(f"unknown stream {name!r}; known: {', '.join(STREAM_NAMES)}")

@@ -19,6 +19,7 @@ def build_app_corpus(gifs_dev: Path, models_dir: Path, folder: Path) -> tuple[Pa
     db, report_json = folder / "corpus.db", folder / "report.json"
     if report_json.is_file():
         return db, report_json
+    from gifemo.config import Runtime
     from gifemo.evaluate import evaluate, write_report
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -33,6 +34,6 @@ def build_app_corpus(gifs_dev: Path, models_dir: Path, folder: Path) -> tuple[Pa
         writer = csv.writer(handle)
         writer.writerow(["file", "label"])
         writer.writerows([str(gifs_dev / r["file"]), r["label"]] for r in chosen)
-    report = evaluate(dataset, db=db, models_dir=str(models_dir), progress=False)
+    report = evaluate(dataset, db=db, runtime=Runtime(models_dir=models_dir), progress=False)
     write_report(report, report_json, folder / "confusion.png")
     return db, report_json

@@ -83,17 +83,18 @@ def probs_on(emotion_map, **mass):
 def test_confident_laughing_gives_happiness(emotion_map):
     analysis = summarize(probs_on(emotion_map, laughing=0.8, clapping=0.1), emotion_map, ActionOptions(top_k=3))
     assert not analysis.abstained
-    assert [name for name, _ in analysis.top_actions[:2]] == ["laughing", "clapping"]
-    assert analysis.top_actions[0][1] == pytest.approx(0.8)
-    assert len(analysis.top_actions) == 3
-    assert analysis.mapped_mass == pytest.approx(0.8 * 1.0 + 0.1 * 0.5)
+    assert [name for name, _ in analysis.details["top_actions"][:2]] == ["laughing", "clapping"]
+    assert analysis.details["top_actions"][0][1] == pytest.approx(0.8)
+    assert len(analysis.details["top_actions"]) == 3
+    assert analysis.details["mapped_mass"] == pytest.approx(0.8 * 1.0 + 0.1 * 0.5)
     assert sum(analysis.scores.values()) == pytest.approx(1.0)
     assert analysis.scores["happiness"] == pytest.approx(1.0)
+    assert analysis.confidence == pytest.approx(0.85) and analysis.reason.startswith("actions: laughing 0.80")
 
 
 def test_mapped_mass_is_split_by_emotion_and_weight(emotion_map):
     analysis = summarize(probs_on(emotion_map, crying=0.3, slapping=0.5), emotion_map)
-    assert analysis.mapped_mass == pytest.approx(0.3 + 0.4)
+    assert analysis.details["mapped_mass"] == pytest.approx(0.3 + 0.4)
     assert analysis.scores["anger"] == pytest.approx(0.4 / 0.7)
     assert analysis.scores["sadness"] == pytest.approx(0.3 / 0.7)
     assert set(analysis.scores) == set(EMOTIONS)
@@ -101,9 +102,9 @@ def test_mapped_mass_is_split_by_emotion_and_weight(emotion_map):
 
 def test_actions_without_emotion_abstain(emotion_map):
     analysis = summarize(probs_on(emotion_map, playing_cricket=0.7, laughing=0.1), emotion_map)
-    assert analysis.abstained and analysis.scores is None
-    assert analysis.top_actions[0][0] == "playing cricket"
-    assert analysis.mapped_mass == pytest.approx(0.1)
+    assert analysis.abstained and analysis.scores == {} and analysis.confidence == 0
+    assert analysis.details["top_actions"][0][0] == "playing cricket"
+    assert analysis.details["mapped_mass"] == pytest.approx(0.1)
     d = analysis.to_dict()
-    assert d["top_actions"][0] == {"action": "playing cricket", "probability": pytest.approx(0.7)}
-    assert d["scores"] is None and d["abstained"] is True
+    assert d["details"]["top_actions"][0] == ["playing cricket", pytest.approx(0.7)]
+    assert d["scores"] == {} and d["emotion"] is None and "carry no emotion" in d["reason"]

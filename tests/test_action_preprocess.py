@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from gifemo.action import preprocess
+from gifemo.media import read_clip
 from gifmaker import Frame, make_gif
 
 BITS = 7  # frames carry their number as 7 horizontal bands (red = 1, white = 0) of 32 rows each
@@ -40,7 +41,7 @@ def write(tmp_path, frames, name="clip.gif"):
 
 def test_short_gif_loops_at_25_fps_to_min_frames(tmp_path):
     path = write(tmp_path, [coded_frame(n, delay_cs=9) for n in range(10)])  # 0.9 s: 22 instants, looped
-    frames, indices = preprocess.load_frames(path, fps=25, min_frames=64, max_frames=250)
+    frames, indices = preprocess.load_frames(read_clip(path, num_frames=1), fps=25, min_frames=64, max_frames=250)
     assert frames.shape == (64, 224, 224, 3) and frames.dtype == np.uint8
     for k, (allowed, index, crop) in enumerate(zip(expected_indices(64, 10, 90), indices, frames)):
         assert index in allowed, k
@@ -50,7 +51,7 @@ def test_short_gif_loops_at_25_fps_to_min_frames(tmp_path):
 
 def test_long_gif_keeps_its_middle_max_frames(tmp_path):
     path = write(tmp_path, [coded_frame(n, delay_cs=5) for n in range(80)])  # 4 s: 100 instants
-    frames, indices = preprocess.load_frames(path, fps=25, min_frames=16, max_frames=40)
+    frames, indices = preprocess.load_frames(read_clip(path, num_frames=1), fps=25, min_frames=16, max_frames=40)
     assert len(frames) == len(indices) == 40
     allowed = expected_indices(100, 80, 50)[30:70]
     assert all(index in ok for index, ok in zip(indices, allowed))
@@ -86,7 +87,7 @@ def test_truncated_gif_loops_the_frames_it_has(tmp_path):
     path = tmp_path / "cut.gif"
     path.write_bytes(data[: int(len(data) * 0.8)])  # the last frame(s) are cut off
     with pytest.warns(UserWarning):
-        frames, indices = preprocess.load_frames(path, fps=25, min_frames=16, max_frames=16)
+        frames, indices = preprocess.load_frames(read_clip(path, num_frames=1), fps=25, min_frames=16, max_frames=16)
     assert len(frames) == 16
     assert [decode_number(crop) for crop in frames] == indices
     assert max(indices) < 3
@@ -95,13 +96,13 @@ def test_truncated_gif_loops_the_frames_it_has(tmp_path):
 def test_frame_counts_out_of_range_are_rejected(tmp_path):
     path = write(tmp_path, [coded_frame(n, 10) for n in range(3)])
     with pytest.raises(ValueError):
-        preprocess.load_frames(path, min_frames=8)  # I3D needs 9 frames at least
+        preprocess.load_frames(read_clip(path, num_frames=1), min_frames=8)  # I3D needs 9 frames at least
     with pytest.raises(ValueError):
-        preprocess.load_frames(path, min_frames=64, max_frames=32)
+        preprocess.load_frames(read_clip(path, num_frames=1), min_frames=64, max_frames=32)
 
 
 def test_real_kinetics_clip(shared_dir):
-    frames, indices = preprocess.load_frames(shared_dir / "data" / "samples" / "cricket_shot.gif")
+    frames, indices = preprocess.load_frames(read_clip(shared_dir / "data" / "samples" / "cricket_shot.gif", num_frames=1))
     # 79 frames of 40 ms (3.16 s) at 25 fps -> 79 instants, one per GIF frame; each instant falls on
     # a frame change, where float rounding may pick the frame before.
     assert frames.shape == (79, 224, 224, 3)

@@ -11,7 +11,8 @@ from gifemo.action import ActionOptions, ActionStream, InceptionI3d
 from gifemo.action import stream as action_stream
 from gifemo.action.kinetics import load_labels
 from gifemo.emotions import EMOTIONS
-from gifemo.media import MediaError
+from gifemo.config import Runtime
+from gifemo.media import MediaError, read_clip
 from gifmaker import Frame, make_gif
 
 FAST = dict(min_frames=16, max_frames=16)  # one I3D output step: keeps each forward pass to seconds
@@ -65,21 +66,21 @@ def moving_gif(tmp_path):
 
 
 def test_without_weights_the_stream_is_unavailable_with_the_registry_message(tmp_path, moving_gif):
-    stream = ActionStream(models_dir=tmp_path / "empty")
+    stream = ActionStream(runtime=Runtime(models_dir=tmp_path / "empty"))
     assert not stream.available
     assert "i3d/rgb_imagenet.pt" in stream.reason and "gifemo models download i3d-rgb" in stream.reason
-    analysis = stream.analyze(moving_gif)
-    assert not analysis.available and analysis.reason == stream.reason
-    assert analysis.top_actions == [] and analysis.scores is None and analysis.abstained
-    assert json.loads(json.dumps(analysis.to_dict()))["available"] is False
+    evidence = stream.analyze(read_clip(moving_gif, num_frames=1))
+    assert evidence.abstained and evidence.scores == {} and evidence.confidence == 0
+    assert "i3d/rgb_imagenet.pt" in evidence.reason and "\n" not in evidence.reason
+    assert json.loads(json.dumps(evidence.to_dict()))["details"]["available"] is False
 
 
 def test_missing_flow_weights_only_block_the_two_stream_mode(tmp_path, voting_models):
     (tmp_path / "i3d").mkdir()
     (tmp_path / "i3d" / "rgb_imagenet.pt").write_bytes((voting_models / "i3d" / "rgb_imagenet.pt").read_bytes())
-    two_stream = ActionStream(ActionOptions(flow="dis"), models_dir=tmp_path)
+    two_stream = ActionStream(ActionOptions(flow="dis"), Runtime(models_dir=tmp_path))
     assert not two_stream.available and "gifemo models download i3d-flow" in two_stream.reason
-    assert ActionStream(ActionOptions(flow="none"), models_dir=tmp_path).available
+    assert ActionStream(ActionOptions(flow="none"), Runtime(models_dir=tmp_path)).available
 
 
 @pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", "state"])
@@ -90,32 +91,32 @@ def test_damaged_weights_make_the_stream_unavailable(tmp_path, content):
         torch.save({"conv.weight": torch.zeros(3, 3)}, path)
     else:
         path.write_bytes(content)
-    stream = ActionStream(ActionOptions(flow="none"), models_dir=tmp_path)
+    stream = ActionStream(ActionOptions(flow="none"), Runtime(models_dir=tmp_path))
     assert not stream.available
     assert str(path) in stream.reason and "cannot be loaded" in stream.reason
     assert "weights_only=False" not in stream.reason  # torch's advice to run pickled code is not passed on
 
 
 def test_two_stream_averages_the_streams_logits(voting_models, moving_gif):
-    stream = ActionStream(ActionOptions(flow="farneback", **FAST), models_dir=voting_models)
+    stream = ActionStream(ActionOptions(flow="farneback", **FAST), Runtime(models_dir=voting_models))
     assert stream.available, stream.reason
-    analysis = stream.analyze(moving_gif)
+    analysis = stream.analyze(read_clip(moving_gif, num_frames=1))
     # Each class got logit 12 from one stream and 0 from the other: 6 each after averaging.
     probs = np.full(400, 1.0)
     probs[[stream.emotion_map.actions.index(name) for name in ("laughing", "crying")]] = np.exp(6)
     probs /= probs.sum()
-    top = dict(analysis.top_actions)
+    top = dict(analysis.details["top_actions"])
     assert list(top)[:2] in (["laughing", "crying"], ["crying", "laughing"]) and len(top) == 5
-    assert top["laughing"] == pytest.approx(probs.max(), rel=1e-4) and top["crying"] == pytest.approx(probs.max(), rel=1e-4)
+    assert top["laughing"] == pytest.approx(probs.max(), abs=1e-4) and top["crying"] == pytest.approx(probs.max(), abs=1e-4)
     mass = stream.emotion_map.emotion_mass(probs)
-    assert not analysis.abstained
-    assert analysis.mapped_mass == pytest.approx(mass.sum(), rel=1e-4)
+    assert not analysis.abstained and analysis.confidence > 0
+    assert analysis.details["mapped_mass"] == pytest.approx(mass.sum(), rel=1e-4)
     assert [analysis.scores[name] for name in EMOTIONS] == pytest.approx(mass / mass.sum(), abs=1e-4)
     assert analysis.scores["happiness"] > 0.45 and analysis.scores["sadness"] > 0.45
 
 def test_rgb_only_follows_the_rgb_stream(voting_models, moving_gif):
-    analysis = ActionStream(ActionOptions(flow="none", **FAST), models_dir=voting_models).analyze(moving_gif)
-    assert analysis.top_actions[0][0] == "laughing" and analysis.top_actions[0][1] > 0.99
+    analysis = ActionStream(ActionOptions(flow="none", **FAST), Runtime(models_dir=voting_models)).analyze(read_clip(moving_gif, num_frames=1))
+    assert analysis.details["top_actions"][0][0] == "laughing" and analysis.details["top_actions"][0][1] > 0.99
     assert analysis.scores["happiness"] > 0.99
 
 
@@ -123,14 +124,14 @@ def test_undecodable_file_raises_media_error(voting_models, tmp_path):
     bad = tmp_path / "bad.gif"
     bad.write_bytes(b"GIF89a" + b"\x00" * 5)
     with pytest.raises(MediaError):
-        ActionStream(ActionOptions(flow="none", **FAST), models_dir=voting_models).analyze(bad)
+        ActionStream(ActionOptions(flow="none", **FAST), Runtime(models_dir=voting_models)).analyze(read_clip(bad, num_frames=1))
 
 
 def test_cli_prints_json_and_text(monkeypatch, capsys, voting_models, moving_gif):
     monkeypatch.setattr(action_stream, "ActionOptions", lambda **kw: ActionOptions(**kw, **FAST))
     assert cli.main(["actions", str(moving_gif), "--flow", "none", "--json", "--models-dir", str(voting_models)]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["top_actions"][0]["action"] == "laughing" and result["flow"] == "none"
+    assert result["details"]["top_actions"][0][0] == "laughing" and result["flow"] == "none"
     assert max(result["scores"], key=result["scores"].get) == "happiness"
     assert cli.main(["actions", str(moving_gif), "--flow", "none", "--models-dir", str(voting_models)]) == 0
     text = capsys.readouterr().out

@@ -29,10 +29,12 @@ def test_evaluate_csv_subset_writes_report_and_picture(gifs_dev, tmp_path, model
     assert report["n"] == 3 and report["labels"] == list(EMOTIONS)
     assert np.array(report["confusion_matrix"]).shape == (7, 7)
     assert report["coverage_by_source"]["none"] == 1 and report["abstained"]["anger"] == 1
-    assert set(report["streams"]) == {"fused", "face_only", "action_only"}
-    assert report["streams"]["action_only"]["coverage"] == 0.0   # no I3D weights here
+    assert {"face alone", "face, mean over frames", "rule decision (uncalibrated)"} <= set(report["ablation"])
+    assert "action alone" not in report["ablation"]   # no I3D weights here: it never answered
+    assert report["calibration"]["answered"] == 2 and 0 <= report["calibration"]["ece"] <= 1
     assert sum(report["confusion_matrix"][r][c] for r in range(7) for c in range(7)) == 2
     assert Image.open(tmp_path / "cm.png").size[0] > 300
+    assert Image.open(tmp_path / "cm-reliability.png").size[0] > 300
     assert "macro-F1" in run.stdout
 
 
@@ -41,6 +43,7 @@ def test_show_prints_evidence_and_draws_timeline(gifs_dev, tmp_path, models_dir)
                  models_dir=models_dir)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "source: face" in run.stdout and "top AUs:" in run.stdout
+    assert "streams:" in run.stdout and "happiness face in" in run.stdout
     assert run.stdout.count("s 😁") + run.stdout.count("(no face)") >= 6   # one timeline row per sampled frame
     assert (tmp_path / "t.png").stat().st_size > 5000
 

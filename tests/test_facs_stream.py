@@ -9,6 +9,8 @@ from PIL import Image
 
 from gifemo.cli import main
 from gifemo.emotions import EMOTIONS
+from gifemo.evidence import Evidence
+from gifemo.media import read_clip
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FACE_GIF = SHARED / "data/gifs_dev/Happiness/fa78d4f4edc0.gif"  # "putin laugh": one real face, laughing
@@ -18,9 +20,10 @@ FACE_GIF = SHARED / "data/gifs_dev/Happiness/fa78d4f4edc0.gif"  # "putin laugh":
 def stream():
     if not SHARED.exists():
         pytest.skip("../shared is absent")
-    from gifemo.facs import FaceOptions, FaceStream
+    from gifemo.config import Runtime
+    from gifemo.facs import FaceStream
 
-    with FaceStream(FaceOptions(num_frames=6), models_dir=SHARED / "models") as s:
+    with FaceStream(runtime=Runtime(models_dir=SHARED / "models")) as s:
         yield s
 
 
@@ -30,23 +33,24 @@ def _is_distribution(scores):
 
 
 def test_real_face_gif_end_to_end(stream):
-    analysis = stream.analyze(FACE_GIF)
-    assert analysis.frames_analyzed == 6 and len(analysis.timeline) == 6
-    assert analysis.frames_with_face >= 4
-    assert _is_distribution(analysis.scores)
-    assert analysis.emotion == max(analysis.scores, key=analysis.scores.get)
-    assert analysis.emotion == "happiness"  # a laughing face
-    assert 0 < analysis.confidence <= 1
+    clip = read_clip(FACE_GIF, num_frames=6)
+    evidence = stream.analyze(clip)
+    details = evidence.details
+    assert evidence.stream == "face" and details["frames_analyzed"] == 6 and len(details["timeline"]) == 6
+    assert details["frames_with_face"] >= 4 and evidence.coverage == details["frames_with_face"] / 6
+    assert _is_distribution(evidence.scores) and _is_distribution(details["scores_mean"])
+    assert evidence.emotion == "happiness"  # a laughing face
+    assert 0 < evidence.confidence <= 1 and evidence.reason.startswith("happiness face in ")
     width, height = Image.open(FACE_GIF).size
-    for obs in analysis.observations:
-        x, y, w, h = obs.box
-        assert 0 <= x and 0 <= y and w > 10 and h > 10 and x + w <= width and y + h <= height
-        assert _is_distribution(obs.scores)
-        assert all(0 <= v <= 1 for v in obs.aus.values()) and "AU12" in obs.aus
-    assert [t["time"] for t in analysis.timeline] == sorted(t["time"] for t in analysis.timeline)
-    top = dict(analysis.top_aus)
-    assert "AU12" in top  # smiling shows in the action units too
-    json.dumps(analysis.to_dict())  # serialisable as it is
+    for faces in stream.analyze_frames(clip.frames, clip.times):
+        for obs in faces:
+            x, y, w, h = obs.box
+            assert 0 <= x and 0 <= y and w > 10 and h > 10 and x + w <= width and y + h <= height
+            assert _is_distribution(obs.scores)
+            assert all(0 <= v <= 1 for v in obs.aus.values()) and "AU12" in obs.aus
+    assert [t["time"] for t in details["timeline"]] == sorted(t["time"] for t in details["timeline"])
+    assert "AU12" in dict(details["top_aus"])  # smiling shows in the action units too
+    assert Evidence.from_dict(json.loads(json.dumps(evidence.to_dict()))) == evidence
 
 
 def test_gif_without_a_face(stream, tmp_path):
@@ -54,10 +58,11 @@ def test_gif_without_a_face(stream, tmp_path):
     frames = [Image.fromarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)) for _ in range(4)]
     path = tmp_path / "noise.gif"
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
-    analysis = stream.analyze(path)
-    assert analysis.scores is None and analysis.emotion is None and analysis.confidence == 0.0
-    assert analysis.frames_with_face == 0 and all(t["scores"] is None for t in analysis.timeline)
-    json.dumps(analysis.to_dict())
+    evidence = stream.analyze(read_clip(path, num_frames=4))
+    assert evidence.abstained and evidence.emotion is None and evidence.confidence == 0.0
+    assert evidence.coverage == 0 and evidence.reason == "no face in 4 sampled frames"
+    assert all(t["scores"] is None for t in evidence.details["timeline"])
+    json.dumps(evidence.to_dict())
 
 
 def test_classify_aligned_recognises_fer_faces(stream):

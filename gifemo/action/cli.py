@@ -8,33 +8,37 @@ import sys
 from .flow import FLOW_METHODS
 
 
-def format_analysis(path: str, analysis, options) -> str:
-    """`analysis`: an ActionAnalysis; `options`: the ActionOptions it was made with."""
+def format_evidence(path: str, evidence, options) -> str:
+    """`evidence`: the action stream's Evidence; `options`: the ActionOptions it was made with."""
     mode = "RGB only" if options.flow == "none" else f"RGB + {options.flow} flow"
     lines = [f"{path} ({mode})", "top actions:"]
-    lines += [f"  {prob:6.3f}  {name}" for name, prob in analysis.top_actions]
-    if analysis.abstained:
-        lines.append(f"emotion: none (mapped mass {analysis.mapped_mass:.3f} < {options.min_mapped_mass})")
+    lines += [f"  {prob:6.3f}  {name}" for name, prob in evidence.details["top_actions"]]
+    mass = evidence.details["mapped_mass"]
+    if evidence.abstained:
+        lines.append(f"emotion: none (mapped mass {mass:.3f} < {options.min_mapped_mass})")
     else:
-        ranked = sorted(analysis.scores.items(), key=lambda item: -item[1])
-        lines.append(f"emotion: {ranked[0][0]} (mapped mass {analysis.mapped_mass:.3f}; "
+        ranked = sorted(evidence.scores.items(), key=lambda item: -item[1])
+        lines.append(f"emotion: {ranked[0][0]} (mapped mass {mass:.3f}; "
                      + ", ".join(f"{name} {p:.2f}" for name, p in ranked if p >= 0.005) + ")")
     return "\n".join(lines)
 
 
 def _cmd_actions(args: argparse.Namespace) -> int:
+    from ..config import Runtime
+    from ..media import read_clip
     from .stream import ActionOptions, ActionStream
 
     options = ActionOptions(flow=args.flow, progress=True)  # the bar goes to stderr
-    stream = ActionStream(options, models_dir=args.models_dir)
-    analysis = stream.analyze(args.gif)
+    stream = ActionStream(options, Runtime.from_env(models_dir=args.models_dir, offline=args.offline or None))
+    if not stream.available:
+        print(f"gifemo actions: the action stream is unavailable: {stream.reason}", file=sys.stderr)
+        return 1
+    evidence = stream.analyze(read_clip(args.gif, num_frames=1))
     if args.json:
-        print(json.dumps({"path": args.gif, "flow": args.flow, **analysis.to_dict()}, indent=2))
-    elif analysis.available:
-        print(format_analysis(args.gif, analysis, options))
+        print(json.dumps({"path": args.gif, "flow": args.flow, **evidence.to_dict()}, indent=2))
     else:
-        print(f"gifemo actions: the action stream is unavailable: {analysis.reason}", file=sys.stderr)
-    return 0 if analysis.available else 1
+        print(format_evidence(args.gif, evidence, options))
+    return 0
 
 
 def add_commands(sub, common) -> None:

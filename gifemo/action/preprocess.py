@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import math
-import os
 
 import cv2
 import numpy as np
 import torch
 
-from ..media import probe, read_clip
+from ..media import Clip
 
 SHORT_SIDE = 256
 CROP_SIZE = 224
@@ -37,18 +36,19 @@ def centre_window(count: int, max_frames: int) -> slice:
     return slice(start, start + min(count, max_frames))
 
 
-def load_frames(path: os.PathLike | str, fps: float = 25.0, min_frames: int = 64,
+def load_frames(clip: Clip, fps: float = 25.0, min_frames: int = 64,
                 max_frames: int = 250) -> tuple[np.ndarray, list[int]]:
-    """(T, 224, 224, 3) uint8 RGB frames sampled at `fps` of GIF time, and the file frame index of each.
+    """(T, 224, 224, 3) uint8 RGB frames sampled at `fps` of GIF time from the file `clip` was read from,
+    and the file frame index of each.
 
     Short GIFs loop until `min_frames`; long ones keep their middle `max_frames`.
     """
     if not MIN_MODEL_FRAMES <= min_frames <= max_frames:
         raise ValueError(f"need {MIN_MODEL_FRAMES} <= min_frames <= max_frames, got {min_frames} and {max_frames}")
-    info = probe(path)
+    info = clip.info
     # Let the decoder shrink big frames to about the final size, so long GIFs stay small in memory.
     max_side = math.ceil(SHORT_SIDE * max(info.width, info.height) / min(info.width, info.height))
-    clip = read_clip(path, fps=fps, min_frames=min_frames, max_side=max_side)
+    clip = clip.resample(fps=fps, min_frames=min_frames, max_side=max_side)
     frames, indices = clip.frames, clip.indices
     if len(frames) < min_frames:  # frames past damage in a truncated file were dropped: loop what is left
         repeat = [k % len(frames) for k in range(min_frames)]

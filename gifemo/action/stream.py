@@ -7,14 +7,16 @@ that mapped mass is below `min_mapped_mass`, i.e. when the GIF shows no emotion-
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import torch
 
 from .. import models
+from ..config import Runtime
+from ..evidence import Evidence
+from ..media import Clip
 from ..emotions import scores_dict
 from . import kinetics, preprocess
 from .flow import FLOW_METHODS, clip_flow
@@ -23,7 +25,8 @@ from .weights import UnusableWeightsError, load_i3d
 
 @dataclass
 class ActionOptions:
-    flow: str = "tvl1"           # "tvl1" | "dis" | "farneback" | "none" (RGB only)
+    # "tvl1" (the I3D paper's, about 7x slower on 2 cores) | "dis" | "farneback" | "none" (RGB only)
+    flow: str = "dis"
     fps: float = 25.0            # I3D was trained on 25 fps video
     min_frames: int = 64         # short GIFs loop up to this many frames (I3D's training clips were 64)
     max_frames: int = 250        # cap compute on long GIFs: their middle 10 s at 25 fps
@@ -39,52 +42,37 @@ class ActionOptions:
             raise ValueError(f"unknown flow method {self.flow!r}; expected one of {', '.join(FLOW_METHODS)}, none")
 
 
-@dataclass
-class ActionAnalysis:
-    available: bool
-    reason: str                                  # why the stream is unavailable, else ""
-    top_actions: list[tuple[str, float]] = field(default_factory=list)   # (Kinetics class, probability)
-    scores: Optional[dict[str, float]] = None   # the 7 emotions, sums to 1; None if abstained / unavailable
-    mapped_mass: float = 0.0
-    abstained: bool = True
-
-    def to_dict(self) -> dict:
-        return {
-            "available": self.available,
-            "reason": self.reason,
-            "top_actions": [{"action": name, "probability": prob} for name, prob in self.top_actions],
-            "scores": self.scores,
-            "mapped_mass": self.mapped_mass,
-            "abstained": self.abstained,
-        }
-
-
 def summarize(probs: np.ndarray, emotion_map: kinetics.EmotionMap,
-              options: Optional[ActionOptions] = None) -> ActionAnalysis:
-    """ActionAnalysis from (400,) class probabilities (uses `top_k` and `min_mapped_mass`)."""
+              options: Optional[ActionOptions] = None) -> Evidence:
+    """The action stream's Evidence from (400,) class probabilities (uses `top_k` and `min_mapped_mass`).
+
+    Its confidence is the top emotion's share times the mapped mass: an action that maps weakly to any
+    emotion claims little."""
     options = options or ActionOptions()
     top = np.argsort(-probs, kind="stable")[:options.top_k]
     mass = emotion_map.emotion_mass(probs)
     mapped = float(mass.sum())
-    abstained = mapped < options.min_mapped_mass
-    return ActionAnalysis(
-        available=True, reason="",
-        top_actions=[(emotion_map.actions[i], float(probs[i])) for i in top],
-        scores=None if abstained else scores_dict(mass),
-        mapped_mass=mapped, abstained=abstained)
+    top_actions = [[emotion_map.actions[i], round(float(probs[i]), 4)] for i in top]
+    details = {"available": True, "top_actions": top_actions, "mapped_mass": mapped}
+    named = ", ".join(f"{name} {p:.2f}" for name, p in top_actions[:2])
+    if mapped < options.min_mapped_mass:
+        return Evidence("action", {}, 1.0, 0.0, f"actions ({named}) carry no emotion", details)
+    scores = scores_dict(mass)
+    return Evidence("action", scores, 1.0, max(scores.values()) * mapped, f"actions: {named}", details)
 
 
 class ActionStream:
-    """Loads the weights once; `available` is False (with `reason`) when they are missing or unusable."""
+    """Loads both I3D networks once; reports an unavailable stream (with the reason) when weights are missing."""
 
-    def __init__(self, options: Optional[ActionOptions] = None, models_dir: Optional[os.PathLike] = None):
+    def __init__(self, options: Optional[ActionOptions] = None, runtime: Optional[Runtime] = None):
         self.options = options or ActionOptions()
+        runtime = runtime or Runtime()
         self.rgb_model = self.flow_model = None
         try:
-            self.rgb_model = load_i3d("i3d-rgb", models_dir)
+            self.rgb_model = load_i3d("i3d-rgb", runtime.models_dir)
             if self.options.flow != "none":
-                self.flow_model = load_i3d("i3d-flow", models_dir)
-            labels = kinetics.load_labels(models_dir)
+                self.flow_model = load_i3d("i3d-flow", runtime.models_dir)
+            labels = kinetics.load_labels(runtime.models_dir)
             self.emotion_map = kinetics.load_emotion_map(labels=labels)
         except (models.MissingModelError, UnusableWeightsError) as exc:
             self.rgb_model = self.flow_model = None
@@ -92,12 +80,15 @@ class ActionStream:
         else:
             self.available, self.reason = True, ""
 
-    def class_probabilities(self, path: os.PathLike | str) -> np.ndarray:
-        """(400,) softmax of the stream-averaged, time-averaged logits for the GIF or video at `path`."""
+    def close(self) -> None:
+        pass
+
+    def class_probabilities(self, clip: Clip) -> np.ndarray:
+        """(400,) softmax of the stream-averaged, time-averaged logits for the file `clip` was read from."""
         if not self.available:
             raise RuntimeError(f"the action stream is unavailable: {self.reason}")
         o = self.options
-        frames, indices = preprocess.load_frames(path, o.fps, o.min_frames, o.max_frames)
+        frames, indices = preprocess.load_frames(clip, o.fps, o.min_frames, o.max_frames)
         inputs = [(self.rgb_model, preprocess.rgb_input(frames))]
         if self.flow_model is not None:
             flow = clip_flow(frames, indices, o.flow, progress=o.progress)
@@ -106,12 +97,12 @@ class ActionStream:
             logits = torch.stack([model(clip)[0].mean(dim=-1) for model, clip in inputs]).mean(dim=0)
             return torch.softmax(logits.double(), dim=0).numpy()
 
-    def analyze(self, path: os.PathLike | str) -> ActionAnalysis:
-        """Top actions and mapped emotion; an unavailable result when the weights are missing.
+    def analyze(self, clip: Clip) -> Evidence:
+        """Top actions and mapped emotion; an abstention that says why when the weights are missing.
 
         Raises gifemo.media.MediaError for files that cannot be decoded.
         """
         if not self.available:
-            return ActionAnalysis(available=False, reason=self.reason)
-        return summarize(self.class_probabilities(path), self.emotion_map, self.options)
-
+            return Evidence.abstain("action", f"action stream unavailable: {self.reason.splitlines()[0]}",
+                                    available=False)
+        return summarize(self.class_probabilities(clip), self.emotion_map, self.options)

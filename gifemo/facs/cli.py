@@ -42,11 +42,12 @@ def _read_image(path: Path):
 
 def _cmd_face(args: argparse.Namespace) -> int:
     from ..emotions import top_emotion
+    from ..config import Runtime
     from .stream import FaceOptions, FaceStream
 
     views = args.views or (ALIGNED_VIEWS if args.aligned else None)
     options = FaceOptions(max_faces=args.max_faces, **({"views": views} if views else {}))
-    stream = FaceStream(options, models_dir=args.models_dir)
+    stream = FaceStream(options, Runtime.from_env(models_dir=args.models_dir))
     out = sys.stdout if args.jsonl == "-" else open(args.jsonl, "w", encoding="utf-8")
     failed = 0
 

@@ -1,13 +1,15 @@
 """The face stream: faces in sampled frames -> aligned crops -> CNN + EMFACS rules -> per-face, per-frame
 and per-GIF emotion scores.
 
-Per frame, faces are weighted by their box area (the largest face is usually the one the GIF is
-about); per GIF, the frames with a face are averaged.
+A GIF's face scores pool every face of every sampled frame, weighted by box area (the largest face is usually
+the one the GIF is about) and by expressiveness, (1.05 - p_neutral)^2: a reaction GIF is about the moment the
+expression peaks, and a plain mean over frames let the calm frames around it pull the answer to "neutral"
+(on the labelled GIFs of ../shared/data, see data/weights/README.md).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -15,7 +17,9 @@ import numpy as np
 import torch
 
 from ..emotions import EMOTIONS, scores_dict, scores_vector, top_emotion
-from ..media import Clip, read_clip
+from ..config import Runtime
+from ..evidence import Evidence
+from ..media import Clip
 from .align import FER_SIZE, align_face, to_grey
 from .aus import action_units
 from .expression import DEFAULT_VIEWS, predict_proba
@@ -27,12 +31,10 @@ from .weights import load_expression
 
 @dataclass
 class FaceOptions:
-    num_frames: int = 16              # frames sampled evenly over the GIF's real duration
     max_faces: int = 4
     # 0.3 finds faces in 29 of the 43 gifs_dev GIFs against 26 at MediaPipe's default 0.5 (see README).
     min_detection_confidence: float = 0.3
     views: int = DEFAULT_VIEWS        # CNN test-time views per face: 1, 2 (with mirror) or 10 (see expression.py)
-    threads: int = 2
     # combination weights are loaded from data/weights/face_fusion.json, not set here
 
 
@@ -51,27 +53,6 @@ class FaceObservation:
                 "scores": self.scores, "aus": _rounded(self.aus)}
 
 
-@dataclass
-class FaceAnalysis:
-    scores: Optional[dict[str, float]]   # per-GIF face emotion, None when no face was found
-    emotion: Optional[str]
-    # Reliability of the face evidence in [0, 1]: the share of sampled frames with a face times
-    # (1 - normalised entropy of `scores`). 0 without faces; near 1 for a face in every frame with one clear emotion.
-    confidence: float
-    frames_analyzed: int
-    frames_with_face: int
-    observations: list[FaceObservation]
-    timeline: list[dict]                 # per sampled frame: {"time": s, "scores": dict | None}
-    top_aus: list[tuple[str, float]] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["observations"] = [o.to_dict() for o in self.observations]
-        d["timeline"] = [{"time": round(t["time"], 3), "scores": t["scores"]} for t in self.timeline]
-        d["top_aus"] = [[au, round(v, 4)] for au, v in self.top_aus]
-        return d
-
-
 def _rounded(d: dict[str, float]) -> dict[str, float]:
     """For AU intensities only: scores keep full precision so that they still sum to 1."""
     return {k: round(float(v), 4) for k, v in d.items()}
@@ -80,11 +61,12 @@ def _rounded(d: dict[str, float]) -> dict[str, float]:
 class FaceStream:
     """Loads the landmarker and the CNN once; analyses clips, frame lists and aligned crops."""
 
-    def __init__(self, options: Optional[FaceOptions] = None, models_dir=None,
+    def __init__(self, options: Optional[FaceOptions] = None, runtime: Optional[Runtime] = None,
                  weights: Optional[Path] = None, fusion: Optional[Path] = None):
         self.options = options or FaceOptions()
-        self.models_dir = models_dir
-        torch.set_num_threads(self.options.threads)
+        runtime = runtime or Runtime()
+        self.models_dir = runtime.models_dir
+        torch.set_num_threads(runtime.torch_threads())
         self.cnn = load_expression(weights)
         self.fusion = Fusion.load(fusion)
         self._landmarkers: dict[bool, FaceLandmarker] = {}
@@ -148,36 +130,53 @@ class FaceStream:
             result[i].append(FaceObservation(i, float(t), face.box, scores, top_emotion(scores), aus))
         return result
 
-    def analyze_clip(self, clip: Clip) -> FaceAnalysis:
-        per_frame = self.analyze_frames(clip.frames, clip.times)
-        return summarize(per_frame, clip.times)
+    def analyze(self, clip: Clip) -> Evidence:
+        return pool(self.analyze_frames(clip.frames, clip.times), clip.times)
 
-    def analyze(self, path) -> FaceAnalysis:
-        return self.analyze_clip(read_clip(path, num_frames=self.options.num_frames))
+
+EXPRESSIVENESS_FLOOR = 0.05  # a fully neutral face still counts a little: a GIF of calm faces is "neutral"
 
 
 def frame_scores(faces: Sequence[FaceObservation]) -> Optional[np.ndarray]:
-    """One frame's scores: its faces weighted by box area."""
+    """One frame's scores: its faces weighted by box area (the timeline's point for that frame)."""
     if not faces:
         return None
-    weights = np.array([max(1, f.box[2] * f.box[3]) for f in faces], dtype=np.float64)
+    weights = np.array([area(f) for f in faces], dtype=np.float64)
     return (np.stack([scores_vector(f.scores) for f in faces]) * weights[:, None]).sum(0) / weights.sum()
 
 
-def summarize(per_frame: Sequence[Sequence[FaceObservation]], times: Sequence[float], top_k: int = 5) -> FaceAnalysis:
-    """Per-GIF scores (mean over frames with a face), timeline, confidence and the strongest AUs."""
+def area(face: FaceObservation) -> float:
+    return float(max(1, face.box[2] * face.box[3]))
+
+
+def expressive_weights(observations: Sequence[FaceObservation]) -> np.ndarray:
+    """Pooling weight of each face: box area x (1 + floor - p_neutral)^2, normalised to sum 1."""
+    neutral = np.array([f.scores["neutral"] for f in observations])
+    weights = np.array([area(f) for f in observations]) * (1.0 + EXPRESSIVENESS_FLOOR - neutral) ** 2
+    return weights / weights.sum()
+
+
+def pool(per_frame: Sequence[Sequence[FaceObservation]], times: Sequence[float], top_k: int = 5) -> Evidence:
+    """The face stream's Evidence for one clip: expressiveness-weighted scores over all faces, the plain
+    mean over frames beside them (`details["scores_mean"]`, for comparison), timeline and strongest AUs."""
     frame_vectors = [frame_scores(faces) for faces in per_frame]
-    timeline = [{"time": float(t), "scores": scores_dict(v) if v is not None else None}
+    timeline = [{"time": round(float(t), 3), "scores": scores_dict(v) if v is not None else None}
                 for t, v in zip(times, frame_vectors)]
-    with_face = [v for v in frame_vectors if v is not None]
     observations = [o for faces in per_frame for o in faces]
-    if not with_face:
-        return FaceAnalysis(None, None, 0.0, len(per_frame), 0, observations, timeline, [])
-    scores = scores_dict(np.mean(with_face, axis=0))
+    with_face = [v for v in frame_vectors if v is not None]
+    details = {"frames_analyzed": len(per_frame), "frames_with_face": len(with_face),
+               "max_faces": max((len(faces) for faces in per_frame), default=0), "timeline": timeline}
+    if not observations:
+        return Evidence("face", {}, 0.0, 0.0, f"no face in {len(per_frame)} sampled frames", details)
+    vectors = np.stack([scores_vector(o.scores) for o in observations])
+    scores = scores_dict(expressive_weights(observations) @ vectors)
+    emotion = top_emotion(scores)
     p = np.clip(np.array(list(scores.values())), 1e-12, 1)
     peakedness = 1.0 - float(-(p * np.log(p)).sum() / math.log(len(p)))
-    confidence = len(with_face) / len(per_frame) * peakedness
+    coverage = len(with_face) / len(per_frame)
     au_means = {au: float(np.mean([o.aus[au] for o in observations])) for au in observations[0].aus}
-    top_aus = sorted(au_means.items(), key=lambda kv: -kv[1])[:top_k]
-    return FaceAnalysis(scores, top_emotion(scores), confidence, len(per_frame), len(with_face),
-                        observations, timeline, top_aus)
+    details.update(scores_mean=scores_dict(np.mean(with_face, axis=0)),
+                   top_aus=[[au, round(v, 4)] for au, v in sorted(au_means.items(), key=lambda kv: -kv[1])[:top_k]])
+    agreeing = sum(1 for v in with_face if EMOTIONS[int(np.argmax(v))] == emotion)
+    reason = f"{emotion} face in {agreeing} of {len(per_frame)} frames"
+    return Evidence("face", scores, coverage, coverage * peakedness, reason, details)

@@ -1,0 +1,265 @@
+"""The GIF's emotion from the Evidence of every stream.
+
+A fitted decision (`data/weights/decision.json`, made by `gifemo train decision` on labelled GIFs) works in two
+steps, with few parameters so that a couple of hundred GIFs can fit them:
+1. **Calibration to GIFs**, per stream: p' = softmax(a * log p + b). `a` is an inverse temperature, `b` corrects
+   the class priors the stream learnt elsewhere (FER2013 photos, tweets) to those of reaction GIFs.
+2. **Pooling**, log-linear: logits = sum over answering streams of w * g(coverage) * log p' + c, where
+   g(coverage) = min(1, coverage / FULL_COVERAGE): a face seen in 2 of 16 frames counts less than one seen in all.
+   Each stream has two weights, for photographed and for drawn GIFs, mixed by the drawn-face stream's
+   `drawn_probability` (0 when no stream says): the photo-trained face model should count for less on a cartoon.
+   The softmax is the GIF's scores; the top score is the confidence.
+
+Without a fitted file the design's rule decides: the first stream in `STREAMS` order (face first) that saw enough
+of the GIF, then any stream that answered at all, with its confidence scaled by what it saw. No evidence gives
+`source: none` and no emotion, never a silent "neutral".
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .emotions import EMOTIONS, scores_dict, scores_vector, top_emotion
+from .evidence import Evidence
+from .paths import WEIGHTS_DIR
+from .streams import STREAM_NAMES
+
+DECISION_WEIGHTS = "decision.json"
+# Below this share of the GIF, a stream's evidence is scaled down (the rule: 2 GIFs of gifs_dev with faces in
+# under a quarter of the frames were both wrong).
+FULL_COVERAGE = 0.25
+LOG_FLOOR = 1e-4  # keeps log p finite: a stream that says 0 does not veto a class on its own
+
+
+@dataclass
+class Decided:
+    emotion: Optional[str]
+    scores: dict[str, float]
+    confidence: float
+    source: str                 # the stream that carried the decision, or "none"
+    reason: str
+    evidence: list[Evidence]    # as the decision read it (calibrated when the decision is fitted)
+
+
+@dataclass
+class Calibration:
+    """p' = softmax(a * log p + b) for one stream."""
+    a: float = 1.0
+    b: np.ndarray = field(default_factory=lambda: np.zeros(len(EMOTIONS)))
+
+    def logits(self, log_p: np.ndarray) -> np.ndarray:
+        return self.a * log_p + self.b
+
+    def apply(self, evidence: Evidence) -> Evidence:
+        if evidence.abstained:
+            return evidence
+        scores = scores_dict(softmax(self.logits(log_scores(evidence.scores))))
+        details = dict(evidence.details, raw_scores=evidence.scores, raw_confidence=evidence.confidence)
+        return replace(evidence, scores=scores, confidence=max(scores.values()), details=details)
+
+
+def log_scores(scores: dict[str, float]) -> np.ndarray:
+    return np.log(np.clip(scores_vector(scores).astype(np.float64), LOG_FLOOR, 1.0))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(-1, keepdims=True))
+    return z / z.sum(-1, keepdims=True)
+
+
+def coverage_weight(evidence: Evidence) -> float:
+    return min(1.0, evidence.coverage / FULL_COVERAGE)
+
+
+DRAWN = "drawn_probability"   # the Evidence detail that says how likely the GIF is drawn, not photographed
+
+
+def drawn_probability(evidence: Sequence[Evidence]) -> float:
+    return max((float(e.details.get(DRAWN, 0.0)) for e in evidence), default=0.0)
+
+
+def drawn_key(stream: str) -> str:
+    return f"{stream}@drawn"
+
+
+def _none(evidence: list[Evidence]) -> Decided:
+    said = [e.reason for e in evidence if e.reason]
+    return Decided(None, {}, 0.0, "none", "; ".join(said) or "no stream ran", evidence)
+
+
+class RuleDecision:
+    """The design's rule, used when no decision has been fitted: face first, then the others, then none."""
+
+    def decide(self, evidence: Sequence[Evidence]) -> Decided:
+        evidence = list(evidence)
+        answered = sorted((e for e in evidence if not e.abstained), key=lambda e: _stream_rank(e.stream))
+        for e in answered:
+            if e.coverage >= FULL_COVERAGE:
+                return Decided(e.emotion, e.scores, e.confidence, e.stream, e.reason, evidence)
+        if answered:
+            e = answered[0]
+            return Decided(e.emotion, e.scores, e.confidence * coverage_weight(e), e.stream,
+                           f"weak evidence: {e.reason}", evidence)
+        return _none(evidence)
+
+
+def is_decided(evidence: Sequence[Evidence]) -> bool:
+    """Whether the streams so far saw enough that a costly fallback stream (I3D) need not run."""
+    return any(not e.abstained and e.coverage >= FULL_COVERAGE for e in evidence)
+
+
+def _stream_rank(name: str) -> int:
+    return STREAM_NAMES.index(name) if name in STREAM_NAMES else len(STREAM_NAMES)
+
+
+@dataclass
+class FittedDecision:
+    calibration: dict[str, Calibration]
+    weights: dict[str, float]
+    bias: np.ndarray
+    metrics: dict = field(default_factory=dict)
+
+    def calibrate(self, evidence: Sequence[Evidence]) -> list[Evidence]:
+        return [self.calibration[e.stream].apply(e) if e.stream in self.calibration else e for e in evidence]
+
+    def weight(self, stream: str, drawn: float) -> float:
+        photo = self.weights.get(stream, 0.0)
+        return (1 - drawn) * photo + drawn * self.weights.get(drawn_key(stream), photo)
+
+    def decide(self, evidence: Sequence[Evidence]) -> Decided:
+        calibrated = self.calibrate(evidence)
+        drawn = drawn_probability(calibrated)
+        used = [e for e in calibrated if not e.abstained and self.weight(e.stream, drawn) > 0]
+        if not used:
+            return _none(calibrated)
+        parts = {e.stream: self.weight(e.stream, drawn) * coverage_weight(e) * log_scores(e.scores) for e in used}
+        probs = softmax(sum(parts.values()) + self.bias)
+        scores = scores_dict(probs)
+        emotion = top_emotion(scores)
+        k = EMOTIONS.index(emotion)
+        # The stream that pushed the winner furthest above its own average is the source.
+        source = max(parts, key=lambda s: parts[s][k] - parts[s].mean())
+        agreeing = [e for e in used if e.emotion == emotion]
+        ordered = sorted(agreeing, key=lambda e: (e.stream != source, _stream_rank(e.stream)))
+        reason = "; ".join(e.reason for e in ordered) or f"{emotion} on balance of {', '.join(parts)}"
+        return Decided(emotion, scores, float(probs[k]), source, reason, calibrated)
+
+    # ------------------------------------------------------------ file
+    def save(self, path: Path) -> Path:
+        data = {"emotions": list(EMOTIONS), "full_coverage": FULL_COVERAGE,
+                "calibration": {s: {"a": round(c.a, 6), "b": c.b.round(6).tolist()} for s, c in self.calibration.items()},
+                "weights": {s: round(w, 6) for s, w in self.weights.items()}, "bias": self.bias.round(6).tolist(),
+                "metrics": self.metrics}
+        Path(path).write_text(json.dumps(data, indent=1))
+        return Path(path)
+
+    @classmethod
+    def from_file(cls, path: Path) -> "FittedDecision":
+        data = json.loads(Path(path).read_text())
+        if data.get("emotions") != list(EMOTIONS):
+            raise ValueError(f"{path}: made for emotions {data.get('emotions')}, not {list(EMOTIONS)}")
+        calibration = {s: Calibration(float(c["a"]), np.asarray(c["b"], dtype=np.float64))
+                       for s, c in data["calibration"].items()}
+        return cls(calibration, {s: float(w) for s, w in data["weights"].items()},
+                   np.asarray(data["bias"], dtype=np.float64), data.get("metrics", {}))
+
+
+def load_decision(path: Optional[Path] = None):
+    """The fitted decision when its file exists (the project ships one), else the rule."""
+    path = Path(path or WEIGHTS_DIR / DECISION_WEIGHTS)
+    return FittedDecision.from_file(path) if path.exists() else RuleDecision()
+
+
+# ---------------------------------------------------------------- fitting (gifemo train decision)
+MIN_ANSWERS = 8          # a stream that answered on fewer labelled GIFs keeps the rule's weight, uncalibrated
+BIAS_L2 = 0.01           # keeps the prior corrections small where a class has few GIFs
+CLASS_POWER = 0.5        # class weights n_c^-0.5: halfway between plain accuracy and balanced classes
+
+
+def raw_evidence(data: dict) -> Evidence:
+    """The stream's own Evidence from a stored (possibly calibrated) one."""
+    evidence = Evidence.from_dict(data)
+    if "raw_scores" not in evidence.details:
+        return evidence
+    details = dict(evidence.details)
+    scores, confidence = details.pop("raw_scores"), details.pop("raw_confidence")
+    return replace(evidence, scores=dict(scores), confidence=confidence, details=details)
+
+
+def class_weights(labels: np.ndarray) -> np.ndarray:
+    counts = np.bincount(labels, minlength=len(EMOTIONS)).astype(float)
+    weights = np.where(counts > 0, np.maximum(counts, 1) ** -CLASS_POWER, 0.0)[labels]
+    return weights / weights.sum()
+
+
+def _minimize_nll(features: list[np.ndarray], labels: np.ndarray, weights: np.ndarray, bounds_low: float):
+    """Fit scalars s_j >= bounds_low and a bias c in logits = sum_j s_j * features[j] + c by weighted NLL."""
+    from scipy.optimize import minimize
+
+    k, m = len(EMOTIONS), len(features)
+    onehot = np.eye(k)[labels]
+
+    def loss_and_grad(theta):
+        scale, bias = theta[:m], theta[m:]
+        logits = sum(s * f for s, f in zip(scale, features)) + bias
+        log_p = logits - logits.max(1, keepdims=True)
+        log_p -= np.log(np.exp(log_p).sum(1, keepdims=True))
+        g = (np.exp(log_p) - onehot) * weights[:, None]
+        loss = -(weights * (onehot * log_p).sum(1)).sum() + BIAS_L2 * (bias ** 2).sum()
+        return loss, np.concatenate([[(g * f).sum() for f in features], g.sum(0) + 2 * BIAS_L2 * bias])
+
+    start = np.concatenate([np.ones(m), np.zeros(k)])
+    bounds = [(bounds_low, None)] * m + [(None, None)] * k
+    theta = minimize(loss_and_grad, start, jac=True, method="L-BFGS-B", bounds=bounds).x
+    return theta[:m], theta[m:]
+
+
+def _fit(rows: list[list[Evidence]], labels: np.ndarray) -> FittedDecision:
+    calibration: dict[str, Calibration] = {}
+    streams = sorted({e.stream for row in rows for e in row if not e.abstained}, key=_stream_rank)
+    for stream in streams:
+        idx = [i for i, row in enumerate(rows) if any(e.stream == stream and not e.abstained for e in row)]
+        if len(idx) < MIN_ANSWERS:
+            continue
+        log_p = np.stack([log_scores(next(e for e in rows[i] if e.stream == stream).scores) for i in idx])
+        (a,), b = _minimize_nll([log_p], labels[idx], class_weights(labels[idx]), bounds_low=0.0)
+        calibration[stream] = Calibration(float(a), b)
+    keys = [key for s in streams for key in (s, drawn_key(s))]
+    decision = FittedDecision(calibration, {key: 1.0 for key in keys}, np.zeros(len(EMOTIONS)))
+    answered = [i for i, row in enumerate(rows) if any(not e.abstained for e in row)]
+    if answered:
+        features = {key: np.zeros((len(answered), len(EMOTIONS))) for key in keys}
+        for r, i in enumerate(answered):
+            calibrated = decision.calibrate(rows[i])
+            drawn = drawn_probability(calibrated)
+            for e in calibrated:
+                if not e.abstained:
+                    seen = coverage_weight(e) * log_scores(e.scores)
+                    features[e.stream][r] = (1 - drawn) * seen
+                    features[drawn_key(e.stream)][r] = drawn * seen
+        # A weight whose feature never occurs (no drawn GIF answered by that stream) keeps the photo weight.
+        fitted = [key for key in keys if features[key].any()]
+        weights, bias = _minimize_nll([features[key] for key in fitted], labels[answered],
+                                      class_weights(labels[answered]), bounds_low=0.0)
+        decision.weights = {key: float(w) for key, w in zip(fitted, weights)}
+        decision.bias = bias
+    return decision
+
+
+def fit_decision(rows: list[list[Evidence]], labels: Sequence[str], groups: Sequence[str],
+                 folds: int = 5) -> tuple[FittedDecision, list[Decided]]:
+    """Fit on every row; report predictions of a cross-validation grouped by `groups` (source collections:
+    GIFs of one collection are never split between fitting and testing)."""
+    from sklearn.model_selection import GroupKFold
+
+    y = np.array([EMOTIONS.index(label) for label in labels])
+    held_out: list[Decided] = [_none([])] * len(rows)
+    for train, test in GroupKFold(min(folds, len(set(groups)))).split(rows, y, list(groups)):
+        fold = _fit([rows[i] for i in train], y[train])
+        for i in test:
+            held_out[i] = fold.decide(rows[i])
+    return _fit(rows, y), held_out
