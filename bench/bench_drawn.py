@@ -109,7 +109,20 @@ def main() -> int:
         stream.close()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "drawn_validation.json").write_text(json.dumps(report, indent=1))
+    plot_drawn_confusion([g for r in report.values() for g in r["per_gif"] if g["drawn"]],
+                         RESULTS / "drawn_confusion.png")
     return 0
+
+
+def plot_drawn_confusion(rows: list[dict], out_png: Path) -> None:
+    from gifemo.plots import plot_confusion
+
+    columns = list(EMOTIONS) + ["no answer"]
+    matrix = np.zeros((len(EMOTIONS), len(columns)), dtype=int)
+    for row in rows:
+        matrix[EMOTIONS.index(row["label"]), columns.index(row["after"] or "no answer")] += 1
+    plot_confusion(matrix, EMOTIONS, out_png, title=f"Drawn-face stream on {len(rows)} drawn GIFs (train + dev)",
+                   column_labels=columns)
 
 
 def summarise(rows: list[dict], with_before: bool, seconds: float) -> dict:

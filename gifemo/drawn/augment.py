@@ -18,9 +18,11 @@ def sticker_frame(sprite: Image.Image, rng: random.Random) -> np.ndarray:
     if rng.random() < 0.35:
         face = _sticker_outline(face, rng)
     face = _squash_rotate(face, rng)
+    face = face.crop(face.getbbox() or (0, 0, face.width, face.height))
     canvas = _background(rng)
-    # The face fills most of the crop, as the stream's crops do; sometimes it is cut by the frame's edge.
-    side = int(CANVAS * rng.uniform(0.55, 1.05))
+    # The face fills most of the crop, as in the stream's crops around an object (its box plus 8 %); smaller
+    # in landmark and whole-frame crops; sometimes cut by the frame's edge.
+    side = int(CANVAS * rng.uniform(0.6, 1.0))
     face = face.resize((max(1, int(side * face.width / max(face.size))), max(1, int(side * face.height / max(face.size)))),
                        Image.BICUBIC)
     x = (CANVAS - face.width) // 2 + int(rng.uniform(-0.12, 0.12) * CANVAS)
