@@ -1,29 +1,29 @@
 """gifemo in the browser: suggest GIFs for a message, tag GIFs, browse a tagged corpus, read an evaluation.
 
 Started by `gifemo app [--db CORPUS.db] [--report REPORT.json]`, which passes those as GIFEMO_DB and
-GIFEMO_REPORT; both can also be changed in the sidebar.
+GIFEMO_REPORT; both can also be changed in the sidebar. Without a corpus named, the app opens the one last
+used (after `make demo`, the demo's). Every read and write of the corpus goes through gifemo.corpus.Corpus.
 """
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from gifemo.config import MAX_UPLOAD_MB, SOURCES, TEXT_MODELS, Runtime
 from gifemo.emotions import EMOJI, EMOTIONS
 from gifemo.models import MissingModelError
 
-MAX_UPLOAD_MB = 10
-SOURCES = ("face", "action", "none")
 BADGE_COLORS = {"anger": "red", "disgust": "green", "fear": "violet", "happiness": "orange",
                 "sadness": "blue", "surprise": "yellow", "neutral": "gray"}
 PAGES = ("Suggest", "Tag", "Browse", "Evaluation")
 GRID_COLUMNS = 4
-MODELS_DIR = os.environ.get("GIFEMO_MODELS_DIR") or None
+# The app is an edge: its settings come from the environment `gifemo app` (or the user) set.
+RUNTIME = Runtime.from_env()
 
 
 # ---------------------------------------------------------------- cached resources
@@ -31,31 +31,31 @@ MODELS_DIR = os.environ.get("GIFEMO_MODELS_DIR") or None
 def load_recommender(db: str, text_model: str):
     from gifemo.recommender.suggest import Recommender
 
-    return Recommender(db, text_model=text_model, models_dir=MODELS_DIR)
+    return Recommender(db, RUNTIME, text_model=text_model)
 
 
 @st.cache_resource(show_spinner="Loading the face and action models...")
 def load_tagger():
     from gifemo.tagger import Tagger
 
-    from gifemo.config import Runtime
-
-    return Tagger(runtime=Runtime(models_dir=MODELS_DIR))
+    return Tagger(runtime=RUNTIME)
 
 
 def corpus_changed_at(db: str) -> float:
     from gifemo.corpus import Corpus
 
-    with Corpus(db) as corpus:
+    with Corpus(db, readonly=True) as corpus:
         return corpus.changed_at()
 
 
 @st.cache_data(show_spinner=False)
 def corpus_table(db: str, changed_at: float) -> pd.DataFrame:
     """Light columns of every tagged GIF (not the timelines), refreshed when the corpus changes."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        table = pd.read_sql_query("SELECT path, emotion, confidence, source, frames, duration, error FROM gifs "
-                                  "ORDER BY path", conn)
+    from gifemo.corpus import Corpus
+
+    columns = ["path", "emotion", "confidence", "source", "frames", "duration", "error"]
+    with Corpus(db, readonly=True) as corpus:
+        table = pd.DataFrame([{c: getattr(r, c) for c in columns} for r in corpus.records()], columns=columns)
     table["emotion"] = table["emotion"].fillna("none")
     return table
 
@@ -87,19 +87,16 @@ def page_suggest(db: str) -> None:
     st.header("Suggest GIFs for a message")
     if not need_corpus(db):
         return
-    text_model = st.sidebar.selectbox("Text model", ["bilstm", "minilm"])
-    with st.form("suggest"):
-        message = st.text_input("Message", placeholder="let's dance!")
-        k = st.slider("How many GIFs", 1, 24, 8)
-        with st.expander("Filters"):
-            emotions = st.multiselect("GIF emotion", EMOTIONS)
-            sources = st.multiselect("Decided by", SOURCES)
-            min_confidence = st.slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05)
-        submitted = st.form_submit_button("Suggest")
-    if not (submitted or message):
-        return
+    text_model = st.sidebar.selectbox("Text model", TEXT_MODELS)
+    # No form: the suggestions follow the message each time it changes (Enter or leaving the box).
+    message = st.text_input("Message", placeholder="let's dance!")
+    k = st.slider("How many GIFs", 1, 24, 8)
+    with st.expander("Filters"):
+        emotions = st.multiselect("GIF emotion", EMOTIONS)
+        sources = st.multiselect("Decided by", SOURCES)
+        min_confidence = st.slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05)
     if not message.strip():
-        st.warning("Type a message first.")
+        st.caption("Type a message: the GIFs update when it changes.")
         return
     from gifemo.recommender.ranking import Filters
 
@@ -110,55 +107,73 @@ def page_suggest(db: str) -> None:
         return
     if recommender.index.corpus_changed_at != corpus_changed_at(db):
         recommender.refresh()
-    scores = recommender.message_scores(message)
+    results = recommender.suggest(message, k=k, filters=Filters(emotions, min_confidence, sources))
+    scores = results.reading
     st.write("Message reads as: " + ", ".join(f"{EMOJI[e]} {e} {scores[e]:.2f}"
                                               for e in sorted(scores, key=lambda e: -scores[e])[:3]))
-    results = recommender.suggest(message, k=k, filters=Filters(emotions, min_confidence, sources))
-    if not results:
-        st.warning("No GIF in the corpus passes these filters.")
-        return
+    if results.note:
+        st.info(results.note)
     for row_start in range(0, len(results), GRID_COLUMNS):
         for column, result in zip(st.columns(GRID_COLUMNS), results[row_start:row_start + GRID_COLUMNS]):
             with column:
                 show_gif(result.path)
                 emotion_badge(result.emotion)
-                st.caption(f"score {result.score:.3f} · {Path(result.path).name}")
                 st.caption(result.why)
+                st.code(result.path, language=None)  # Streamlit's code block has a copy button
+                vote = st.feedback("thumbs", key=f"vote-{result.sha256}-{message}")
+                if vote is not None and st.session_state.get(f"voted-{result.sha256}-{message}") != vote:
+                    st.session_state[f"voted-{result.sha256}-{message}"] = vote
+                    recommender.vote(result.sha256, message, 1 if vote == 1 else -1)
 
 
 def page_tag(db: str) -> None:
     st.header("Tag GIFs")
-    chosen: list[tuple[str, str]] = []  # (name, path on disk)
-    uploads = st.file_uploader(f"Upload GIFs (at most {MAX_UPLOAD_MB} MB each)", type=["gif"],
-                               accept_multiple_files=True)
+    if not db:
+        st.info("Choose a corpus (`.db`) in the sidebar: uploads are tagged into it. A new name makes a new corpus.")
+        return
+    uploads = st.file_uploader(f"Upload GIFs (at most {MAX_UPLOAD_MB} MB each); they are added to the corpus",
+                               type=["gif"], accept_multiple_files=True)
+    shown: list[tuple[str, object]] = []  # (name, record)
     for upload in uploads or []:
         if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
             st.error(f"{upload.name} is larger than {MAX_UPLOAD_MB} MB")
             continue
-        folder = Path(tempfile.mkdtemp(prefix="gifemo-upload-"))
-        path = folder / Path(upload.name).name
-        path.write_bytes(upload.getvalue())
-        chosen.append((upload.name, str(path)))
-    if db and Path(db).is_file():
+        record = add_to_corpus(db, upload.name, upload.getvalue())
+        if record is not None:
+            shown.append((upload.name, record))
+    if Path(db).is_file():
         table = corpus_table(db, corpus_changed_at(db))
         picked = st.multiselect("...or pick GIFs of the corpus", table["path"].tolist())
-        chosen += [(Path(p).name, p) for p in picked]
-    for name, path in chosen:
+        if picked:
+            from gifemo.corpus import Corpus
+
+            with Corpus(db, readonly=True) as corpus:
+                by_path = {r.path: r for r in corpus.records()}
+            shown += [(Path(p).name, by_path[p]) for p in picked if p in by_path]
+    for name, record in shown:
         st.subheader(name)
-        tag_one(path)
+        show_record(record)
 
 
-def tag_one(path: str) -> None:
-    from gifemo.recommender.vectors import au_name
+def add_to_corpus(db: str, name: str, data: bytes):
+    """The upload tagged into the corpus (kept beside it by content), or None after saying what went wrong."""
+    from gifemo.recommender.uploads import UploadError, add_upload
 
     try:
-        record = load_tagger().tag_file(path)
-    except MissingModelError as exc:
+        record = add_upload(db, name, data, load_tagger())
+    except (MissingModelError, UploadError) as exc:
         st.error(str(exc))
-        return
+        return None
     if record.error:
         st.error(record.error)
-        return
+        return None
+    return record
+
+
+def show_record(record) -> None:
+    from gifemo.recommender.vectors import au_name
+
+    path = record.path
     left, right = st.columns(2)
     with left:
         show_gif(path, caption="original")
@@ -172,9 +187,11 @@ def tag_one(path: str) -> None:
         if record.top_actions:
             st.write("Actions: " + ", ".join(f"{n} {p:.2f}" for n, p in record.top_actions))
     with right:
-        annotated = annotated_gif(path)
-        if annotated:
-            show_gif(annotated, caption="annotated")
+        annotated = annotated_gif(record.sha256, path)
+        if isinstance(annotated, bytes):
+            st.image(annotated, caption="annotated", width="stretch")
+        else:
+            st.warning(annotated)
     if any(point.get("scores") for point in record.timeline):
         st.write("Emotion per frame (gaps: no face in that frame)")
         timeline = pd.DataFrame([{"time (s)": point["time"], **(point.get("scores") or {})}
@@ -184,15 +201,19 @@ def tag_one(path: str) -> None:
         st.caption("No face found, so there is no per-frame timeline.")
 
 
-def annotated_gif(path: str) -> str | None:
+@st.cache_data(show_spinner="Drawing the faces...", max_entries=64)
+def annotated_gif(sha256: str, _path: str) -> bytes | str:
+    """The annotated GIF's bytes, or why it could not be drawn; keyed by content (arguments starting with
+    "_" are not hashed), so a rerun of the page does not draw the same GIF again."""
     from gifemo.annotate import annotate_gif
 
-    out = Path(tempfile.mkdtemp(prefix="gifemo-annotated-")) / (Path(path).stem + "-annotated.gif")
-    try:
-        return str(annotate_gif(path, out, face_stream=load_tagger().face, models_dir=MODELS_DIR))
-    except Exception as exc:  # the tags above are still worth seeing
-        st.warning(f"could not annotate: {exc}")
-        return None
+    with tempfile.TemporaryDirectory(prefix="gifemo-annotated-") as folder:
+        out = Path(folder) / "annotated.gif"
+        try:
+            annotate_gif(_path, out, face_stream=dict((e.name, s) for e, s in load_tagger().streams)["face"])
+        except Exception as exc:  # the tags above are still worth seeing
+            return f"could not annotate: {exc}"
+        return out.read_bytes()
 
 
 def page_browse(db: str) -> None:
@@ -240,13 +261,24 @@ def page_evaluation(report_path: str) -> None:
         st.info("Choose a report JSON in the sidebar or upload one.")
         return
     labels = report["labels"]
-    a, b, c = st.columns(3)
+    baseline = report.get("baseline_majority")
+    a, b, c, d, e = st.columns(5)
     a.metric("Accuracy", f"{report['accuracy']:.3f}")
     b.metric("Macro-F1", f"{report['macro_f1']:.3f}")
     c.metric("Files", report.get("n", sum(map(sum, report["confusion_matrix"]))))
-    coverage = report.get("coverage_by_source") or report.get("coverage")
+    if "coverage" in report:
+        d.metric("Coverage", f"{report['coverage']:.3f}", help="share of files given an emotion (the rest abstained)")
+    if baseline:
+        e.metric(f"Always '{baseline['emotion']}'", f"{baseline['accuracy']:.3f}",
+                 help="accuracy of answering the most common label every time")
+    coverage = report.get("coverage_by_source")
     if isinstance(coverage, dict):
         st.write("Decided by: " + ", ".join(f"{k} {v}" for k, v in coverage.items()))
+    if "abstained" in report:
+        from gifemo.evaluate import format_report
+
+        with st.expander("The report as `gifemo evaluate` prints it", expanded=False):
+            st.code(format_report(report), language=None)
     st.subheader("Per class")
     st.dataframe(pd.DataFrame(report["per_class"]).T)
     if report.get("ablation"):
@@ -256,18 +288,26 @@ def page_evaluation(report_path: str) -> None:
     st.subheader("Confusion matrix (rows: true emotion)")
     from gifemo.plots import plot_confusion
 
-    png = Path(tempfile.mkdtemp(prefix="gifemo-report-")) / "confusion.png"
-    plot_confusion(report["confusion_matrix"], labels, png)
-    st.image(str(png))
-    st.dataframe(pd.DataFrame(report["confusion_matrix"], index=labels,
-                              columns=labels[:len(report["confusion_matrix"][0])]))
+    with tempfile.TemporaryDirectory(prefix="gifemo-report-") as folder:
+        png = Path(folder) / "confusion.png"
+        plot_confusion(report["confusion_matrix"], labels, png)
+        st.image(png.read_bytes())
+    confusion = pd.DataFrame(report["confusion_matrix"], index=labels,
+                             columns=labels[:len(report["confusion_matrix"][0])])
+    if "abstained" in report:
+        confusion["abstained"] = [report["abstained"].get(label, 0) for label in labels]
+    st.dataframe(confusion)
 
 
 def main() -> None:
     st.set_page_config(page_title="gifemo", page_icon=EMOJI["happiness"], layout="wide")
     st.sidebar.title("gifemo")
     page = st.sidebar.radio("Page", PAGES)
-    db = st.sidebar.text_input("Corpus (.db)", os.environ.get("GIFEMO_DB", ""))
+    from gifemo.recommender.recent import last_corpus, remember_corpus
+
+    db = st.sidebar.text_input("Corpus (.db)", os.environ.get("GIFEMO_DB") or str(last_corpus(RUNTIME) or ""))
+    if db and Path(db).is_file():
+        remember_corpus(db, RUNTIME)
     if page == "Suggest":
         page_suggest(db)
     elif page == "Tag":

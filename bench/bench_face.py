@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gifemo.config import Runtime
-from gifemo.facs import FaceOptions, FaceStream
+from gifemo.config import FaceOptions, Runtime
+from gifemo.facs import FaceStream
 from gifemo.facs.expression import TEST_VIEWS
 from gifemo.facs.landmarks import FaceLandmarker
 from gifemo.media import read_clip
@@ -64,7 +64,7 @@ def bench_cnn(models_dir, threads: int) -> list[dict]:
 def bench_coverage(clips, models_dir) -> list[dict]:
     rows = []
     for confidence, min_side in ((0.5, 0), (0.5, 320), (0.3, 320), (0.3, 480), (0.2, 320)):
-        with FaceLandmarker(4, confidence, min_side=min_side, models_dir=models_dir) as landmarker:
+        with FaceLandmarker(4, confidence, min_side=min_side, runtime=Runtime(models_dir=models_dir)) as landmarker:
             found = [[bool(landmarker.detect(frame)) for frame in clip.frames] for clip in clips]
         rows.append({"min_detection_confidence": confidence, "upscale_short_side_to": min_side,
                      "gifs_with_face": sum(any(f) for f in found), "gifs": len(clips),

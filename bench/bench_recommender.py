@@ -30,15 +30,16 @@ import torch
 
 from gifemo.emotions import EMOTIONS, normalize_label
 from gifemo.facs.aus import au_names
-from gifemo.recommender import index as index_mod
 from gifemo.recommender import vectors
-from gifemo.recommender.index import GifIndex, IndexOptions
-from gifemo.recommender.ranking import RankingOptions, query_vector, rank
+from gifemo.config import SEMANTIC_DIM, IndexOptions, RankingOptions, Runtime
+from gifemo.recommender.index import GifIndex
+from gifemo.recommender.ranking import query_vector, rank
 from gifemo.text import load_model
 from gifemo.text.encoder import embed
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+RUNTIME = Runtime.from_env(models_dir=os.environ.get("GIFEMO_MODELS_DIR") or SHARED / "models")
 RESULTS = REPO / "bench" / "results" / "recommender.json"
 BASE_TEXTS = 2000
 K = 8
@@ -65,7 +66,7 @@ def synthetic_corpus(n: int, base: np.ndarray, base_emotions: np.ndarray, rng: n
     vecs = np.empty((n, vectors.DIM), dtype=np.float32)
     for start in range(0, n, 100_000):  # in chunks: the noise for 1M x 384 at once would double the memory
         rows = pick[start:start + 100_000]
-        semantic = base[rows] + rng.normal(scale=0.015, size=(len(rows), vectors.SEMANTIC_DIM)).astype(np.float32)
+        semantic = base[rows] + rng.normal(scale=0.015, size=(len(rows), SEMANTIC_DIM)).astype(np.float32)
         vecs[start:start + len(rows), len(EMOTIONS):] = semantic / np.linalg.norm(semantic, axis=1, keepdims=True)
         emotion = rng.dirichlet(np.full(len(EMOTIONS), 0.3), size=len(rows)).astype(np.float32)
         emotion[np.arange(len(rows)), base_emotions[rows]] += rng.uniform(0.5, 2.0, size=len(rows)).astype(np.float32)
@@ -76,6 +77,12 @@ def synthetic_corpus(n: int, base: np.ndarray, base_emotions: np.ndarray, rng: n
             "frames": list(range(n)), "width": [320] * n, "height": [240] * n, "duration": [2.0] * n,
             "term_ids": [[]] * n}
     return vecs, rows
+
+
+def write_results(path: Path, result: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    print(f"wrote {path}")
 
 
 def percentiles(seconds: list[float]) -> dict:
@@ -113,7 +120,7 @@ def emotion_precision(db: Path, text_model: str, k: int, limit: int) -> dict:
     """Share of suggested GIFs whose folder label is the message's label, per ranking; chance for reference."""
     from gifemo.recommender.suggest import Recommender
 
-    recommender = Recommender(db, text_model=text_model)
+    recommender = Recommender(db, RUNTIME, text_model=text_model)
     labels = {p: normalize_label(Path(p).parent.name) for p in recommender.index.rows["path"]}
     messages = labelled_messages(limit)
     scores = [(recommender.message_scores(t), recommender.message_embedding(t), label) for t, label in messages]
@@ -139,20 +146,19 @@ def main() -> int:
     if not SHARED.is_dir():
         print(f"bench_recommender: needs {SHARED} (data and models)", file=sys.stderr)
         return 1
-    os.environ.setdefault("GIFEMO_MODELS_DIR", str(SHARED / "models"))
     torch.set_num_threads(1)
     faiss.omp_set_num_threads(1)  # one message at a time, as the CLI and the app do
     rng = np.random.default_rng(0)
     options = RankingOptions()
     candidates = max(options.min_candidates, options.candidates_per_result * K)
 
-    text_model = load_model(args.text_model)
+    text_model = load_model(RUNTIME, args.text_model)
     messages = [line.rsplit(";", 1)[0] for line in
                 (SHARED / "data" / "tweet_emotion" / "val.txt").read_text().splitlines()[:args.queries]]
-    embed(["warm up"])
+    embed(["warm up"], RUNTIME)
     start = time.perf_counter()
     texts, base_emotions = tag_texts(rng)
-    base = vectors.encode(texts)
+    base = vectors.encode(texts, RUNTIME)
     embed_rate = len(texts) / (time.perf_counter() - start)
     print(f"MiniLM embeds {embed_rate:.0f} tag texts/s on this machine (the index build's cost for new GIFs)")
 
@@ -161,7 +167,7 @@ def main() -> int:
     for m in messages:
         start = time.perf_counter()
         message_scores.append(text_model.predict_one(m))
-        message_vecs.append(embed([m])[0])
+        message_vecs.append(embed([m], RUNTIME)[0])
         text_seconds.append(time.perf_counter() - start)
     queries = np.stack([query_vector(s, v, options) for s, v in zip(message_scores, message_vecs)])
     result = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, 1 thread per query",
@@ -169,7 +175,7 @@ def main() -> int:
               "embed_tag_texts_per_s": round(embed_rate, 1), "message_encoding": percentiles(text_seconds),
               "exact_scan": {}, "corpora": {}}
 
-    # Where the exact scan stops being cheap: this places index.APPROXIMATE_FROM.
+    # Where the exact scan stops being cheap: this places IndexOptions.approximate_from.
     for n in args.exact_sizes:
         vecs, rows = synthetic_corpus(n, base, np.asarray(base_emotions), rng)
         exact = GifIndex(vecs, rows, options=IndexOptions(approximate_from=10 ** 12))
@@ -214,13 +220,11 @@ def main() -> int:
               f"rank {entry['rank']}  per message {entry['per_message']}"
               + (f"  recall@{K} {entry[f'recall_at_{K}']}" if "recall_at_8" in entry else ""))
         del index, vecs, rows
-    result["approximate_from"] = index_mod.APPROXIMATE_FROM
+    result["approximate_from"] = IndexOptions().approximate_from
     if args.labelled_db:
         result["emotion_precision"] = emotion_precision(args.labelled_db, text_model.name, K, 700)
         print(f"suggested GIFs carrying the message's emotion: {result['emotion_precision']}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, result)
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -19,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gifemo import models
-from gifemo.text import MODEL_NAMES, data, load_model, metrics
+from gifemo.config import TEXT_MODELS, Runtime
+from gifemo.text import data, load_model, metrics
 from gifemo.text.preprocess import PreprocessOptions, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +35,7 @@ def messages(n: int) -> list[str]:
 
 def bench_model(name: str, texts: list[str], singles: int) -> dict:
     started = time.perf_counter()
-    model = load_model(name, models_dir=models.models_dir_from_env() or ROOT.parent / "shared" / "models")
+    model = load_model(Runtime.from_env(models_dir=os.environ.get("GIFEMO_MODELS_DIR") or ROOT.parent / "shared" / "models"), name)
     model.predict_one("warm up")
     load_s = time.perf_counter() - started
     started = time.perf_counter()
@@ -66,7 +67,7 @@ def ablation() -> list[dict]:
             classifier.fit(vectorizer.fit_transform(train.texts), train.targets.argmax(1))
             probs = np.zeros((len(val), 7))
             probs[:, classifier.classes_] = classifier.predict_proba(vectorizer.transform(val.texts))
-            row[corpus] = round(metrics.headline(metrics.evaluate(val, probs)), 4)
+            row[corpus] = round(metrics.headline(metrics.corpus_figures(val, probs)), 4)
         print(row, flush=True)
         rows.append(row)
     return rows
@@ -86,7 +87,7 @@ def main() -> None:
         (results_dir / "text_preprocessing.json").write_text(json.dumps(ablation(), indent=1))
         return
     texts = messages(args.batch)
-    results = [bench_model(name, texts, args.single) for name in MODEL_NAMES]
+    results = [bench_model(name, texts, args.single) for name in TEXT_MODELS]
     print(f"{'model':8s} {'load s':>7s} {'msg/s (batch)':>14s} {'latency ms (median)':>20s} {'p95':>7s}")
     for r in results:
         print(f"{r['model']:8s} {r['load_s']:7.2f} {r['messages_per_s']:14.1f} {r['latency_ms_median']:20.2f} "

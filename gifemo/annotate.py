@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .media import read_clip
+from .media import DecodeLimits, probe, stream_frames
 from .plots import COLOURS
 
 
@@ -68,24 +68,50 @@ def draw_faces(frame: np.ndarray, observations) -> Image.Image:
     return image
 
 
-def annotate_gif(src: str | Path, dst: str | Path, face_stream=None, max_frames: int = 300,
-                 runtime=None) -> Path:
-    """Annotate every frame (up to `max_frames`, evenly in time for longer GIFs) and write a GIF."""
+# Frames are analysed in runs of this many (face tracking restarts at each run): memory holds one run.
+CHUNK_FRAMES = 32
+
+
+def annotate_gif(src: str | Path, dst: str | Path, face_stream=None, max_frames: int = 300, max_side: int = 512,
+                 runtime=None, limits: Optional[DecodeLimits] = None) -> Path:
+    """Annotate every frame (up to `max_frames`, evenly in time for longer GIFs) and write a GIF.
+
+    Frames are decoded, analysed and drawn a run at a time, and kept only as the palette images that
+    are written (frames larger than `max_side` are shrunk), so memory does not grow with the canvas
+    times the frames of the input.
+    """
     from .facs import FaceStream
 
     if face_stream is None:
         with FaceStream(runtime=runtime) as own_stream:
-            return annotate_gif(src, dst, own_stream, max_frames)
-    clip = read_clip(src)
-    if len(clip.frames) > max_frames:
-        clip = read_clip(src, num_frames=max_frames)
-        durations = [clip.info.duration / max_frames * 1000] * max_frames
+            return annotate_gif(src, dst, own_stream, max_frames, max_side, limits=limits)
+    limits = limits or DecodeLimits()
+    info = probe(src, limits)
+    if info.frame_count > max_frames:
+        info, frames = stream_frames(src, num_frames=max_frames, max_side=max_side, limits=limits)
+        durations = [info.duration / max_frames * 1000] * max_frames
     else:
-        durations = [d * 1000 for d in clip.info.durations]
-    per_frame = face_stream.analyze_frames(clip.frames, clip.times)
-    images = [draw_faces(frame, obs) for frame, obs in zip(clip.frames, per_frame)]
+        info, frames = stream_frames(src, max_side=max_side, limits=limits)
+        durations = [d * 1000 for d in info.durations]
+    images: list[Image.Image] = []
+    for run in _runs(frames, CHUNK_FRAMES):
+        times, pixels = zip(*run)
+        per_frame = face_stream.analyze_frames(pixels, times)
+        images += [draw_faces(frame, obs).convert("P", palette=Image.Palette.ADAPTIVE)
+                   for frame, obs in zip(pixels, per_frame)]
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    images[0].save(dst, save_all=True, append_images=images[1:], duration=[round(d) for d in durations],
+    images[0].save(dst, save_all=True, append_images=images[1:], duration=[round(d) for d in durations[:len(images)]],
                    loop=0, disposal=1, optimize=False)
     return dst
+
+
+def _runs(items: Iterator, size: int) -> Iterator[list]:
+    run = []
+    for item in items:
+        run.append(item)
+        if len(run) == size:
+            yield run
+            run = []
+    if run:
+        yield run

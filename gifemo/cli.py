@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Callable, Optional
 
 from . import __version__, models
 from .action import cli as action_cli
-from .media import DecodeLimits, MediaError
+from .config import DEFAULT_FLOW, FLOW_METHODS, ActionOptions, DecodeLimits, Runtime
+from .corpus import StorageError
+from .media import MediaError
+from .names import one_line
 from .streams import STREAM_NAMES, STREAMS
 from .recommender import cli as recommender_cli
 from .drawn import cli as drawn_cli
@@ -16,33 +22,54 @@ from .facs import cli as facs_cli
 from .text import cli as text_cli
 
 
+# Exit codes (also in `gifemo --help` and the README).
+EXIT_FILES_FAILED = 1   # the run finished, but some files could not be tagged (or a setup error, said in one line)
+EXIT_USAGE = 2          # wrong command line
+EXIT_STORAGE = 3        # the corpus or an output file cannot be read or written: disk full, I/O error, not a corpus
+EXIT_INTERNAL = 4       # a bug: reported in one line; --debug shows the traceback
+EXIT_CODES_HELP = """exit codes:
+  0  done
+  1  some files could not be tagged (each is listed), or a model file is missing
+  2  usage error
+  3  storage error: the corpus or an output file cannot be read or written (disk full, I/O error, not a corpus)
+  4  internal error (a bug), reported in one line
+  130 interrupted"""
+
+
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--models-dir", metavar="DIR",
                         help="folder with third-party model files (default: $GIFEMO_MODELS_DIR, then the user cache)")
-    common.add_argument("--offline", action="store_true",
+    common.add_argument("--offline", action="store_true", default=None,
                         help="never download model files (also: GIFEMO_OFFLINE=1)")
+    common.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads per process for torch (default: all cores; training: 2 for faces, 1 for text)")
+    common.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more output: third-party logs too (-vv: everything)")
+    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     return common
 
 
 # ---------------------------------------------------------------- models
 def _cmd_models(args: argparse.Namespace) -> int:
     names = args.names or list(models.REGISTRY)
+    runtime = args.runtime
     if args.action == "list":
         for name in names:
             spec = models.get_spec(name)
-            where, state = models.local_status(name, models_dir=args.models_dir)
-            print(f"{name:16s} {state:8s} {where or '-'}\n{'':16s} {spec.description}")
+            where, origin = models.locate(name, runtime)
+            print(f"{name:18s} {'found' if where else 'missing':8s} {where or '-'}"
+                  + (f"  ({origin})" if where else "") + f"\n{'':18s} {spec.description}")
         return 0
     status = 0
     for name in names:
         try:
             if args.action == "download":
-                print(f"{name}: {models.resolve(name, models_dir=args.models_dir, offline=args.offline)}")
+                print(f"{name}: {models.resolve(name, runtime, progress=True)}")
             elif args.action == "verify":
-                print(f"{name}: OK {models.verify(name, models_dir=args.models_dir)}")
+                print(f"{name}: OK {models.verify(name, runtime)}")
             else:  # path
-                print(models.resolve(name, models_dir=args.models_dir, download=False))
+                print(models.resolve(name, runtime, download=False))
         except (models.MissingModelError, models.ModelVerificationError) as exc:
             print(f"{name}: {exc}", file=sys.stderr)
             status = 1
@@ -57,14 +84,7 @@ def _add_models(sub, common) -> None:
 
 
 # ---------------------------------------------------------------- tag / evaluate / show / annotate / demo
-def _runtime(args: argparse.Namespace):
-    from .config import Runtime
-
-    return Runtime.from_env(models_dir=args.models_dir, offline=True if args.offline else None)
-
-
 def _tag_options(args: argparse.Namespace):
-    from .action import ActionOptions
     from .tagger import TagOptions
 
     limits = DecodeLimits(max_bytes=args.max_bytes, max_canvas_pixels=args.max_canvas_pixels,
@@ -79,8 +99,7 @@ def _add_tag_options(p: argparse.ArgumentParser, actions_default: str = "fallbac
     p.add_argument("--frames", type=int, default=16, help="frames sampled evenly over each GIF (default 16)")
     p.add_argument("--actions", choices=["fallback", "always", "off"], default=actions_default,
                    help="when to run the action stream: only without a reliable face (fallback), always, or off")
-    # DIS by default for bulk work: TV-L1 (the I3D paper's flow) costs about 7x more per GIF on 2 cores.
-    p.add_argument("--flow", choices=["tvl1", "dis", "farneback", "none"], default="dis",
+    p.add_argument("--flow", choices=FLOW_METHODS + ("none",), default=DEFAULT_FLOW,
                    help="optical flow for the I3D flow stream: tvl1 (as in the I3D paper, slow), dis (default), "
                         "farneback, or none (RGB only)")
     for entry in STREAMS:
@@ -100,9 +119,12 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     from .tagger import tag_paths
 
     summary = tag_paths(args.paths, args.db, jsonl=args.jsonl, workers=args.workers, options=_tag_options(args),
-                        runtime=_runtime(args), progress=not args.quiet, retry_errors=args.retry_errors)
+                        runtime=args.runtime, progress=not args.quiet, retry_errors=args.retry_errors,
+                        adopt_db=args.adopt_db)
+    if not summary.files:
+        raise FileNotFoundError(f"{', '.join(args.paths)}: no GIFs or videos found")
     print(summary.text())
-    return 1 if summary.failed else 0
+    return EXIT_FILES_FAILED if summary.failed else 0
 
 
 def _add_tag(sub, common) -> None:
@@ -111,6 +133,8 @@ def _add_tag(sub, common) -> None:
     p.add_argument("--db", required=True, metavar="CORPUS.db", help="SQLite corpus (created if missing)")
     p.add_argument("--jsonl", metavar="OUT", help="also write one JSON record per file")
     p.add_argument("--retry-errors", action="store_true", help="tag again files that failed before")
+    p.add_argument("--adopt-db", action="store_true",
+                   help="accept an existing SQLite file that gifemo did not make as the corpus (adds its tables)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_tag_options(p)
     p.set_defaults(func=_cmd_tag)
@@ -120,7 +144,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_report, write_report
 
     report = evaluate(args.dataset, db=args.db, tag=not args.no_tag, workers=args.workers,
-                      options=_tag_options(args), runtime=_runtime(args), progress=not args.quiet)
+                      options=_tag_options(args), runtime=args.runtime, progress=not args.quiet)
     pictures = write_report(report, args.json, args.plot)
     print(format_report(report))
     print(f"\nreport: {args.json}" + "".join(f", {p}" for p in pictures))
@@ -144,7 +168,7 @@ def _cmd_train_decision(args: argparse.Namespace) -> int:
     from .evaluate import format_report, train_decision, write_report
 
     report = train_decision(args.data, args.db, args.out, workers=args.workers, options=_tag_options(args),
-                            runtime=_runtime(args), progress=not args.quiet)
+                            runtime=args.runtime, progress=not args.quiet)
     pictures = write_report(report, Path(args.out) / "decision_cv.json",
                             Path(args.out) / "decision_cv_confusion.png")
     print("cross-validated, grouped by source collection:\n" + format_report(report))
@@ -170,8 +194,11 @@ def _add_train_decision(train_sub, common) -> None:
 def _cmd_show(args: argparse.Namespace) -> int:
     from .show import show
 
-    print(show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), runtime=_runtime(args)))
-    return 0
+    if not Path(args.gif).exists():
+        raise FileNotFoundError(f"{args.gif}: no such file")
+    text, record = show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), runtime=args.runtime)
+    print(text)
+    return EXIT_FILES_FAILED if record.error else 0
 
 
 def _add_show(sub, common) -> None:
@@ -186,7 +213,7 @@ def _add_show(sub, common) -> None:
 def _cmd_annotate(args: argparse.Namespace) -> int:
     from .annotate import annotate_gif
 
-    print(annotate_gif(args.src, args.dst, max_frames=args.max_frames, runtime=_runtime(args)))
+    print(annotate_gif(args.src, args.dst, max_frames=args.frames, runtime=args.runtime))
     return 0
 
 
@@ -194,14 +221,15 @@ def _add_annotate(sub, common) -> None:
     p = sub.add_parser("annotate", parents=[common], help="write the GIF with faces boxed and labelled")
     p.add_argument("src", metavar="IN")
     p.add_argument("dst", metavar="OUT")
-    p.add_argument("--max-frames", type=int, default=300)
+    p.add_argument("--frames", type=int, default=300,
+                   help="frames written: every frame up to this many, else this many evenly in time (default 300)")
     p.set_defaults(func=_cmd_annotate)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.folder, runtime=_runtime(args), db=args.db)
+    return run_demo(args.runtime, args.folder, db=args.db)
 
 
 def _add_demo(sub, common) -> None:
@@ -236,7 +264,8 @@ COMMANDS.append(facs_cli.add_commands)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="gifemo", description="Recognise the emotion in animated GIFs and suggest GIFs for a message.")
+        prog="gifemo", description="Recognise the emotion in animated GIFs and suggest GIFs for a message.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gifemo {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _common_options()
@@ -245,21 +274,66 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_third_party(verbose: int) -> None:
+    """Silence the libraries' own logging unless -v. MediaPipe's C++ (glog/absl/TFLite), TensorFlow-style
+    and Hugging Face loggers read these variables when they are first imported, so this runs before any
+    of them is: this is the edge, the one place that sets the process environment."""
+    if verbose >= 2:
+        return
+    for name, value in (("GLOG_minloglevel", "2"), ("TF_CPP_MIN_LOG_LEVEL", "3"), ("ABSL_MIN_LOG_LEVEL", "2"),
+                        ("TRANSFORMERS_VERBOSITY", "error"), ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"),
+                        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TOKENIZERS_PARALLELISM", "false"),
+                        ("ORT_LOGGING_LEVEL", "3")):
+        os.environ.setdefault(name, value)
+    if verbose == 0:
+        import logging
+        import warnings
+
+        logging.getLogger().setLevel(logging.ERROR)
+        for noisy in ("absl", "sentence_transformers", "transformers", "huggingface_hub", "streamlit", "faiss"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|sentence_transformers)")
+
+
+# A read-only or full disk, an I/O error: the output cannot be written, whatever the input.
+STORAGE_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EACCES}
+
+
+def error_line(command: str, exc: BaseException, kind: str = "error") -> str:
+    """One line for the user: what failed and why, without internals."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return f"gifemo {command}: {kind}: {one_line(text)}"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 2
-    if getattr(args, "offline", False):
-        import os
-
-        os.environ["GIFEMO_OFFLINE"] = "1"
+        return EXIT_USAGE
+    verbose = getattr(args, "verbose", 0)
+    quiet_third_party(verbose)
+    # A warning (damaged data) is one line, like an error, not Python's two-line form with a source line.
+    warnings.formatwarning = lambda message, category, *_, **__: f"warning: {one_line(str(message))}\n"
+    args.runtime = Runtime.from_env(models_dir=getattr(args, "models_dir", None), offline=getattr(args, "offline", None),
+                                    threads=getattr(args, "threads", None), verbose=verbose)
     try:
         return int(args.func(args) or 0)
-    except (MediaError, models.MissingModelError, models.ModelVerificationError) as exc:
-        print(f"gifemo {args.command}: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # every failure: one line and a non-zero exit; --debug shows where it happened
+        if getattr(args, "debug", False):
+            raise
+        if isinstance(exc, StorageError) or (isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS):
+            print(error_line(args.command, exc, "storage error"), file=sys.stderr)
+            return EXIT_STORAGE
+        if isinstance(exc, (MediaError, models.MissingModelError, models.ModelVerificationError, OSError, ValueError)):
+            print(error_line(args.command, exc), file=sys.stderr)
+            return EXIT_FILES_FAILED
+        print(error_line(args.command, exc, "internal error") + " (rerun with --debug for details)", file=sys.stderr)
+        return EXIT_INTERNAL

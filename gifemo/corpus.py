@@ -1,22 +1,33 @@
 """The tagged corpus: one SQLite row per file content (sha256), written as soon as each file is done.
 
 SQLite in WAL mode with one commit per record means a killed run loses nothing already tagged, and
-a rerun skips what is there (same content, same model version).
+a rerun skips what is there (same content, same model version). A corpus carries the project's
+`application_id`, so another program's database is never silently changed; readers open it
+read-only, so a corpus on a read-only disk can be searched. Every storage failure is a one-line
+`StorageError`.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import time
+import urllib.parse
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Iterator, Optional
+
+from .names import from_raw_name, one_line, raw_name, readable
+
+APPLICATION_ID = 0x67696665  # "gife": PRAGMA application_id of every corpus this project makes
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS gifs (
     sha256        TEXT PRIMARY KEY,
     path          TEXT NOT NULL,
+    path_raw      BLOB,
     size          INTEGER,
     frames        INTEGER,
     duration      REAL,
@@ -38,7 +49,18 @@ CREATE INDEX IF NOT EXISTS gifs_emotion ON gifs (emotion);
 CREATE INDEX IF NOT EXISTS gifs_path ON gifs (path);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
+# 👍/👎 on suggestions (kept apart from SCHEMA, whose column list `_add_missing_columns` reads as the gifs table's).
+FEEDBACK_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    sha256   TEXT NOT NULL,
+    message  TEXT NOT NULL,
+    emotion  TEXT NOT NULL,       -- how the message read (its top emotion) when the vote was given
+    vote     INTEGER NOT NULL,    -- +1 or -1
+    voted_at REAL NOT NULL
+);
+"""
 
+OWN_TABLES = {"gifs", "meta", "feedback"}
 JSON_FIELDS = ("scores", "evidence", "warnings")
 
 
@@ -88,23 +110,60 @@ class GifRecord:
         return self.detail("action", "top_actions", [])
 
 
+class StorageError(Exception):
+    """The corpus or an output file cannot be read or written (disk full, I/O error, not a corpus)."""
+
+
 class Corpus:
-    def __init__(self, db_path: str | Path):
+    """`readonly=True`: for readers (suggest, show, the app); nothing is written, not even the journal mode.
+    `adopt=True`: accept an existing SQLite file this project did not make (it gets the corpus tables)."""
+
+    def __init__(self, db_path: str | Path, readonly: bool = False, adopt: bool = False):
         self.path = Path(db_path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(self.path), timeout=30)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(SCHEMA)
-        self._add_missing_columns()
-        self.conn.commit()
+        with self._guard("open the corpus"):
+            if readonly:
+                self.conn = _connect_readonly(self.path)
+                self.conn.row_factory = sqlite3.Row
+                self._check_owner(adopt=False, readonly=True)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.conn = sqlite3.connect(self.path, timeout=30)
+                self.conn.row_factory = sqlite3.Row
+                self._check_owner(adopt, readonly=False)
+                self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                self.conn.executescript(SCHEMA + FEEDBACK_SCHEMA)
+                self._add_missing_columns()
+                self.conn.commit()
+
+    def _check_owner(self, adopt: bool, readonly: bool) -> None:
+        """Refuse a database another program made: one with a foreign application_id or other tables."""
+        app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]  # raises for a non-SQLite file
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        ours = app_id == APPLICATION_ID or (app_id == 0 and tables <= OWN_TABLES)  # new, or made before the id
+        if readonly and "gifs" not in tables:
+            ours = False
+        if not ours and not adopt:
+            self.conn.close()
+            raise StorageError(f"{readable(self.path)}: not a gifemo corpus (a SQLite file made by another program"
+                               + ("" if readonly else "; --adopt-db lets gifemo add its tables to it") + ")")
+
+    @contextmanager
+    def _guard(self, doing: str):
+        try:
+            yield
+        except sqlite3.Error as exc:
+            reason = "not a SQLite database" if "not a database" in str(exc) else one_line(str(exc))
+            raise StorageError(f"{readable(self.path)}: cannot {doing}: {reason}") from None
+        except OSError as exc:
+            raise StorageError(f"{readable(self.path)}: cannot {doing}: {exc.strerror or exc}") from None
 
     def _add_missing_columns(self) -> None:
         """A corpus written by an older gifemo gains the newer columns (its records are retagged anyway,
         since their model version differs)."""
         have = {row["name"] for row in self.conn.execute("PRAGMA table_info(gifs)")}
-        for name, kind in re.findall(r"^\s+(\w+)\s+(TEXT|REAL|INTEGER)", SCHEMA, re.M):
+        for name, kind in re.findall(r"^\s+(\w+)\s+(TEXT|REAL|INTEGER|BLOB)", SCHEMA, re.M):
             if name not in have:
                 self.conn.execute(f"ALTER TABLE gifs ADD COLUMN {name} {kind}")
 
@@ -120,46 +179,131 @@ class Corpus:
     def put(self, record: GifRecord) -> None:
         row = record.to_dict()
         for key in JSON_FIELDS:
-            row[key] = json.dumps(row[key])
+            row[key] = json.dumps(row[key])  # ASCII: names that are not UTF-8 come out as \\u escapes
+        row["path"], row["path_raw"] = readable(record.path), raw_name(record.path)
+        row["error"] = None if record.error is None else readable(record.error)
         columns = ", ".join(row)
         marks = ", ".join(f":{k}" for k in row)
-        with self.conn:  # one transaction per record: durable as soon as it returns
+        with self._guard("write the corpus"), self.conn:  # one transaction per record: durable when it returns
             self.conn.execute(f"INSERT OR REPLACE INTO gifs ({columns}) VALUES ({marks})", row)
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('changed_at', ?)", (repr(time.time()),))
 
+    def _one(self, query: str, *args):
+        with self._guard("read the corpus"):
+            return self.conn.execute(query, args).fetchone()
+
     def get(self, sha256: str) -> Optional[GifRecord]:
-        row = self.conn.execute("SELECT * FROM gifs WHERE sha256 = ?", (sha256,)).fetchone()
+        row = self._one("SELECT * FROM gifs WHERE sha256 = ?", sha256)
         return _record(row) if row else None
 
     def is_current(self, sha256: str, model_version: str) -> bool:
-        row = self.conn.execute("SELECT model_version FROM gifs WHERE sha256 = ?", (sha256,)).fetchone()
+        row = self._one("SELECT model_version FROM gifs WHERE sha256 = ?", sha256)
         return row is not None and row["model_version"] == model_version
 
     def records(self, include_errors: bool = True) -> Iterator[GifRecord]:
         query = "SELECT * FROM gifs" + ("" if include_errors else " WHERE error IS NULL") + " ORDER BY path"
-        for row in self.conn.execute(query):
-            yield _record(row)
+        with self._guard("read the corpus"):
+            for row in self.conn.execute(query):
+                yield _record(row)
 
     def __len__(self) -> int:
-        return self.conn.execute("SELECT COUNT(*) FROM gifs").fetchone()[0]
+        return self._one("SELECT COUNT(*) FROM gifs")[0]
 
     def changed_at(self) -> float:
         """When the corpus was last written (used to know when a search index is stale)."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'changed_at'").fetchone()
+        row = self._one("SELECT value FROM meta WHERE key = 'changed_at'")
         return float(row["value"]) if row else 0.0
+
+    def add_feedback(self, sha256: str, message: str, emotion: str, vote: int) -> None:
+        """A 👍 (+1) or 👎 (-1) for the GIF `sha256` suggested for `message`, which read as `emotion`."""
+        if vote not in (1, -1):
+            raise ValueError(f"a vote is +1 or -1, not {vote!r}")
+        with self.conn:
+            self.conn.execute("INSERT INTO feedback VALUES (?, ?, ?, ?, ?)", (sha256, message, emotion, vote, time.time()))
+
+    def feedback_votes(self) -> dict[str, dict[str, int]]:
+        """sha256 -> {message emotion: net votes}."""
+        out: dict[str, dict[str, int]] = {}
+        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'feedback'").fetchone():
+            return out  # a corpus opened read-only that never got a vote
+        for row in self.conn.execute("SELECT sha256, emotion, SUM(vote) AS net FROM feedback GROUP BY sha256, emotion"):
+            out.setdefault(row["sha256"], {})[row["emotion"]] = int(row["net"])
+        return out
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
-        for column in ("emotion", "source"):
-            rows = self.conn.execute(f"SELECT {column} AS k, COUNT(*) AS n FROM gifs WHERE error IS NULL GROUP BY {column}")
-            out[column] = {str(r["k"]): r["n"] for r in rows}
-        out["error"] = {"failed": self.conn.execute("SELECT COUNT(*) FROM gifs WHERE error IS NOT NULL").fetchone()[0]}
+        with self._guard("read the corpus"):
+            for column in ("emotion", "source"):
+                rows = self.conn.execute(f"SELECT {column} AS k, COUNT(*) AS n FROM gifs WHERE error IS NULL "
+                                         f"GROUP BY {column}")
+                out[column] = {str(r["k"]): r["n"] for r in rows}
+        out["error"] = {"failed": self._one("SELECT COUNT(*) FROM gifs WHERE error IS NOT NULL")[0]}
         return out
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise StorageError(f"{readable(path)}: no corpus there (make one with `gifemo tag`)")
+    uri = "file:" + urllib.parse.quote(os.fsencode(path.resolve()))
+    conn = sqlite3.connect(uri + "?mode=ro", uri=True)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        # A WAL corpus on a read-only disk: SQLite cannot make its shared-memory file there.
+        conn.close()
+        conn = sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True)
+    return conn
+
+
+class JsonlWriter:
+    """One JSON record per line, written whole or not at all: a failed write (disk full) cuts the file
+    back to its last complete line and raises StorageError."""
+
+    def __init__(self, path: Optional[str | Path]):
+        self.path = path
+        self.fd = None
+        self.size = 0
+        if path is not None:
+            try:
+                self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+            except OSError as exc:
+                raise StorageError(f"{readable(path)}: cannot write: {exc.strerror or exc}") from None
+
+    def write(self, record: GifRecord, path: str) -> None:
+        if self.fd is None:
+            return
+        data = record.to_dict()
+        data["path"] = readable(path)  # the same content may sit at several paths
+        data["error"] = None if record.error is None else readable(record.error)
+        raw = raw_name(path)
+        if raw is not None:
+            data["path_raw_hex"] = raw.hex()
+        line = (json.dumps(data, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
+        done = 0
+        try:
+            while done < len(line):
+                done += os.write(self.fd, line[done:])
+        except OSError as exc:
+            os.ftruncate(self.fd, self.size)
+            raise StorageError(f"{readable(self.path)}: cannot write: {exc.strerror or exc}") from None
+        self.size += len(line)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> "JsonlWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _record(row: sqlite3.Row) -> GifRecord:
     known = {f.name for f in fields(GifRecord)}
     data = {k: v for k, v in dict(row).items() if k in known}  # columns an older gifemo wrote are ignored
+    data["path"] = from_raw_name(data["path"], row["path_raw"] if "path_raw" in row.keys() else None)
     for key in JSON_FIELDS:
         data[key] = json.loads(data[key]) if data[key] else ([] if key in ("evidence", "warnings") else {})
     data["reason"], data["caption"] = data.get("reason") or "", data.get("caption") or ""

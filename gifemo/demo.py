@@ -33,11 +33,11 @@ def make_demo_gifs(folder: Path = DEMO_DIR, size: int = 96, frames: int = 8) -> 
     return written
 
 
-def run_demo(folder=None, runtime=None, db=None) -> int:
+def run_demo(runtime, folder=None, db=None) -> int:
     """Tag `folder` (default: the demo GIFs) into a corpus and print tags and suggestions."""
-    from .models import cache_dir
     from .show import describe
     from .corpus import Corpus
+    from .recommender.recent import remember_corpus
     from .recommender.suggest import Recommender
     from .tagger import tag_paths
 
@@ -46,19 +46,24 @@ def run_demo(folder=None, runtime=None, db=None) -> int:
         make_demo_gifs(DEMO_DIR)
     # one corpus per demo folder, so suggestions come from that folder only
     folder_key = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:10]
-    db = Path(db) if db else cache_dir().parent / "demo" / f"{folder_key}.db"
+    db = Path(db) if db else runtime.models_cache().parent / "demo" / f"{folder_key}.db"
     print(f"Tagging {folder} into {db} ...")
     summary = tag_paths([folder], db, runtime=runtime)
     print(summary.text(), "\n")
     with Corpus(db) as corpus:
         for record in corpus.records():
             print(describe(record).split("\ntimeline:")[0], "\n")
-    recommender = Recommender(db, models_dir=runtime.models_dir if runtime else None)
+    recommender = Recommender(db, runtime)
     for message in DEMO_MESSAGES:
-        reading = recommender.message_scores(message)
-        best = max(reading, key=reading.get)
-        print(f"Suggestions for {message!r} (reads as {best} {reading[best]:.2f}):")
-        for rank, result in enumerate(recommender.suggest(message, k=3), 1):
+        results = recommender.suggest(message, k=3)
+        best = max(results.reading, key=results.reading.get)
+        print(f"Suggestions for {message!r} (reads as {best} {results.reading[best]:.2f}):")
+        for rank, result in enumerate(results, 1):
             print(f"  {rank}. {result.emotion or '-':9s} {result.path}\n     {result.why}")
+        if results.note:
+            print(f"  ({results.note})")
         print()
+    remember_corpus(db, runtime)
+    print(f"Next: `gifemo app` opens this corpus in the browser (or `gifemo app --db {db}`);\n"
+          f"      `gifemo serve --db {db}` answers http://127.0.0.1:8765/suggest?q=...")
     return 1 if summary.failed else 0

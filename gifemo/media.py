@@ -6,13 +6,21 @@ then composited by Pillow (palette, transparency, disposal), as a browser shows 
 """
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
+import stat
+import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
+
+from .config import DecodeLimits
+from .names import one_line, readable
 
 GIF_EXTENSIONS = {".gif"}
 VIDEO_EXTENSIONS = {".mp4", ".webm", ".mov", ".mkv", ".m4v", ".avi"}
@@ -27,22 +35,44 @@ class MediaError(Exception):
     """A file that cannot be decoded safely. `str()` names the file and the reason."""
 
     def __init__(self, path: os.PathLike | str, reason: str):
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{readable(path)}: {one_line(reason)}")
         self.path = str(path)
-        self.reason = reason
+        self.reason = one_line(reason)
 
 
-class TruncatedMediaWarning(UserWarning):
-    """The file ended early; the frames before the damage were kept."""
+class MediaWarning(UserWarning):
+    """Damaged data: the file was read, but not all of it. Every warning of this class is kept in the record."""
+
+
+class TruncatedMediaWarning(MediaWarning):
+    """The file ended early or a frame could not be decoded; the frames before the damage were kept."""
 
 
 @dataclass
-class DecodeLimits:
-    max_bytes: int = 64 * 1024 * 1024
-    max_canvas_pixels: int = 4096 * 4096
-    max_frames: int = 20_000           # frames in the file (GIF) or frames decoded (video)
-    max_total_pixels: int = 2_000_000_000  # canvas pixels x frames that must be decoded
-    max_video_seconds: float = 600.0
+class _Budget:
+    """The per-file decoding budget: decoded pixels and wall-clock time, checked as frames come."""
+
+    def __init__(self, path, limits: DecodeLimits):
+        self.path, self.limits = path, limits
+        self.pixels = 0
+        self.seconds = 0.0               # CPU spent decoding, not counting time paused
+        self.since = time.process_time()
+
+    def spend(self, pixels: int) -> None:
+        self.pixels += pixels
+        if self.pixels > self.limits.max_total_pixels:
+            raise MediaError(self.path, f"decoding needs more than {self.limits.max_total_pixels} pixels (limit)")
+        if self.seconds + time.process_time() - self.since > self.limits.max_seconds:
+            raise MediaError(self.path, f"decoding used more than {self.limits.max_seconds:g} s of CPU (limit)")
+
+    @contextmanager
+    def paused(self):
+        """Around a `yield`: the time a consumer of streamed frames spends is not the decoder's."""
+        self.seconds += time.process_time() - self.since
+        try:
+            yield
+        finally:
+            self.since = time.process_time()
 
 
 @dataclass
@@ -227,17 +257,80 @@ def frame_index_at(durations: list[float], times: list[float]) -> list[int]:
 
 
 # --------------------------------------------------------------------------- reading
+def _open_regular(path: Path, limits: DecodeLimits) -> int:
+    """Open a file for reading only if it is a regular file within the size limit (checked on the open
+    descriptor, so a FIFO, a device or a huge sparse file is refused before a byte is read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise MediaError(path, _open_problem(path, exc)) from None
+    try:
+        st = os.fstat(fd)
+        problem = _type_problem(st.st_mode)
+        if problem is None and st.st_size == 0:
+            problem = "file is empty"
+        if problem is None and st.st_size > limits.max_bytes:
+            problem = f"file is {st.st_size} bytes, over the limit of {limits.max_bytes} bytes"
+        if problem is not None:
+            raise MediaError(path, problem)
+        os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open_problem(path: Path, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if exc.errno == errno.ENOENT:
+        return "dangling symbolic link" if os.path.islink(path) else "file does not exist"
+    try:
+        problem = _type_problem(os.stat(path).st_mode)  # a socket or a device that refused to open
+    except OSError:
+        problem = None
+    return problem or f"cannot open: {exc.strerror or exc}"
+
+
+def _type_problem(mode: int) -> Optional[str]:
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "not a regular file (a folder)"
+    if stat.S_ISFIFO(mode):
+        return "not a regular file (a FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "not a regular file (a socket)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "not a regular file (a device)"
+    return "not a regular file"
+
+
 def _read_bytes(path: Path, limits: DecodeLimits) -> bytes:
-    if not path.exists():
-        raise MediaError(path, "file does not exist")
-    if not path.is_file():
-        raise MediaError(path, "not a regular file")
-    size = path.stat().st_size
-    if size == 0:
-        raise MediaError(path, "file is empty")
-    if size > limits.max_bytes:
-        raise MediaError(path, f"file is {size} bytes, over the limit of {limits.max_bytes} bytes")
-    return path.read_bytes()
+    fd = _open_regular(path, limits)
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(os.fstat(fd).st_size)  # exactly the checked size: read(n) reserves n bytes
+            grew = handle.read(1)
+        except OSError as exc:
+            raise MediaError(path, f"cannot read: {exc.strerror or exc}") from None
+    if grew:
+        raise MediaError(path, "file changed while it was read")
+    return data
+
+
+def content_sha256(path: os.PathLike | str, limits: Optional[DecodeLimits] = None) -> str:
+    """sha256 of a media file's bytes, after the type and size checks (never hashes a FIFO or a 3 GB file)."""
+    limits = limits or DecodeLimits()
+    path = Path(path)
+    digest = hashlib.sha256()
+    with os.fdopen(_open_regular(path, limits), "rb") as handle:
+        try:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        except OSError as exc:
+            raise MediaError(path, f"cannot read: {exc.strerror or exc}") from None
+    return digest.hexdigest()
 
 
 def is_gif_bytes(head: bytes) -> bool:
@@ -260,25 +353,69 @@ def read_clip(path: os.PathLike | str, num_frames: Optional[int] = None, fps: Op
     """Sample RGB frames by time from a GIF or video.
 
     Give `num_frames` (N evenly over the loop) or `fps` (with `min_frames` to loop short clips);
-    with neither, every frame of the file is returned once. `max_side` shrinks large frames
-    (keeping aspect) as they are decoded, to bound memory. Transparent GIF pixels show `background`.
+    with neither, every frame of the file is returned once. `max_side` (at most `limits.max_kept_side`)
+    shrinks large frames (keeping aspect) as they are decoded, to bound memory. Transparent GIF pixels
+    show `background`. `clip.resample(...)` samples again from the bytes already read and checked.
     """
     limits = limits or DecodeLimits()
     path = Path(path)
     data = _read_bytes(path, limits)
-    if is_gif_bytes(data):
-        info, layout = _parse_gif(data, str(path), limits)
+    data = data if is_gif_bytes(data) else None  # a video is read again by the demuxer
 
-        def sample(num_frames=None, fps=None, min_frames=0, max_side=None) -> Clip:
-            clip = _read_gif(path, data, info, layout, num_frames, fps, min_frames, max_side, background, limits)
-            clip.resampler = sample
-            return clip
-    else:
-        def sample(num_frames=None, fps=None, min_frames=0, max_side=None) -> Clip:
-            clip = _read_video(path, num_frames, fps, min_frames, max_side, limits)
-            clip.resampler = sample
-            return clip
+    def sample(num_frames=None, fps=None, min_frames=0, max_side=None) -> Clip:
+        info, times, indices, source, notes = _open_frames(path, data, num_frames, fps, min_frames, max_side,
+                                                           background, limits)
+        wanted = dict(source)
+        keep = [i for i, idx in enumerate(indices) if idx in wanted]
+        return Clip(info, [wanted[indices[i]] for i in keep], [times[i] for i in keep], [indices[i] for i in keep],
+                    _warn(notes), resampler=sample)
+
     return sample(num_frames=num_frames, fps=fps, min_frames=min_frames, max_side=max_side)
+
+
+def stream_frames(path: os.PathLike | str, num_frames: Optional[int] = None, max_side: Optional[int] = None,
+                  limits: Optional[DecodeLimits] = None):
+    """(info, iterator of (time, RGB frame)): like `read_clip` over one loop, but one frame at a time, so
+    memory holds one frame however many there are. Frames come in time order."""
+    limits = limits or DecodeLimits()
+    data = _read_bytes(Path(path), limits)
+    info, times, indices, source, notes = _open_frames(Path(path), data if is_gif_bytes(data) else None, num_frames,
+                                                       None, 0, max_side, (255, 255, 255), limits)
+
+    def frames():
+        position = 0
+        for index, frame in source:
+            while position < len(indices) and indices[position] == index:
+                yield times[position], frame
+                position += 1
+        _warn(notes)
+
+    return info, frames()
+
+
+def _open_frames(path: Path, gif: Optional[bytes], num_frames, fps, min_frames, max_side, background,
+                 limits: DecodeLimits):
+    """The plan (info, sample times, frame index of each) and a lazy source of (index, frame), one per
+    distinct index in increasing order, for a GIF's bytes or (`gif` None) a video; `notes` fills with
+    damage found while decoding."""
+    max_side = min(max_side or limits.max_kept_side, limits.max_kept_side)
+    notes: list[str] = []
+    if gif is not None:
+        info, layout = _parse_gif(gif, str(path), limits)
+        times, indices = _plan(info, num_frames, fps, min_frames)
+        _check_total_pixels(path, info, max(indices) + 1, limits)
+        frames = _composite_gif(path, gif, info, layout, set(indices), background, limits, notes)
+        source = ((index, _own(_shrink(shown, max_side), shown)) for index, shown in frames)
+    else:
+        info = _probe_video(path, limits)
+        times, indices = _plan(info, num_frames, fps, min_frames)
+        source = _decode_video(path, info, sorted(set(indices)), max_side, limits, notes)
+    return info, times, indices, source, notes
+
+
+def _own(frame: np.ndarray, buffer: np.ndarray) -> np.ndarray:
+    """`frame`, copied when it is the compositing buffer that the next frame overwrites."""
+    return frame.copy() if frame is buffer else frame
 
 
 def _plan(info: MediaInfo, num_frames, fps, min_frames) -> tuple[list[float], list[int]]:
@@ -328,27 +465,31 @@ def _frame_pixels(data: bytes, frame: _GifFrame, palette: Optional[bytes]) -> tu
     return rgb, opaque
 
 
-def _read_gif(path, data, info, layout, num_frames, fps, min_frames, max_side, background, limits) -> Clip:
-    """Composite frames as browsers do: the canvas starts transparent; disposal 2 clears the frame's
-    rectangle to transparent (browsers ignore the background colour index); 3 restores what was there."""
-    times, indices = _plan(info, num_frames, fps, min_frames)
-    last_needed = max(indices)
-    _check_total_pixels(path, info, last_needed + 1, limits)
-    notes: list[str] = []
-    wanted: dict[int, np.ndarray] = {}
-    needed = set(indices)
+def _composite_gif(path, data, info: MediaInfo, layout: _GifLayout, needed: set[int], background, limits,
+                   notes: list[str]):
+    """Yield (index, RGB frame as shown) for the frames in `needed`, decoding in order up to the last of them.
+
+    The frame yielded is a view of a buffer reused for the next one: copy it to keep it. A frame that
+    cannot be decoded ends the file there: `info` is cut to the frames before it and a note says so.
+    """
+    budget = _Budget(path, limits)
     canvas = np.zeros((info.height, info.width, 3), dtype=np.uint8)
     alpha = np.zeros((info.height, info.width), dtype=bool)
+    shown = np.empty_like(canvas)
     page = np.array(background, dtype=np.uint8)
-    for index in range(last_needed + 1):
+    for index in range(max(needed) + 1):
         frame = layout.frames[index]
+        budget.spend(frame.width * frame.height)
         try:
             rgb, opaque = _frame_pixels(data, frame, layout.palette)
         except Exception as exc:  # Pillow raises many types for corrupt LZW data
-            if not wanted:
-                raise MediaError(path, f"GIF frame {index} cannot be decoded: {exc}") from exc
-            notes.append(f"{path}: frame {index} cannot be decoded ({exc}); kept the {len(wanted)} frames before it")
-            break
+            if index == 0:
+                raise MediaError(path, f"GIF frame {index} cannot be decoded: {exc}") from None
+            notes.append(f"{readable(path)}: frame {index} cannot be decoded ({one_line(str(exc))}); "
+                         f"kept the {index} frames before it")
+            del info.durations[index:]
+            info.frame_count, info.truncated = index, True
+            return
         # the part of the frame's rectangle that lies on the canvas
         y0, x0 = min(frame.y, info.height), min(frame.x, info.width)
         y1, x1 = min(frame.y + rgb.shape[0], info.height), min(frame.x + rgb.shape[1], info.width)
@@ -358,18 +499,22 @@ def _read_gif(path, data, info, layout, num_frames, fps, min_frames, max_side, b
         np.copyto(canvas[region], rgb, where=opaque[..., None])
         alpha[region] |= opaque
         if index in needed:
-            shown = canvas.copy() if alpha.all() else np.where(alpha[..., None], canvas, page)
-            wanted[index] = _shrink(shown, max_side)
+            shown[:] = page
+            np.copyto(shown, canvas, where=alpha[..., None])
+            with budget.paused():
+                yield index, shown
         if frame.disposal == 2:
             alpha[region] = False
         elif saved is not None:
             canvas[region], alpha[region] = saved
     if info.truncated:
-        notes.append(f"{path}: file is truncated; using the {info.frame_count} complete frames")
-    keep = [i for i, idx in enumerate(indices) if idx in wanted]
+        notes.append(f"{readable(path)}: file is truncated; using the {info.frame_count} complete frames")
+
+
+def _warn(notes: list[str]) -> list[str]:
     for note in notes:
         warnings.warn(note, TruncatedMediaWarning, stacklevel=3)
-    return Clip(info, [wanted[indices[i]] for i in keep], [times[i] for i in keep], [indices[i] for i in keep], notes)
+    return notes
 
 
 # --------------------------------------------------------------------------- video
@@ -379,7 +524,7 @@ def _open_video(path: Path):
     try:
         container = av.open(str(path))
     except Exception as exc:  # PyAV raises its own error types for anything it cannot demux
-        raise MediaError(path, f"not a GIF or a readable video ({type(exc).__name__}: {exc})") from exc
+        raise MediaError(path, f"not a GIF or a readable video ({getattr(exc, 'strerror', None) or exc})") from None
     if not container.streams.video:
         container.close()
         raise MediaError(path, "file has no video stream")
@@ -387,6 +532,9 @@ def _open_video(path: Path):
 
 
 def _probe_video(path: Path, limits: DecodeLimits) -> MediaInfo:
+    """Frame count and timing from the packets actually in the file (demuxed, not decoded): a container
+    header can claim any size or length, so it is only used to refuse early, never to allocate."""
+    budget = _Budget(path, limits)
     container = _open_video(path)
     try:
         stream = container.streams.video[0]
@@ -394,78 +542,156 @@ def _probe_video(path: Path, limits: DecodeLimits) -> MediaInfo:
         if width * height > limits.max_canvas_pixels:
             raise MediaError(path, f"video frame {width}x{height} exceeds the limit of {limits.max_canvas_pixels} pixels")
         rate = float(stream.average_rate or stream.guessed_rate or 25)
-        if stream.duration is not None and stream.time_base is not None:
-            seconds = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            seconds = container.duration / 1_000_000
-        else:
-            seconds = 0.0
-        if seconds > limits.max_video_seconds:
-            raise MediaError(path, f"video is {seconds:.0f} s long, over the limit of {limits.max_video_seconds:.0f} s")
-        count = stream.frames or max(1, round(seconds * rate))
-        if seconds <= 0:
-            seconds = count / rate
-        return MediaInfo(str(path), "video", width, height, count, [seconds / count] * count)
+        if not 0.01 <= rate <= 1000:
+            rate = 25.0
+        base = float(stream.time_base) if stream.time_base else 1 / rate
+        stamps: list[float] = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue  # end-of-stream marker
+                budget.spend(0)
+                stamps.append(float(packet.pts) * base if packet.pts is not None else len(stamps) / rate)
+                if len(stamps) > limits.max_frames:
+                    raise MediaError(path, f"video has more than {limits.max_frames} frames (limit)")
+        except MediaError:
+            raise
+        except Exception:  # a corrupt packet ends the usable part; decoding reports what it kept
+            pass
     finally:
         container.close()
+    if not stamps:
+        raise MediaError(path, "video has no frames")
+    stamps.sort()
+    step = 1 / rate
+    durations = [b - a if 0 < b - a <= 10 else step for a, b in zip(stamps, stamps[1:])] + [step]
+    if sum(durations) > limits.max_video_seconds:
+        raise MediaError(path, f"video is {sum(durations):.0f} s long, over the limit of {limits.max_video_seconds:.0f} s")
+    return MediaInfo(str(path), "video", width, height, len(durations), durations)
 
 
-def _read_video(path: Path, num_frames, fps, min_frames, max_side, limits: DecodeLimits) -> Clip:
-    info = _probe_video(path, limits)
-    times, _ = _plan(info, num_frames, fps, min_frames)
-    # Decode in order, keeping the last frame shown at or before each wanted instant.
-    targets = sorted(set(float(np.mod(t, info.duration)) for t in times))
-    decoded: list[tuple[float, np.ndarray]] = []
-    notes: list[str] = []
+def _decode_video(path: Path, info: MediaInfo, needed: list[int], max_side, limits: DecodeLimits, notes: list[str]):
+    """Yield (index, RGB frame) for each index in `needed` (sorted): the frame on screen at its start."""
+    starts = np.concatenate([[0.0], np.cumsum(info.durations)[:-1]])
+    budget = _Budget(path, limits)
     container = _open_video(path)
-    count = 0
+    count, ni, origin, previous = 0, 0, None, None
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        ti = 0
-        previous = None
         for frame in container.decode(stream):
+            # Every decoded frame is checked: the header's size and count were never trusted.
+            if frame.width * frame.height > limits.max_canvas_pixels:
+                raise MediaError(path, f"video frame {count} is {frame.width}x{frame.height}, over the limit of "
+                                       f"{limits.max_canvas_pixels} pixels")
+            budget.spend(frame.width * frame.height)
             count += 1
-            if count > limits.max_frames:
-                raise MediaError(path, f"video has more than {limits.max_frames} frames (limit)")
-            t = (float(frame.pts * stream.time_base) - start) if frame.pts is not None else (count - 1) * info.durations[0]
-            while ti < len(targets) and targets[ti] < t and previous is not None:
-                decoded.append((targets[ti], previous))
-                ti += 1
-            previous = _shrink(frame.to_ndarray(format="rgb24"), max_side)
-            if ti >= len(targets):
+            if count > info.frame_count + 1:
+                raise MediaError(path, f"video decodes to more frames than the {info.frame_count} it holds")
+            t = float(frame.time) if frame.time is not None else starts[min(count - 1, len(starts) - 1)]
+            origin = t if origin is None else origin
+            while ni < len(needed) and starts[needed[ni]] < t - origin - 1e-6 and previous is not None:
+                with budget.paused():
+                    yield needed[ni], previous
+                ni += 1
+            if ni >= len(needed):
                 break
-        while ti < len(targets) and previous is not None:
-            decoded.append((targets[ti], previous))
-            ti += 1
+            previous = _video_rgb(frame, max_side)
     except MediaError:
         raise
     except Exception as exc:  # corrupt packets: keep what decoded
-        if not decoded and previous is None:
-            raise MediaError(path, f"video cannot be decoded: {exc}") from exc
-        notes.append(f"{path}: video is damaged after {count} frames ({exc}); kept the frames before it")
-        if previous is not None:
-            decoded.extend((t, previous) for t in targets[len(decoded):])
+        if previous is None:
+            raise MediaError(path, f"video cannot be decoded: {exc}") from None
+        notes.append(f"{readable(path)}: video is damaged after {count} frames ({one_line(str(exc))}); "
+                     f"kept the frames before it")
     finally:
         container.close()
-    if not decoded:
+    if previous is None:
         raise MediaError(path, "video has zero decodable frames")
-    by_time = dict(decoded)
-    frames = [by_time[float(np.mod(t, info.duration))] for t in times]
-    indices = [min(int(np.mod(t, info.duration) / info.durations[0]), info.frame_count - 1) for t in times]
-    for note in notes:
-        warnings.warn(note, TruncatedMediaWarning, stacklevel=3)
-    return Clip(info, frames, list(times), indices, notes)
+    for index in needed[ni:]:
+        yield index, previous
 
 
-def iter_media_files(paths: list[os.PathLike | str]) -> list[Path]:
-    """Files given directly, plus GIFs and videos found recursively in given folders (sorted)."""
-    found: list[Path] = []
+def _video_rgb(frame, max_side: Optional[int]) -> np.ndarray:
+    """RGB pixels, scaled down by the decoder itself when large (never holds a big RGB copy)."""
+    w, h = frame.width, frame.height
+    if max_side is not None and max(w, h) > max_side:
+        scale = max_side / max(w, h)
+        return frame.to_ndarray(width=max(1, round(w * scale)), height=max(1, round(h * scale)), format="rgb24")
+    return frame.to_ndarray(format="rgb24")
+
+
+# --------------------------------------------------------------------------- folder walks
+# How video files start, for media files in a folder whose name does not say what they are.
+_VIDEO_MAGIC = ((4, b"ftyp"), (0, b"\x1aE\xdf\xa3"), (8, b"AVI "))
+
+
+@dataclass
+class Entry:
+    """One thing a walk met: a file to tag, or (`problem`) why it will not be read."""
+    path: Path
+    problem: Optional[str] = None
+
+
+@dataclass
+class Walk:
+    entries: list[Entry]
+    ignored: list[Path]      # regular files that are neither GIF nor video by name or content
+
+
+def walk_media(paths: list[os.PathLike | str]) -> Walk:
+    """Every entry of the given paths (folders recursively, sorted, links to folders not followed).
+
+    Files named as media, and anything that is not a plain regular file (FIFOs, sockets, devices,
+    broken or looping links, unreadable files), become entries: each gets a record, tagged or failed.
+    Only readable regular files that are not media by name or by their first bytes are ignored.
+    """
+    walk = Walk([], [])
     for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            found.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in MEDIA_EXTENSIONS))
+        path = Path(raw)
+        if path.is_dir():  # a folder named by the user is walked even when reached through a link
+            _walk_folder(path, walk)
         else:
-            found.append(p)
-    return found
+            walk.entries.append(Entry(path))
+    return walk
+
+
+def _walk_folder(folder: Path, walk: Walk) -> None:
+    try:
+        with os.scandir(folder) as listing:
+            children = sorted(listing, key=lambda e: os.fsencode(e.name))
+    except OSError as exc:
+        walk.entries.append(Entry(folder, f"cannot list folder: {exc.strerror or exc}"))
+        return
+    for child in children:
+        path = Path(child.path)
+        try:
+            if child.is_dir(follow_symlinks=False):
+                _walk_folder(path, walk)
+                continue
+            if child.is_symlink() and os.path.isdir(path):
+                walk.entries.append(Entry(path, "link to a folder (not followed)"))
+                continue
+        except OSError as exc:
+            walk.entries.append(Entry(path, f"cannot inspect: {exc.strerror or exc}"))
+            continue
+        if path.suffix.lower() in MEDIA_EXTENSIONS or not _is_other_file(path):
+            walk.entries.append(Entry(path))
+        else:
+            walk.ignored.append(path)
+
+
+def _is_other_file(path: Path) -> bool:
+    """A readable regular file whose first bytes are not a GIF's or a video container's."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False  # a broken link, a loop, an unreadable file: it gets a failed record saying why
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        try:
+            head = handle.read(16)
+        except OSError:
+            return False
+    return not (is_gif_bytes(head) or any(head[at:at + len(magic)] == magic for at, magic in _VIDEO_MAGIC))

@@ -10,10 +10,22 @@ from .emotions import EMOTIONS
 NONE = "none"  # the prediction when nothing answered; counts as wrong
 
 
+def confusion(truth: Sequence[int], predicted: Sequence[int]) -> np.ndarray:
+    """7x7 counts over EMOTIONS indexes: rows = true, columns = predicted."""
+    matrix = np.zeros((len(EMOTIONS), len(EMOTIONS)), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(truth, dtype=np.int64), np.asarray(predicted, dtype=np.int64)), 1)
+    return matrix
+
+
+def recall(matrix: np.ndarray) -> dict[str, float]:
+    """Per-class recall from a confusion matrix (0 for a class with no true items)."""
+    return {name: float(r) for name, r in zip(EMOTIONS, matrix.diagonal() / np.maximum(matrix.sum(1), 1))}
+
+
 def classification(truth: Sequence[str], predicted: Sequence[str]) -> dict:
     """Accuracy over all items (abstentions, NONE, count as wrong), macro-F1 over the classes present in
     `truth`, per-class precision/recall/F1/support, the 7x7 confusion matrix (rows = true) and abstentions."""
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+    from sklearn.metrics import precision_recall_fscore_support
 
     truth, predicted = list(truth), list(predicted)
     n = len(truth)
@@ -32,7 +44,8 @@ def classification(truth: Sequence[str], predicted: Sequence[str]) -> dict:
                           "support": int(support[k])} for k, e in enumerate(EMOTIONS)},
         "predicted_share": {e: (predicted.count(e) / n if n else 0.0) for e in EMOTIONS},
         "labels": list(EMOTIONS),
-        "confusion_matrix": confusion_matrix(truth, predicted, labels=list(EMOTIONS)).tolist() if n else [],
+        "confusion_matrix": confusion([EMOTIONS.index(truth[i]) for i in covered],
+                                      [EMOTIONS.index(predicted[i]) for i in covered]).tolist() if n else [],
         "abstained": {e: sum(1 for t, p in zip(truth, predicted) if t == e and p == NONE) for e in EMOTIONS},
     }
 

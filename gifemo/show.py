@@ -6,6 +6,7 @@ from typing import Optional
 
 from .corpus import Corpus, GifRecord
 from .emotions import EMOJI, EMOTIONS, top_emotion
+from .names import readable
 
 
 def _bar(value: float, width: int = 20) -> str:
@@ -14,8 +15,8 @@ def _bar(value: float, width: int = 20) -> str:
 
 def describe(record: GifRecord) -> str:
     if record.error:
-        return f"{record.path}\n  FAILED: {record.error}"
-    head = f"{record.path}  ({record.frames} frames, {record.duration:.2f} s, {record.width}x{record.height})"
+        return f"{readable(record.path)}\n  FAILED: {record.error}"
+    head = f"{readable(record.path)}  ({record.frames} frames, {record.duration:.2f} s, {record.width}x{record.height})"
     if record.emotion:
         lines = [head, f"emotion:  {EMOJI[record.emotion]} {record.emotion}  confidence {record.confidence:.2f}  "
                        f"(source: {record.source}; {record.reason})"]
@@ -51,14 +52,18 @@ def describe(record: GifRecord) -> str:
 
 
 def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | Path] = None, options=None,
-         runtime=None) -> str:
-    from .models import sha256_of
+         runtime=None) -> tuple[str, GifRecord]:
+    """The summary text and the record it describes (its `error` is set when the GIF could not be tagged)."""
+    from .media import MediaError, content_sha256
     from .tagger import Tagger
 
     record = None
     if db and Path(db).exists():
-        with Corpus(db) as corpus:
-            record = corpus.get(sha256_of(Path(gif)))
+        with Corpus(db, readonly=True) as corpus:
+            try:
+                record = corpus.get(content_sha256(gif))
+            except MediaError:
+                record = None  # tagging it below gives the failed record that says why
     if record is None:
         with Tagger(options, runtime) as tagger:
             record = tagger.tag_file(gif)
@@ -68,4 +73,4 @@ def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | 
 
         plot_timeline(record.timeline, plot, title=f"{Path(gif).name}: {record.emotion or 'unknown'}")
         text += f"\ntimeline picture: {plot}"
-    return text
+    return text, record

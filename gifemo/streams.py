@@ -31,6 +31,7 @@ class StreamEntry:
     # "off": available but not run unless asked for.
     run: str = "always"
     help: str = ""
+    models: tuple[str, ...] = ()  # registry names of the weights it loads: their digests are in the tag's key
 
     def load(self, options, runtime) -> Stream:
         return _attribute(self.target)(options, runtime)
@@ -45,12 +46,18 @@ def _attribute(spec: str):
 
 
 STREAMS: tuple[StreamEntry, ...] = (
-    StreamEntry("face", "gifemo.facs.stream:FaceStream", "gifemo.facs.stream:FaceOptions",
-                help="photographed faces: MediaPipe landmarks, expression CNN, EMFACS rules"),
+    StreamEntry("face", "gifemo.facs.stream:FaceStream", "gifemo.config:FaceOptions",
+                help="photographed faces: MediaPipe landmarks, expression CNN, EMFACS rules",
+                models=("face-landmarker", "face-expression", "face-combine")),
     StreamEntry("drawn", "gifemo.drawn.stream:DrawnStream", "gifemo.config:DrawnOptions",
-                help="drawn faces (emoji, stickers, cartoons): photo-or-drawing check, drawn-face CNN"),
-    StreamEntry("action", "gifemo.action.stream:ActionStream", "gifemo.action.stream:ActionOptions", run="fallback",
-                help="two-stream I3D Kinetics actions mapped to emotions"),
+                help="drawn faces (emoji, stickers, cartoons): photo-or-drawing check, drawn-face CNN",
+                models=("face-landmarker", "drawn-expression", "drawn-style")),
+    StreamEntry("caption", "gifemo.caption.stream:CaptionStream", "gifemo.config:CaptionOptions",
+                help="words written in the GIF: OCR (PP-OCR on ONNX Runtime), text-emotion model",
+                models=("text-bilstm",)),
+    StreamEntry("action", "gifemo.action.stream:ActionStream", "gifemo.config:ActionOptions", run="fallback",
+                help="two-stream I3D Kinetics actions mapped to emotions",
+                models=("i3d-rgb", "i3d-flow", "kinetics-labels")),
 )
 
 STREAM_NAMES: tuple[str, ...] = tuple(entry.name for entry in STREAMS)

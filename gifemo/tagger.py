@@ -6,25 +6,25 @@ done and a rerun finishes the rest. Workers load the models once.
 """
 from __future__ import annotations
 
-import atexit
+import functools
 import hashlib
-import json
-import multiprocessing
 import os
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
-from . import __version__
-from .corpus import Corpus, GifRecord
-from .config import Runtime
-from .decision import is_decided, load_decision
+from .corpus import Corpus, GifRecord, JsonlWriter
+from .cache_key import tag_version
+from .config import DecodeLimits, Runtime
+from .decision import DECISION_WEIGHTS, is_decided, load_decision
 from .evidence import Evidence
-from .models import MissingModelError, ModelVerificationError, sha256_of
-from .media import DecodeLimits, MediaError, iter_media_files, read_clip
+from .models import MissingModelError, ModelVerificationError, digests, sha256_of
+from .media import MediaError, MediaWarning, content_sha256, read_clip, walk_media
+from .names import one_line, readable
+from .pool import WorkerPool
 from .paths import WEIGHTS_DIR
 from .streams import RUN_MODES, STREAM_NAMES, STREAMS, StreamEntry
 
@@ -50,29 +50,13 @@ class TagOptions:
         return [entry for entry in STREAMS if self.run[entry.name] != "off"]
 
 
-# Options that change how fast a tag is made, never what it says: left out of the model version.
-NOT_IN_VERSION = {"threads", "progress"}
-
-
 def model_version(options: TagOptions, runtime: Optional[Runtime] = None) -> str:
-    """Names everything that changes a tag, so a rerun retags only when something did: every option
-    (but NOT_IN_VERSION), the project's own weights, and which third-party models are present."""
-    from .models import local_status
-
-    runtime = runtime or Runtime()
-    settings = {"num_frames": options.num_frames, "limits": asdict(options.limits), "run": options.run,
-                "streams": {name: _without(asdict(o)) for name, o in options.stream_options.items()}}
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
-    for path in sorted(WEIGHTS_DIR.glob("*")):
-        if path.suffix in (".pt", ".json") and path.is_file():
-            digest.update(path.name.encode() + sha256_of(path).encode())
-    if options.run.get("action", "off") != "off":
-        digest.update(str([local_status(n, runtime.models_dir)[1] for n in ("i3d-rgb", "i3d-flow")]).encode())
-    return f"gifemo-{__version__}/{digest.hexdigest()[:16]}"
-
-
-def _without(settings: dict) -> dict:
-    return {k: v for k, v in settings.items() if k not in NOT_IN_VERSION}
+    """Names everything that changes a tag, so a rerun retags only when something did: every option (see
+    gifemo.cache_key), the registry's sha256 of each enabled stream's models, and the decision used."""
+    found = digests([name for entry in options.enabled() for name in entry.models], runtime or Runtime())
+    decision = WEIGHTS_DIR / DECISION_WEIGHTS
+    found["decision"] = sha256_of(decision) if decision.is_file() else "rule"
+    return tag_version(options, found)
 
 
 class Tagger:
@@ -109,20 +93,20 @@ class Tagger:
         path = Path(path)
         record = GifRecord(sha256=sha256 or "", path=str(path), model_version=self.model_version)
         try:
+            record.sha256 = record.sha256 or content_sha256(path, self.options.limits)  # checks type and size first
             record.size = path.stat().st_size
-            record.sha256 = record.sha256 or sha256_of(path)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 clip = read_clip(path, num_frames=self.options.num_frames, limits=self.options.limits)
                 evidence = self.evidence(clip)
-            record.warnings = sorted({str(w.message) for w in caught if "truncated" in str(w.message) or "damaged" in str(w.message)})
+            record.warnings = sorted({str(w.message) for w in caught if issubclass(w.category, MediaWarning)})
         except MediaError as exc:
             record.error = str(exc)
             return record
         except (MissingModelError, ModelVerificationError):
             raise  # a setup problem, not this file's: it would fail every file and mark them all as failed
         except Exception as exc:  # a bug or a model failure on one file must not stop a run of thousands
-            record.error = f"{path}: {type(exc).__name__}: {exc}"
+            record.error = f"{readable(path)}: {type(exc).__name__}: {one_line(str(exc))}"
             return record
         info = clip.info
         record.frames, record.duration, record.width, record.height = info.frame_count, info.duration, info.width, info.height
@@ -138,6 +122,7 @@ class Tagger:
 @dataclass
 class TagSummary:
     files: int = 0
+    ignored: int = 0          # files in the folders that are neither GIF nor video (by name and content)
     tagged: int = 0
     skipped: int = 0
     failed: int = 0
@@ -149,7 +134,7 @@ class TagSummary:
     def add(self, record: GifRecord) -> None:
         if record.error:
             self.failed += 1
-            self.failures.append((record.path, record.error))
+            self.failures.append((readable(record.path), readable(record.error)))
         else:
             self.by_source[record.source] = self.by_source.get(record.source, 0) + 1
             key = record.emotion or "(none)"
@@ -158,6 +143,8 @@ class TagSummary:
     def text(self) -> str:
         lines = [f"{self.files} files: {self.tagged} tagged, {self.skipped} already up to date, {self.failed} failed "
                  f"({self.seconds:.1f} s)"]
+        if self.ignored:
+            lines.append(f"{self.ignored} other files ignored (neither GIF nor video by name or content)")
         if self.by_source:
             lines.append("by source:  " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_source.items())))
             lines.append("by emotion: " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_emotion.items())))
@@ -165,82 +152,83 @@ class TagSummary:
         return "\n".join(lines)
 
 
-_WORKER: Optional[Tagger] = None
+class FileWorker:
+    """What one pool worker runs: a Tagger (models loaded once), one (path, sha256) per call."""
+
+    def __init__(self, options: TagOptions, runtime: Runtime):
+        self.tagger = Tagger(options, runtime)
+
+    def __call__(self, item: tuple[str, str]) -> GifRecord:
+        return self.tagger.tag_file(item[0], sha256=item[1])
+
+    def close(self) -> None:
+        self.tagger.close()
 
 
-def _init_worker(options: TagOptions, runtime: Runtime) -> None:
-    global _WORKER
-    _WORKER = Tagger(options, runtime)
-    atexit.register(_WORKER.close)
-
-
-def _work(item: tuple[str, str]) -> GifRecord:
-    return _WORKER.tag_file(item[0], sha256=item[1])
-
-
-def _jsonl_line(record: GifRecord, path: str) -> str:
-    data = record.to_dict()
-    data["path"] = path  # the same content may sit at several paths
-    return json.dumps(data, ensure_ascii=False)
+# A worker stuck in native code (the decoding budget bounds everything in Python) is stopped after this.
+WORKER_TIMEOUT_S = 900.0
 
 
 def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: Optional[os.PathLike | str] = None,
               workers: int = 1, options: Optional[TagOptions] = None, runtime: Optional[Runtime] = None,
-              progress: bool = True,
-              retry_errors: bool = False) -> TagSummary:
+              progress: bool = True, retry_errors: bool = False, worker: Callable = FileWorker,
+              adopt_db: bool = False) -> TagSummary:
+    """Tag every entry of `paths` (folders walked) into the corpus `db`: one record per entry, tagged or failed.
+
+    `worker(options, runtime)` builds what each pool worker runs (with workers > 1).
+    `adopt_db`: accept a SQLite file gifemo did not make as the corpus.
+    Raises StorageError when the corpus or the JSONL cannot be written.
+    """
     from tqdm import tqdm
 
     options = options or TagOptions()
     runtime = runtime or Runtime()
     started = time.time()
-    files = iter_media_files(list(paths))
-    summary = TagSummary(files=len(files))
+    walk = walk_media(list(paths))
+    summary = TagSummary(files=len(walk.entries), ignored=len(walk.ignored))
     version = model_version(options, runtime)
-    out = open(jsonl, "w", encoding="utf-8") if jsonl else None
-    try:
-        with Corpus(db) as corpus:
-            todo: list[tuple[str, str]] = []
-            for path in tqdm(files, desc="hashing", unit="file", disable=not progress or len(files) < 200):
-                try:
-                    sha = sha256_of(path)
-                except OSError as exc:
-                    record = GifRecord(sha256=f"unreadable:{path}", path=str(path), model_version=version,
-                                       error=f"{path}: cannot read: {exc.strerror or exc}")
-                    corpus.put(record)
-                    summary.add(record)
-                    _write(out, record, str(path))
-                    continue
-                existing = corpus.get(sha) if corpus.is_current(sha, version) else None
-                if existing is not None and not (retry_errors and existing.error):
-                    summary.skipped += 1
-                    summary.add(existing)
-                    _write(out, existing, str(path))
-                else:
-                    todo.append((str(path), sha))
-            bar = tqdm(total=len(todo), desc="tagging", unit="gif", disable=not progress)
-            for record in _run(todo, workers, options, runtime):
-                corpus.put(record)
-                summary.tagged += 0 if record.error else 1
-                summary.add(record)
-                _write(out, record, record.path)
-                bar.update(1)
-                if record.error:
-                    bar.write(f"failed: {record.error}", file=sys.stderr)
-            bar.close()
-    finally:
-        if out:
-            out.close()
+    with Corpus(db, adopt=adopt_db) as corpus, JsonlWriter(jsonl) as out:
+        def keep(record: GifRecord, path: str) -> None:
+            corpus.put(record)
+            summary.add(record)
+            out.write(record, path)
+
+        todo: list[tuple[str, str]] = []
+        for entry in tqdm(walk.entries, desc="hashing", unit="file", disable=not progress or len(walk.entries) < 200):
+            path = str(entry.path)
+            try:
+                if entry.problem:
+                    raise MediaError(path, entry.problem)
+                sha = content_sha256(path, options.limits)
+            except MediaError as exc:
+                keep(GifRecord(sha256=_unreadable_key(path), path=path, model_version=version, error=str(exc)), path)
+                continue
+            existing = corpus.get(sha) if corpus.is_current(sha, version) else None
+            if existing is not None and not (retry_errors and existing.error):
+                summary.skipped += 1
+                summary.add(existing)
+                out.write(existing, path)
+            else:
+                todo.append((path, sha))
+        bar = tqdm(total=len(todo), desc="tagging", unit="gif", disable=not progress or not todo)
+        for record in _run(todo, workers, options, runtime, worker, version):
+            keep(record, record.path)
+            summary.tagged += 0 if record.error else 1
+            bar.update(1)
+            if record.error:
+                bar.write(f"failed: {readable(record.error)}", file=sys.stderr)
+        bar.close()
     summary.seconds = time.time() - started
     return summary
 
 
-def _write(out, record: GifRecord, path: str) -> None:
-    if out is not None:
-        out.write(_jsonl_line(record, path) + "\n")
-        out.flush()
+def _unreadable_key(path: str) -> str:
+    """The corpus key of an entry whose content cannot be read: stands for its name, not its bytes."""
+    return "unreadable:" + hashlib.sha256(os.fsencode(path)).hexdigest()
 
 
-def _run(todo: list[tuple[str, str]], workers: int, options: TagOptions, runtime: Runtime):
+def _run(todo: list[tuple[str, str]], workers: int, options: TagOptions, runtime: Runtime, worker: Callable,
+         version: str):
     if not todo:
         return
     if workers <= 1:
@@ -250,6 +238,10 @@ def _run(todo: list[tuple[str, str]], workers: int, options: TagOptions, runtime
         return
     # Share the cores between workers instead of oversubscribing them.
     shared = replace(runtime, threads=max(1, (os.cpu_count() or 1) // workers))
-    context = multiprocessing.get_context("spawn")  # MediaPipe and torch are not fork-safe
-    with context.Pool(workers, initializer=_init_worker, initargs=(options, shared)) as pool:
-        yield from pool.imap_unordered(_work, todo, chunksize=1)
+    pool = WorkerPool(workers, functools.partial(worker, options, shared), timeout=WORKER_TIMEOUT_S)
+    for outcome in pool.run(todo):
+        if outcome.lost is None:
+            yield outcome.result
+        else:
+            path, sha = outcome.item
+            yield GifRecord(sha256=sha, path=path, model_version=version, error=f"{readable(path)}: {outcome.lost}")

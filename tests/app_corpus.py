@@ -14,12 +14,11 @@ PER_LABEL = {"Happiness": 2, "Sadness": 1, "Anger": 1, "Surprise": 2, "Fear": 1,
 LIVE_ACTION = "pop/gif_collection"
 
 
-def build_app_corpus(gifs_dev: Path, models_dir: Path, folder: Path) -> tuple[Path, Path]:
+def build_app_corpus(gifs_dev: Path, runtime, folder: Path) -> tuple[Path, Path]:
     """(corpus.db, report.json) in `folder`, built on first use and reused by later test modules."""
     db, report_json = folder / "corpus.db", folder / "report.json"
     if report_json.is_file():
         return db, report_json
-    from gifemo.config import Runtime
     from gifemo.evaluate import evaluate, write_report
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -34,6 +33,6 @@ def build_app_corpus(gifs_dev: Path, models_dir: Path, folder: Path) -> tuple[Pa
         writer = csv.writer(handle)
         writer.writerow(["file", "label"])
         writer.writerows([str(gifs_dev / r["file"]), r["label"]] for r in chosen)
-    report = evaluate(dataset, db=db, runtime=Runtime(models_dir=models_dir), progress=False)
+    report = evaluate(dataset, db=db, runtime=runtime, progress=False)
     write_report(report, report_json, folder / "confusion.png")
     return db, report_json

@@ -57,3 +57,89 @@ def make_gif(frames: list[Frame], width: int, height: int, loop: Optional[int] =
 
 def solid(h: int, w: int, index: int) -> np.ndarray:
     return np.full((h, w), index, dtype=np.uint8)
+
+
+# ------------------------------------------------------------------ hostile files
+def many_tiny_frames_gif(canvas: int = 1000, frames: int = 1500) -> bytes:
+    """A big canvas drawn one pixel per frame: tiny on disk, canvas x frames pixels when decoded."""
+    dot = _lzw_blocks(solid(1, 1, 1), False)
+    out = bytearray(make_gif([], canvas, canvas)[:-1])
+    for k in range(frames):
+        out += _frame_bytes(k % canvas, (k * 7) % canvas, 1, 2, dot)
+    return bytes(out + b"\x3b")
+
+
+def _frame_bytes(x: int, y: int, side: int, delay_cs: int, blocks: bytes) -> bytes:
+    """Graphic control extension (disposal 1) and image descriptor of a square frame, then its data."""
+    return (b"\x21\xf9\x04" + struct.pack("<BHB", 1 << 2, delay_cs, 0) + b"\x00"
+            + b"\x2c" + struct.pack("<HHHHB", x, y, side, side, 0) + blocks)
+
+
+def big_frames_gif(side: int, frames: int) -> bytes:
+    """`frames` full frames of side x side: small on disk, side^2 x frames pixels to decode."""
+    blocks = [_lzw_blocks(solid(side, side, 1 + k), False) for k in range(3)]  # encoded once per colour
+    out = bytearray(make_gif([], side, side)[:-1])
+    for k in range(frames):
+        out += _frame_bytes(0, 0, side, 10, blocks[k % 3])
+    return bytes(out + b"\x3b")
+
+
+def lzw_damaged_gif(good_frames: int = 2, side: int = 8) -> bytes:
+    """`good_frames` frames, then one whose block structure is intact but whose LZW codes are garbage."""
+    frames = [Frame(solid(side, side, 1 + k % 3)) for k in range(good_frames + 1)]
+    data = bytearray(make_gif(frames, side, side))
+    last = data.rindex(b"\x2c")                       # the last image descriptor
+    code_size, first_block = last + 10, last + 11     # LZW minimum code size, then the first sub-block
+    size = data[first_block]
+    data[code_size] = 2
+    data[first_block + 1:first_block + 1 + size] = b"\xff" * size  # codes past the table: undecodable
+    return bytes(data)
+
+
+def write_avi(path, side: int, frames: int, fps: int = 10):
+    """An MJPEG AVI of `frames` grey frames of side x side (PyAV)."""
+    import av
+
+    with av.open(str(path), "w", format="avi") as container:
+        stream = container.add_stream("mjpeg", rate=fps)
+        stream.width = stream.height = side
+        stream.pix_fmt = "yuvj420p"
+        for k in range(frames):
+            image = np.full((side, side, 3), 40 * (k % 6), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def lie_in_avi_header(path, frames: int) -> None:
+    """Rewrite an AVI's header to claim `frames` frames (the data stay as they are)."""
+    data = bytearray(open(path, "rb").read())
+    struct.pack_into("<I", data, data.index(b"avih") + 8 + 16, frames)  # dwTotalFrames
+    struct.pack_into("<I", data, data.index(b"strh") + 8 + 32, frames)  # dwLength
+    open(path, "wb").write(bytes(data))
+
+
+def write_growing_avi(path, small: int, big: int, frames: int):
+    """An MJPEG AVI whose header and first frame say small x small, and whose later frames are big x big
+    (JPEG frames carry their own size; demuxers believe the first)."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w", format="avi") as container:
+        stream = container.add_stream("mjpeg", rate=10)
+        stream.width = stream.height = small
+        stream.pix_fmt = "yuvj420p"
+        large = av.CodecContext.create("mjpeg", "w")
+        large.width = large.height = big
+        large.pix_fmt, large.time_base = "yuvj420p", Fraction(1, 10)
+        for k in range(frames):
+            side, encoder = (small, stream) if k == 0 else (big, large)
+            frame = av.VideoFrame.from_ndarray(np.full((side, side, 3), 60, np.uint8), format="rgb24")
+            frame.pts = k
+            for packet in encoder.encode(frame.reformat(format="yuvj420p")):
+                packet.stream, packet.pts, packet.dts = stream, k, k
+                container.mux(packet)
+    return path

@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 
 from gifemo.action import kinetics
-from gifemo.action.stream import ActionOptions, summarize
+from gifemo.action.stream import summarize
+from gifemo.config import ActionOptions, Runtime
 from gifemo.emotions import EMOTIONS
 
 
 @pytest.fixture(scope="module")
 def labels(models_dir):
-    return kinetics.load_labels(models_dir)
+    return kinetics.load_labels(Runtime(models_dir=models_dir))
 
 
 @pytest.fixture(scope="module")

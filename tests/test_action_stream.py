@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from gifemo import cli
-from gifemo.action import ActionOptions, ActionStream, InceptionI3d
-from gifemo.action import stream as action_stream
+from gifemo import cli, config
+from gifemo.action import ActionStream, InceptionI3d
 from gifemo.action.kinetics import load_labels
 from gifemo.emotions import EMOTIONS
-from gifemo.config import Runtime
+from gifemo.config import ActionOptions, Runtime
 from gifemo.media import MediaError, read_clip
 from gifmaker import Frame, make_gif
 
@@ -39,15 +38,16 @@ def voting_weights(in_channels: int, votes: dict[int, float]) -> dict:
 
 @pytest.fixture(scope="module")
 def classes(models_dir):
-    labels = load_labels(models_dir)
+    labels = load_labels(Runtime(models_dir=models_dir))
     return {name: labels.index(name) for name in ("laughing", "crying")}
 
 
 @pytest.fixture(scope="module")
-def voting_models(tmp_path_factory, classes):
-    """RGB votes 'laughing', flow votes 'crying', both with logit 12 (everything else 0)."""
+def voting_models(tmp_path_factory, classes, models_dir):
+    """RGB votes 'laughing', flow votes 'crying', both with logit 12 (everything else 0); the real label map."""
     root = tmp_path_factory.mktemp("models")
     (root / "i3d").mkdir()
+    (root / "i3d" / "label_map.txt").write_bytes((models_dir / "i3d" / "label_map.txt").read_bytes())
     torch.save(voting_weights(3, {classes["laughing"]: 12.0}), root / "i3d" / "rgb_imagenet.pt")
     torch.save(voting_weights(2, {classes["crying"]: 12.0}), root / "i3d" / "flow_imagenet.pt")
     return root
@@ -77,7 +77,8 @@ def test_without_weights_the_stream_is_unavailable_with_the_registry_message(tmp
 
 def test_missing_flow_weights_only_block_the_two_stream_mode(tmp_path, voting_models):
     (tmp_path / "i3d").mkdir()
-    (tmp_path / "i3d" / "rgb_imagenet.pt").write_bytes((voting_models / "i3d" / "rgb_imagenet.pt").read_bytes())
+    for name in ("rgb_imagenet.pt", "label_map.txt"):
+        (tmp_path / "i3d" / name).write_bytes((voting_models / "i3d" / name).read_bytes())
     two_stream = ActionStream(ActionOptions(flow="dis"), Runtime(models_dir=tmp_path))
     assert not two_stream.available and "gifemo models download i3d-flow" in two_stream.reason
     assert ActionStream(ActionOptions(flow="none"), Runtime(models_dir=tmp_path)).available
@@ -128,7 +129,7 @@ def test_undecodable_file_raises_media_error(voting_models, tmp_path):
 
 
 def test_cli_prints_json_and_text(monkeypatch, capsys, voting_models, moving_gif):
-    monkeypatch.setattr(action_stream, "ActionOptions", lambda **kw: ActionOptions(**kw, **FAST))
+    monkeypatch.setattr(config, "ActionOptions", lambda **kw: ActionOptions(**kw, **FAST))
     assert cli.main(["actions", str(moving_gif), "--flow", "none", "--json", "--models-dir", str(voting_models)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["details"]["top_actions"][0][0] == "laughing" and result["flow"] == "none"

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gifemo.config import Runtime
 from gifemo.facs.align import FER_EYE_MID, align_face, align_points, face_transform, to_grey
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -16,7 +17,7 @@ def landmarker():
         pytest.skip("../shared is absent")
     from gifemo.facs.landmarks import FaceLandmarker
 
-    with FaceLandmarker(max_faces=1, min_detection_confidence=0.3, models_dir=SHARED / "models") as lm:
+    with FaceLandmarker(max_faces=1, min_detection_confidence=0.3, runtime=Runtime(models_dir=SHARED / "models")) as lm:
         yield lm
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gifemo.config import Runtime
 from gifemo.facs.aus import action_units, au_names, load_action_units
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -50,7 +51,7 @@ def test_every_blendshape_in_the_table_is_one_mediapipe_produces():
 
     image = next(iter(sorted((SHARED / "data/fer2013/val/happy").iterdir())))
     rgb = np.asarray(Image.open(image).convert("RGB"))
-    with FaceLandmarker(max_faces=1, min_detection_confidence=0.3, models_dir=models_dir) as landmarker:
+    with FaceLandmarker(max_faces=1, min_detection_confidence=0.3, runtime=Runtime(models_dir=models_dir)) as landmarker:
         faces = landmarker.detect(rgb)
     assert len(faces) == 1
     produced = set(faces[0].blendshapes)

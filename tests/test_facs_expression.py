@@ -6,6 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gifemo import models
+from gifemo.config import Runtime
 from gifemo.emotions import EMOTIONS
 from gifemo.facs.expression import (CROP_SIZE, ExpressionConfig, ExpressionEnsemble, ExpressionNet, crop_views,
                                     predict_proba)
@@ -86,10 +88,10 @@ def tiny_fer(tmp_path_factory):
 
 
 def test_training_adds_members_to_an_ensemble(tiny_fer, tmp_path):
-    from gifemo.facs.train import TrainOptions, train
+    from gifemo.facs.train import FaceTrainOptions, train
 
     def run(seed: int, ensemble: bool) -> dict:
-        return train(TrainOptions(data=tiny_fer, out=tmp_path / "out", epochs=1, batch_size=16, widths=(4, 8),
+        return train(FaceTrainOptions(data=tiny_fer, out=tmp_path / "out", epochs=1, batch_size=16, widths=(4, 8),
                                   threads=1, seed=seed, ensemble=ensemble, work_dir=tmp_path / f"work-{seed}"))
 
     first = run(0, ensemble=False)
@@ -118,7 +120,7 @@ def test_committed_weights_on_fer2013_val():
 
     images, labels = load_split(FER / "val", progress=False)
     keep = np.concatenate([np.flatnonzero(labels == c)[:60] for c in range(len(EMOTIONS))])
-    probs = predict_proba(load_expression(), torch.from_numpy(images[keep]).unsqueeze(1).float() / 255).numpy()
+    probs = predict_proba(load_expression(models.resolve("face-expression", Runtime())), torch.from_numpy(images[keep]).unsqueeze(1).float() / 255).numpy()
     pred, truth = probs.argmax(1), labels[keep]
     recall = {name: float((pred[truth == c] == c).mean()) for c, name in enumerate(EMOTIONS)}
     assert (pred == truth).mean() >= 0.60, recall
@@ -126,14 +128,14 @@ def test_committed_weights_on_fer2013_val():
 
 
 def test_warm_restart_continues_a_member(tiny_fer, tmp_path, monkeypatch):
-    from gifemo.facs.train import TrainOptions, train
+    from gifemo.facs.train import FaceTrainOptions, train
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the default checkpoint folders go here
     out = tmp_path / "out"
     common = dict(data=tiny_fer, out=out, batch_size=16, widths=(4, 8), threads=1)
-    train(TrainOptions(**common, epochs=2, seed=3, work_dir=tmp_path / "first"))
+    train(FaceTrainOptions(**common, epochs=2, seed=3, work_dir=tmp_path / "first"))
     started = load_members(out / "face_expression.pt")[0]
-    metrics = train(TrainOptions(**common, epochs=1, seed=3, init=out / "face_expression.pt", ensemble=True))
+    metrics = train(FaceTrainOptions(**common, epochs=1, seed=3, init=out / "face_expression.pt", ensemble=True))
     (member,) = metrics["members"]
     assert [row["epoch"] for row in member["history"]] == [1, 2, 3]  # the history goes on where it stopped
     assert member["warm_start"]["epoch"] == started.info["epoch"]
@@ -141,7 +143,7 @@ def test_warm_restart_continues_a_member(tiny_fer, tmp_path, monkeypatch):
     # its checkpoints have their own folder: a rerun of seed 3 from scratch could not resume them
     assert (tmp_path / "cache/gifemo/train_face/seed-3-from-epoch-2/checkpoint.pt").exists()
     with pytest.raises(ValueError, match="no member with seed 4"):
-        train(TrainOptions(**{**common, "out": tmp_path / "other"}, epochs=1, seed=4,
+        train(FaceTrainOptions(**{**common, "out": tmp_path / "other"}, epochs=1, seed=4,
                            init=_two_member_file(tmp_path)))
 
 

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gifemo import models
 from gifemo.cli import main
+from gifemo.config import Runtime
 from gifemo.emotions import EMOTIONS
 from gifemo.evidence import Evidence
 from gifemo.media import read_clip
@@ -20,7 +22,6 @@ FACE_GIF = SHARED / "data/gifs_dev/Happiness/fa78d4f4edc0.gif"  # "putin laugh":
 def stream():
     if not SHARED.exists():
         pytest.skip("../shared is absent")
-    from gifemo.config import Runtime
     from gifemo.facs import FaceStream
 
     with FaceStream(runtime=Runtime(models_dir=SHARED / "models")) as s:
@@ -87,8 +88,8 @@ def test_cli_aligned_and_detected(tmp_path, capsys):
     frame = Image.open(FACE_GIF).convert("RGB")
     frame.save(tmp_path / "frame.png")
     out = tmp_path / "aligned.jsonl"
-    models = ["--models-dir", str(SHARED / "models")]
-    assert main(["face", str(folder), "--aligned", "--jsonl", str(out), *models]) == 1  # one unreadable file
+    models_dir = ["--models-dir", str(SHARED / "models")]
+    assert main(["face", str(folder), "--aligned", "--jsonl", str(out), *models_dir]) == 1  # one unreadable file
     assert "broken.jpg" in capsys.readouterr().err
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 3
@@ -103,16 +104,16 @@ def test_cli_aligned_and_detected(tmp_path, capsys):
     from gifemo.facs.weights import load_expression
 
     grey = np.asarray(Image.open(lines[0]["path"]).convert("L"), dtype=np.float32) / 255
-    expected = predict_proba(load_expression(), torch.from_numpy(grey)[None, None], views=10)[0].numpy()
+    expected = predict_proba(load_expression(models.resolve("face-expression", Runtime())), torch.from_numpy(grey)[None, None], views=10)[0].numpy()
     assert np.allclose([lines[0]["faces"][0]["scores"][e] for e in EMOTIONS], expected, atol=1e-3)
     fast = tmp_path / "aligned-1-view.jsonl"
     assert main(["face", str(folder / lines[0]["path"].split("/")[-1]), "--aligned", "--views", "1",
-                 "--jsonl", str(fast), *models]) == 0
+                 "--jsonl", str(fast), *models_dir]) == 0
     (single,) = [json.loads(line) for line in fast.read_text().splitlines()]
     scores = single["faces"][0]["scores"]
     assert _is_distribution(scores) and scores != lines[0]["faces"][0]["scores"]  # fewer views, other averages
     out = tmp_path / "detected.jsonl"
-    assert main(["face", str(tmp_path / "frame.png"), "--jsonl", str(out), *models]) == 0
+    assert main(["face", str(tmp_path / "frame.png"), "--jsonl", str(out), *models_dir]) == 0
     (line,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert line["path"].endswith("frame.png") and len(line["faces"]) >= 1
     assert _is_distribution(line["faces"][0]["scores"]) and "AU12" in line["faces"][0]["aus"]

@@ -22,3 +22,15 @@ def test_cli_version_and_help():
     assert gifemo.__version__ != "0.0.0+unknown"
     helped = subprocess.run([sys.executable, "-m", "gifemo", "--help"], capture_output=True, text=True, check=True)
     assert "models" in helped.stdout
+
+
+def test_one_opencv_the_contrib_build():
+    # rapidocr-onnxruntime pulls opencv-python, which overwrites contrib's cv2 (the Makefile removes it).
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    import cv2
+    import pytest
+
+    with pytest.raises(PackageNotFoundError):
+        distribution("opencv-python")
+    assert hasattr(cv2, "optflow")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from gifemo import media
-from gifemo.media import DecodeLimits, MediaError, TruncatedMediaWarning
+from gifemo.config import DecodeLimits
+from gifemo.media import MediaError, TruncatedMediaWarning
 from gifmaker import PALETTE, Frame, make_gif, solid
 
 RED, BLUE, GREEN, WHITE = (255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 255, 255)
@@ -226,12 +227,15 @@ def test_truncated_video_is_reported_or_partial(tmp_path):
             assert len(clip.frames) == 2
 
 
-def test_iter_media_files(tmp_path):
+def test_walk_media_names_and_content(tmp_path):
     (tmp_path / "a").mkdir()
     for name in ("a/x.gif", "a/y.MP4", "a/notes.txt", "z.webm"):
         (tmp_path / name).write_bytes(b"x")
-    found = media.iter_media_files([tmp_path])
-    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/x.gif", "a/y.MP4", "z.webm"]
+    (tmp_path / "a" / "no-extension").write_bytes(make_gif([Frame(solid(2, 2, 1))], 2, 2))
+    walk = media.walk_media([tmp_path])
+    assert [e.path.relative_to(tmp_path).as_posix() for e in walk.entries] == \
+        ["a/no-extension", "a/x.gif", "a/y.MP4", "z.webm"]
+    assert [p.name for p in walk.ignored] == ["notes.txt"]
 
 
 def test_instants_on_frame_starts_pick_that_frame(tmp_path):

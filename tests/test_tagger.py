@@ -12,8 +12,7 @@ import pytest
 
 from gifemo.corpus import Corpus
 from gifemo.emotions import EMOTIONS
-from gifemo.config import Runtime
-from gifemo.tagger import NOT_IN_VERSION, TagOptions, model_version, tag_paths
+from gifemo.tagger import TagOptions, tag_paths
 
 FACE_GIFS = ["Happiness/f178bf0e170d.gif", "Surprise/76f7e3eda3df.gif", "Sadness/e81d92a72e62.gif"]
 
@@ -35,9 +34,9 @@ def fast_options():
     return TagOptions(num_frames=4, run={"action": "off"})
 
 
-def test_tag_folder_records_and_jsonl(folder, tmp_path, models_dir):
+def test_tag_folder_records_and_jsonl(folder, tmp_path, runtime):
     db, jsonl = tmp_path / "c.db", tmp_path / "tags.jsonl"
-    summary = tag_paths([folder], db, jsonl=jsonl, options=fast_options(), runtime=Runtime(models_dir=models_dir), progress=False)
+    summary = tag_paths([folder], db, jsonl=jsonl, options=fast_options(), runtime=runtime, progress=False)
     assert (summary.files, summary.tagged, summary.failed) == (5, 3, 2)
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert len(lines) == 5
@@ -55,7 +54,7 @@ def test_tag_folder_records_and_jsonl(folder, tmp_path, models_dir):
         assert face["details"]["frames_with_face"] >= 1 and len(face["details"]["timeline"]) == 4
         assert line["reason"] and line["confidence"] > 0
     # a rerun skips everything that is current, and still lists every file
-    again = tag_paths([folder], db, jsonl=jsonl, options=fast_options(), runtime=Runtime(models_dir=models_dir), progress=False)
+    again = tag_paths([folder], db, jsonl=jsonl, options=fast_options(), runtime=runtime, progress=False)
     assert (again.skipped, again.tagged) == (5, 0)
     assert len(jsonl.read_text().splitlines()) == 5
 
@@ -113,10 +112,10 @@ def test_kill_minus_nine_loses_nothing(gifs_dev, tmp_path, models_dir):
     assert all(after[sha] == t for sha, t in before.items())    # nothing done before was redone
 
 
-def test_parallel_workers_give_the_same_tags(gifs_dev, tmp_path, models_dir):
+def test_parallel_workers_give_the_same_tags(gifs_dev, tmp_path, runtime):
     files = [gifs_dev / name for name in FACE_GIFS]
-    one = tag_paths(files, tmp_path / "one.db", options=fast_options(), runtime=Runtime(models_dir=models_dir), progress=False)
-    two = tag_paths(files, tmp_path / "two.db", options=fast_options(), runtime=Runtime(models_dir=models_dir), progress=False,
+    one = tag_paths(files, tmp_path / "one.db", options=fast_options(), runtime=runtime, progress=False)
+    two = tag_paths(files, tmp_path / "two.db", options=fast_options(), runtime=runtime, progress=False,
                     workers=2)
     assert one.tagged == two.tagged == 3
     with Corpus(tmp_path / "one.db") as a, Corpus(tmp_path / "two.db") as b:
@@ -124,36 +123,3 @@ def test_parallel_workers_give_the_same_tags(gifs_dev, tmp_path, models_dir):
             other = b.get(record.sha256)
             assert other.emotion == record.emotion
             assert other.scores == pytest.approx(record.scores, abs=1e-4)
-
-
-def _changed(value):
-    if isinstance(value, bool):
-        return not value
-    if isinstance(value, (int, float)):
-        return value + 1
-    return "farneback" if value != "farneback" else "dis"   # the string options are method names
-
-
-def test_model_version_names_every_option_that_changes_a_tag():
-    """Changing any option field (of the tag's own options, its limits and every stream's options) changes the
-    version, so a rerun retags; only the fields listed as speed-only leave it alone."""
-    from dataclasses import fields, replace
-
-    base = TagOptions(run={name: "always" for name in TagOptions().run})
-    version = model_version(base)
-    checked = 0
-    for name, options in base.stream_options.items():
-        for f in fields(options):
-            value = getattr(options, f.name)
-            if not isinstance(value, (bool, int, float, str)):
-                continue
-            changed = replace(base, stream_options={**base.stream_options, name: replace(options, **{f.name: _changed(value)})})
-            assert (model_version(changed) == version) == (f.name in NOT_IN_VERSION), f"{name}.{f.name}"
-            checked += 1
-    for f in fields(base.limits):
-        changed = replace(base, limits=replace(base.limits, **{f.name: _changed(getattr(base.limits, f.name))}))
-        assert model_version(changed) != version, f"limits.{f.name}"
-        checked += 1
-    assert model_version(replace(base, num_frames=17)) != version
-    assert model_version(replace(base, run={**base.run, "face": "off"})) != version
-    assert checked >= 10

@@ -39,10 +39,10 @@ def test_goemotions_multilabel_rows_spread_their_target(splits):
 def test_macro_f1_matches_sklearn_on_single_label_rows(splits):
     reddit = splits[data.GOEMOTIONS]
     single = reddit.labels.sum(1) == 1
-    corpus = data.Corpus(reddit.name, [t for t, s in zip(reddit.texts, single) if s], reddit.targets[single],
+    corpus = data.TextSet(reddit.name, [t for t, s in zip(reddit.texts, single) if s], reddit.targets[single],
                          reddit.labels[single])
     probs = np.random.default_rng(0).dirichlet(np.ones(7), size=len(corpus))
-    figures = metrics.evaluate(corpus, probs)
+    figures = metrics.corpus_figures(corpus, probs)
     expected = f1_score(corpus.labels.argmax(1), probs.argmax(1), average="macro")
     assert figures["macro_f1"] == pytest.approx(expected)
     assert figures["f1_single"] == pytest.approx(expected)
@@ -52,10 +52,10 @@ def test_either_gold_label_of_a_multilabel_row_counts():
     labels = np.zeros((2, 7), dtype=bool)
     labels[0, [0, 3]] = True  # anger + happiness
     labels[1, 6] = True
-    corpus = data.Corpus(data.GOEMOTIONS, ["a", "b"], labels / labels.sum(1, keepdims=True), labels)
+    corpus = data.TextSet(data.GOEMOTIONS, ["a", "b"], labels / labels.sum(1, keepdims=True), labels)
     probs = np.full((2, 7), 0.01)
     probs[0, 3], probs[1, 6] = 0.9, 0.9
-    figures = metrics.evaluate(corpus, probs)
+    figures = metrics.corpus_figures(corpus, probs)
     assert figures["accuracy"] == 1.0
     # anger was missed on row 0: its F1 is 0; happiness and neutral are perfect.
     assert figures["per_class_f1"]["anger"] == 0.0 and figures["per_class_f1"]["happiness"] == 1.0
@@ -66,5 +66,5 @@ def test_tweet_accuracy_counts_neutral_as_wrong(splits):
     tweets = splits[data.TWEETS]
     probs = tweets.targets * 0.5
     probs[:, EMOTIONS.index("neutral")] = 0.6
-    figures = metrics.evaluate(tweets, probs)
+    figures = metrics.corpus_figures(tweets, probs)
     assert figures["accuracy"] == 0.0 and figures["accuracy_tweet_labels"] == 1.0

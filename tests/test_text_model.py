@@ -1,32 +1,31 @@
 """The committed text models on real validation rows, hostile inputs, the CLI and a tiny training run."""
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from gifemo import models
 from gifemo.cli import main
+from gifemo.config import DEFAULT_TEXT_MODEL, TEXT_MODELS
 from gifemo.emotions import EMOTIONS
-from gifemo.text import DEFAULT_MODEL, MODEL_NAMES, load_model
-from gifemo.text import data, metrics
-from gifemo.text.model import BLANK_SCORES, weights_path
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-DATA = SHARED / "data"
-MODELS = SHARED / "models"
+from gifemo.text import data, load_model, metrics
+from gifemo.text.model import BLANK_SCORES, WEIGHTS
 
 
 @pytest.fixture(scope="module")
-def bilstm():
-    return load_model("bilstm")
+def bilstm(runtime):
+    return load_model(runtime, "bilstm")
 
 
 @pytest.fixture(scope="module")
-def minilm():
-    if not MODELS.is_dir():
-        pytest.skip("../shared is absent")
-    return load_model("minilm", models_dir=MODELS)
+def minilm(runtime):
+    return load_model(runtime, "minilm")
+
+
+@pytest.fixture(scope="module")
+def text_data(shared_dir):
+    return shared_dir / "data"
 
 
 def _check_distribution(scores):
@@ -44,7 +43,7 @@ OBVIOUS = [
 ]
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", TEXT_MODELS)
 def test_obvious_messages(name, request):
     model = request.getfixturevalue(name)
     results = model.predict([text for text, _ in OBVIOUS])
@@ -53,7 +52,7 @@ def test_obvious_messages(name, request):
         assert max(scores, key=scores.get) == expected, (name, text, scores)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", TEXT_MODELS)
 def test_hostile_inputs_do_not_crash(name, request):
     model = request.getfixturevalue(name)
     texts = ["", "   \n", "\u200d", "😂😂😂", "?!?!", "a" * 5000, "love " * 20_000,
@@ -68,32 +67,32 @@ def test_hostile_inputs_do_not_crash(name, request):
     assert model.predict([]) == []
 
 
-def _sample(corpus: str, n: int):
-    full = data.read_split(DATA, corpus, "val")
+def _sample(folder, corpus: str, n: int):
+    full = data.read_split(folder, corpus, "val")
     rows = np.random.default_rng(1).permutation(len(full))[:n]
-    return data.Corpus(full.name, [full.texts[i] for i in rows], full.targets[rows], full.labels[rows])
+    return data.TextSet(full.name, [full.texts[i] for i in rows], full.targets[rows], full.labels[rows])
 
 
-def test_bilstm_on_real_validation_rows(bilstm):
-    tweets, reddit = _sample(data.TWEETS, 400), _sample(data.GOEMOTIONS, 800)
+def test_bilstm_on_real_validation_rows(bilstm, text_data):
+    tweets, reddit = _sample(text_data, data.TWEETS, 400), _sample(text_data, data.GOEMOTIONS, 800)
     tweet_probs = np.array([[s[e] for e in EMOTIONS] for s in bilstm.predict(tweets.texts)])
     reddit_probs = np.array([[s[e] for e in EMOTIONS] for s in bilstm.predict(reddit.texts)])
-    assert metrics.evaluate(tweets, tweet_probs)["accuracy"] > 0.85
-    figures = metrics.evaluate(reddit, reddit_probs)
+    assert metrics.corpus_figures(tweets, tweet_probs)["accuracy"] > 0.85
+    figures = metrics.corpus_figures(reddit, reddit_probs)
     assert figures["macro_f1"] > 0.45
     # Reddit comments without emotion exist; the model must be able to say so.
     assert (reddit_probs.argmax(1) == EMOTIONS.index("neutral")).mean() > 0.15
 
 
-def test_default_model_and_unknown_name():
-    assert load_model().name == DEFAULT_MODEL
+def test_default_model_and_unknown_name(runtime):
+    assert load_model(runtime).name == DEFAULT_TEXT_MODEL
     with pytest.raises(ValueError):
-        load_model("bert")
+        load_model(runtime, "bert")
 
 
-def test_committed_weights_are_small():
-    assert weights_path("bilstm").stat().st_size <= 20 * 1024 * 1024
-    assert weights_path("minilm").stat().st_size <= 5 * 1024 * 1024
+def test_committed_weights_are_small(runtime):
+    assert models.resolve(WEIGHTS["bilstm"], runtime).stat().st_size <= 20 * 1024 * 1024
+    assert models.resolve(WEIGHTS["minilm"], runtime).stat().st_size <= 5 * 1024 * 1024
 
 
 def test_cli_jsonl(tmp_path, capsys):
@@ -113,15 +112,15 @@ def test_cli_jsonl(tmp_path, capsys):
     assert main(["emotion"]) == 2
 
 
-def test_tiny_training_run_writes_loadable_weights(tmp_path):
-    from gifemo.text.train import TrainOptions, train
+def test_tiny_training_run_writes_loadable_weights(tmp_path, text_data, runtime):
+    from gifemo.text.train import TextTrainOptions, train
 
-    options = TrainOptions(data_dir=DATA, out_dir=tmp_path, epochs=1, train_limit=300, max_vocab=2000,
-                           bilstm={"embed_dim": 16, "hidden": 16})
-    path = train(options)
+    options = TextTrainOptions(data=text_data, out=tmp_path, epochs=1, train_limit=300, max_vocab=2000,
+                               bilstm={"embed_dim": 16, "hidden": 16})
+    path = train(options, runtime)
     report = json.loads(path.with_name("text_bilstm_validation.json").read_text())
     assert set(report["validation"]) == {data.TWEETS, data.GOEMOTIONS}
     for corpus in data.CORPORA:
         assert path.with_name(f"text_bilstm_confusion_{corpus}.png").stat().st_size > 1000
-    model = load_model("bilstm", weights=path)
+    model = load_model(runtime, "bilstm", weights=path)
     _check_distribution(model.predict_one("i feel fine"))

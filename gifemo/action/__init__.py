@@ -1,6 +1,6 @@
 """Action stream: Kinetics-400 actions recognised by two-stream I3D, mapped to emotions."""
 
-__all__ = ["ActionOptions", "ActionStream", "InceptionI3d"]
+__all__ = ["ActionStream", "InceptionI3d"]
 
 
 def __getattr__(name: str):

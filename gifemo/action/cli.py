@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from .flow import FLOW_METHODS
+from ..config import DEFAULT_FLOW, FLOW_METHODS
 
 
 def format_evidence(path: str, evidence, options) -> str:
@@ -24,12 +24,12 @@ def format_evidence(path: str, evidence, options) -> str:
 
 
 def _cmd_actions(args: argparse.Namespace) -> int:
-    from ..config import Runtime
+    from ..config import ActionOptions
     from ..media import read_clip
-    from .stream import ActionOptions, ActionStream
+    from .stream import ActionStream
 
     options = ActionOptions(flow=args.flow, progress=True)  # the bar goes to stderr
-    stream = ActionStream(options, Runtime.from_env(models_dir=args.models_dir, offline=args.offline or None))
+    stream = ActionStream(options, args.runtime)
     if not stream.available:
         print(f"gifemo actions: the action stream is unavailable: {stream.reason}", file=sys.stderr)
         return 1
@@ -45,8 +45,8 @@ def add_commands(sub, common) -> None:
     p = sub.add_parser("actions", parents=[common],
                        help="top-5 Kinetics actions in a GIF (two-stream I3D) and the emotion they map to")
     p.add_argument("gif", metavar="GIF", help="an animated GIF or a short video")
-    p.add_argument("--flow", choices=FLOW_METHODS + ("none",), default="tvl1",
+    p.add_argument("--flow", choices=FLOW_METHODS + ("none",), default=DEFAULT_FLOW,
                    help="optical flow for the flow stream: tvl1 (as in the I3D paper, slow), dis or "
-                        "farneback (fast), none (RGB stream only); default: tvl1")
+                        "farneback (fast), none (RGB stream only); default: %(default)s")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_actions)

@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-FLOW_METHODS = ("tvl1", "dis", "farneback")
+from ..config import FLOW_METHODS
+
 FLOW_BOUND = 20.0
 
 FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .. import models
+from ..config import Runtime
 from ..emotions import EMOTIONS
 from ..paths import DATA_DIR
 
@@ -22,9 +23,9 @@ NUM_CLASSES = 400
 EMOTION_TABLE = DATA_DIR / "kinetics_emotion.csv"
 
 
-def load_labels(models_dir: Optional[os.PathLike] = None) -> list[str]:
+def load_labels(runtime: Runtime) -> list[str]:
     """The 400 class names in checkpoint index order. Fetched if missing (6 KB) unless offline."""
-    path = models.resolve("kinetics-labels", models_dir=models_dir)
+    path = models.resolve("kinetics-labels", runtime)
     labels = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if len(labels) != NUM_CLASSES:
         raise ValueError(f"{path}: {len(labels)} class names, expected {NUM_CLASSES}")

@@ -7,39 +7,19 @@ that mapped mass is below `min_mapped_mass`, i.e. when the GIF shows no emotion-
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import torch
 
 from .. import models
-from ..config import Runtime
+from ..config import ActionOptions, Runtime
 from ..evidence import Evidence
 from ..media import Clip
 from ..emotions import scores_dict
 from . import kinetics, preprocess
-from .flow import FLOW_METHODS, clip_flow
+from .flow import clip_flow
 from .weights import UnusableWeightsError, load_i3d
-
-
-@dataclass
-class ActionOptions:
-    # "tvl1" (the I3D paper's, about 7x slower on 2 cores) | "dis" | "farneback" | "none" (RGB only)
-    flow: str = "dis"
-    fps: float = 25.0            # I3D was trained on 25 fps video
-    min_frames: int = 64         # short GIFs loop up to this many frames (I3D's training clips were 64)
-    max_frames: int = 250        # cap compute on long GIFs: their middle 10 s at 25 fps
-    top_k: int = 5
-    # Set a priori, not tuned on any GIFs: a uniform (uninformative) prediction maps 0.077 of its
-    # mass with data/kinetics_emotion.csv, so 0.25 asks for over 3x chance -- e.g. 'laughing' at
-    # probability >= 0.25, or a 0.5-weight action such as 'clapping' at >= 0.5.
-    min_mapped_mass: float = 0.25
-    progress: bool = False       # show a progress bar while computing flow (TV-L1 takes minutes)
-
-    def __post_init__(self):
-        if self.flow not in FLOW_METHODS + ("none",):
-            raise ValueError(f"unknown flow method {self.flow!r}; expected one of {', '.join(FLOW_METHODS)}, none")
 
 
 def summarize(probs: np.ndarray, emotion_map: kinetics.EmotionMap,
@@ -69,10 +49,10 @@ class ActionStream:
         runtime = runtime or Runtime()
         self.rgb_model = self.flow_model = None
         try:
-            self.rgb_model = load_i3d("i3d-rgb", runtime.models_dir)
+            self.rgb_model = load_i3d("i3d-rgb", runtime)
             if self.options.flow != "none":
-                self.flow_model = load_i3d("i3d-flow", runtime.models_dir)
-            labels = kinetics.load_labels(runtime.models_dir)
+                self.flow_model = load_i3d("i3d-flow", runtime)
+            labels = kinetics.load_labels(runtime)
             self.emotion_map = kinetics.load_emotion_map(labels=labels)
         except (models.MissingModelError, UnusableWeightsError) as exc:
             self.rgb_model = self.flow_model = None

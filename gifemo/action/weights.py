@@ -1,11 +1,11 @@
 """Pretrained I3D weights: found through the model registry, loaded without running pickled code."""
 from __future__ import annotations
 
-import os
 import pickle
-from typing import Optional
+
 
 from .. import models
+from ..config import Runtime
 from .i3d import InceptionI3d
 
 # Registry name -> input channels of the checkpoint.
@@ -16,13 +16,13 @@ class UnusableWeightsError(RuntimeError):
     """A weights file is there but is not a loadable I3D state dict (damaged, truncated, other model)."""
 
 
-def load_i3d(name: str, models_dir: Optional[os.PathLike] = None) -> InceptionI3d:
+def load_i3d(name: str, runtime: Runtime) -> InceptionI3d:
     """The pretrained model `name` ("i3d-rgb" or "i3d-flow") in eval mode.
 
     Never downloads: a missing file raises the registry's MissingModelError, whose message says how
     to get it (`gifemo models download i3d-rgb i3d-flow`).
     """
-    path = models.resolve(name, models_dir=models_dir, download=False)
+    path = models.resolve(name, runtime, download=False)
     model = InceptionI3d(num_classes=400, in_channels=I3D_CHECKPOINTS[name])
     try:
         model.load_state_dict(models.load_torch_checkpoint(path), strict=True)

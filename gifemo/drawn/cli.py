@@ -11,7 +11,7 @@ def _cmd_train_drawn(args: argparse.Namespace) -> int:
     from .train import DrawnTrainOptions, train
 
     options = DrawnTrainOptions(out=Path(args.out), per_class=args.per_class, epochs=args.epochs,
-                                time_budget=args.time_budget, threads=args.threads, seed=args.seed,
+                                time_budget=args.time_budget, threads=args.threads or 1, seed=args.seed,
                                 lr=args.lr, init=Path(args.init) if args.init else None)
     metrics = train(options)
     print(f"synthetic val accuracy {metrics['synthetic_val']['accuracy']:.4f}; weights and figures in {options.out}")
@@ -36,7 +36,6 @@ def add_train_target(train_sub, common) -> None:
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--time-budget", type=float, default=20.0, metavar="MINUTES",
                    help="stop after the epoch that passes this many minutes of training (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: %(default)s)")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule")
     p.add_argument("--seed", type=int, default=0, help="seed of the drawings, the augmentation and the network")
     p.add_argument("--init", metavar="WEIGHTS",

@@ -10,6 +10,7 @@ from typing import Optional
 
 import numpy as np
 
+from .. import models
 from ..config import DrawnOptions, Runtime
 from ..emotions import scores_dict, top_emotion
 from ..evidence import Evidence
@@ -36,8 +37,8 @@ class DrawnStream:
         self.options = options or DrawnOptions()
         self.runtime = runtime or Runtime()
         torch.set_num_threads(self.runtime.torch_threads())
-        self.style = StyleModel.load(style)
-        self.cnn = load_drawn(weights)
+        self.style = StyleModel.load(style or models.resolve("drawn-style", self.runtime))
+        self.cnn = load_drawn(weights or models.resolve("drawn-expression", self.runtime))
         self._landmarker = None
 
     def landmarker(self):
@@ -45,7 +46,7 @@ class DrawnStream:
             from ..facs.landmarks import FaceLandmarker
 
             self._landmarker = FaceLandmarker(1, self.options.min_detection_confidence, video=False,
-                                              models_dir=self.runtime.models_dir)
+                                              runtime=self.runtime)
         return self._landmarker
 
     def close(self) -> None:

@@ -1,7 +1,7 @@
 """The face / FACS stream: MediaPipe faces and blendshapes -> action units, EMFACS rules and an
 expression CNN on FER2013-aligned crops -> emotion scores per face, per frame and per GIF."""
 
-__all__ = ["FaceObservation", "FaceOptions", "FaceStream"]
+__all__ = ["FaceObservation", "FaceStream"]
 
 
 def __getattr__(name: str):

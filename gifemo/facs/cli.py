@@ -42,12 +42,12 @@ def _read_image(path: Path):
 
 def _cmd_face(args: argparse.Namespace) -> int:
     from ..emotions import top_emotion
-    from ..config import Runtime
-    from .stream import FaceOptions, FaceStream
+    from ..config import FaceOptions
+    from .stream import FaceStream
 
     views = args.views or (ALIGNED_VIEWS if args.aligned else None)
     options = FaceOptions(max_faces=args.max_faces, **({"views": views} if views else {}))
-    stream = FaceStream(options, Runtime.from_env(models_dir=args.models_dir))
+    stream = FaceStream(options, args.runtime)
     out = sys.stdout if args.jsonl == "-" else open(args.jsonl, "w", encoding="utf-8")
     failed = 0
 
@@ -98,10 +98,10 @@ def add_commands(sub, common) -> None:
 
 
 def _cmd_train_face(args: argparse.Namespace) -> int:
-    from .train import TrainOptions, train
+    from .train import FaceTrainOptions, train
 
-    options = TrainOptions(data=Path(args.data), out=Path(args.out), epochs=args.epochs,
-                           batch_size=args.batch_size, lr=args.lr, threads=args.threads,
+    options = FaceTrainOptions(data=Path(args.data), out=Path(args.out), epochs=args.epochs,
+                           batch_size=args.batch_size, learning_rate=args.lr, threads=args.threads or 2,
                            widths=tuple(args.widths), bf16=not args.no_bf16, seed=args.seed,
                            time_budget=args.time_budget, ensemble=args.ensemble,
                            init=Path(args.init) if args.init else None,
@@ -114,12 +114,12 @@ def _cmd_train_face(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_train_face_fusion(args: argparse.Namespace) -> int:
+def _cmd_train_face_combine(args: argparse.Namespace) -> int:
     import json
 
-    from .train import fit_fusion
+    from .train import fit_combination
 
-    metrics = fit_fusion(Path(args.data), Path(args.out), models_dir=args.models_dir, threads=args.threads)
+    metrics = fit_combination(Path(args.data), Path(args.out), args.runtime, threads=args.threads or 2)
     print(json.dumps(metrics, indent=1))
     return 0
 
@@ -135,8 +135,6 @@ def add_train_target(train_sub, common) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.1, help="peak learning rate of the one-cycle schedule")
     p.add_argument("--widths", type=int, nargs="+", default=[32, 64, 128, 256], help="channels per stage")
-    p.add_argument("--threads", type=int, default=2,
-                   help="torch threads (use 1 when other jobs share the cores: 2 contended threads run slower)")
     p.add_argument("--no-bf16", action="store_true", help="train in float32 (slower on CPUs with AMX)")
     p.add_argument("--seed", type=int, default=0, help="seed of this network (one ensemble member per seed)")
     p.add_argument("--ensemble", action="store_true",
@@ -149,10 +147,9 @@ def add_train_target(train_sub, common) -> None:
                    help="checkpoint folder (default: user cache, one per seed); an existing checkpoint is resumed")
     p.set_defaults(func=_cmd_train_face)
 
-    p = train_sub.add_parser("face-fusion", parents=[common],
+    p = train_sub.add_parser("face-combine", parents=[common],
                              help="fit the CNN + EMFACS-rules combination on FER2013 val (after `train face`)")
     p.add_argument("--data", required=True, metavar="DIR", help="FER2013 folder (uses DIR/val)")
     p.add_argument("--out", default=str(WEIGHTS_DIR), metavar="DIR",
-                   help="folder with face_expression.pt; face_fusion.json is written there (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=2)
-    p.set_defaults(func=_cmd_train_face_fusion)
+                   help="folder with face_expression.pt; face_combine.json is written there (default: %(default)s)")
+    p.set_defaults(func=_cmd_train_face_combine)

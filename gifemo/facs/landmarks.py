@@ -1,13 +1,16 @@
 """MediaPipe Face Landmarker (Tasks API): faces, 478 landmarks and 52 blendshapes per face."""
 from __future__ import annotations
 
+import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from .. import models
+from ..config import Runtime
 
 # Indexes into the 478-point mesh used for alignment (the subject's right eye is on the image left).
 RIGHT_EYE = (33, 133, 159, 145)   # outer corner, inner corner, upper lid, lower lid
@@ -31,24 +34,44 @@ class DetectedFace:
         return self.landmarks[list(RIGHT_EYE), :2].mean(0), self.landmarks[list(LEFT_EYE), :2].mean(0)
 
 
+@contextmanager
+def _native_logs_silenced(quiet: bool):
+    """MediaPipe's C++ side (absl, TFLite) logs straight to file descriptor 2 and takes no setting for it; it
+    speaks while the graph starts and runs its first frame, so with `quiet` fd 2 points at /dev/null then."""
+    if not quiet:
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class FaceLandmarker:
     """One MediaPipe landmarker. In video mode, frames of all clips share one increasing clock."""
 
     def __init__(self, max_faces: int = 4, min_detection_confidence: float = 0.5, video: bool = False,
-                 min_side: int = MIN_DETECT_SIDE, model_path: Optional[Path] = None,
-                 models_dir: Optional[Path] = None):
+                 min_side: int = MIN_DETECT_SIDE, runtime: Optional[Runtime] = None):
         from mediapipe.tasks.python.core.base_options import BaseOptions
         from mediapipe.tasks.python.vision import FaceLandmarker as _Landmarker
         from mediapipe.tasks.python.vision import FaceLandmarkerOptions, RunningMode
 
-        path = models.resolve("face-landmarker", path=model_path, models_dir=models_dir)
+        runtime = runtime or Runtime()
+        path = models.resolve("face-landmarker", runtime)
         options = FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(path)),
             running_mode=RunningMode.VIDEO if video else RunningMode.IMAGE,
             num_faces=max_faces, output_face_blendshapes=True,
             min_face_detection_confidence=min_detection_confidence,
             min_face_presence_confidence=min_detection_confidence)
-        self._landmarker = _Landmarker.create_from_options(options)
+        self._quiet = runtime.verbose == 0
+        with _native_logs_silenced(self._quiet):
+            self._landmarker = _Landmarker.create_from_options(options)
         self.video = video
         self.min_side = min_side
         self._clock_ms = 0
@@ -63,12 +86,14 @@ class FaceLandmarker:
         scale = max(1.0, self.min_side / min(height, width))
         frame = _resize(rgb, scale) if scale > 1 else rgb
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
-        if self.video:
-            wanted = self._clip_start_ms + int(timestamp_ms) if timestamp_ms is not None else self._clock_ms + 1
-            self._clock_ms = max(self._clock_ms + 1, wanted)
-            result = self._landmarker.detect_for_video(image, self._clock_ms)
-        else:
-            result = self._landmarker.detect(image)
+        with _native_logs_silenced(self._quiet):
+            self._quiet = False  # only the first frame speaks
+            if self.video:
+                wanted = self._clip_start_ms + int(timestamp_ms) if timestamp_ms is not None else self._clock_ms + 1
+                self._clock_ms = max(self._clock_ms + 1, wanted)
+                result = self._landmarker.detect_for_video(image, self._clock_ms)
+            else:
+                result = self._landmarker.detect(image)
         faces = []
         for i, points in enumerate(result.face_landmarks):
             xyz = np.array([(p.x * width, p.y * height, p.z * width) for p in points], dtype=np.float32)

@@ -16,26 +16,18 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 import torch
 
+from .. import models
+from ..config import FaceOptions, Runtime
 from ..emotions import EMOTIONS, scores_dict, scores_vector, top_emotion
-from ..config import Runtime
 from ..evidence import Evidence
 from ..media import Clip
 from .align import FER_SIZE, align_face, to_grey
 from .aus import action_units
-from .expression import DEFAULT_VIEWS, predict_proba
-from .fusion import Fusion
+from .combine import Combination
+from .expression import predict_proba
 from .landmarks import FaceLandmarker
 from .rules import rule_scores
 from .weights import load_expression
-
-
-@dataclass
-class FaceOptions:
-    max_faces: int = 4
-    # 0.3 finds faces in 29 of the 43 gifs_dev GIFs against 26 at MediaPipe's default 0.5 (see README).
-    min_detection_confidence: float = 0.3
-    views: int = DEFAULT_VIEWS        # CNN test-time views per face: 1, 2 (with mirror) or 10 (see expression.py)
-    # combination weights are loaded from data/weights/face_fusion.json, not set here
 
 
 @dataclass
@@ -62,19 +54,18 @@ class FaceStream:
     """Loads the landmarker and the CNN once; analyses clips, frame lists and aligned crops."""
 
     def __init__(self, options: Optional[FaceOptions] = None, runtime: Optional[Runtime] = None,
-                 weights: Optional[Path] = None, fusion: Optional[Path] = None):
+                 weights: Optional[Path] = None, combine: Optional[Path] = None):
         self.options = options or FaceOptions()
-        runtime = runtime or Runtime()
-        self.models_dir = runtime.models_dir
-        torch.set_num_threads(runtime.torch_threads())
-        self.cnn = load_expression(weights)
-        self.fusion = Fusion.load(fusion)
+        self.runtime = runtime or Runtime()
+        torch.set_num_threads(self.runtime.torch_threads())
+        self.cnn = load_expression(weights or models.resolve("face-expression", self.runtime))
+        self.combination = Combination.load(combine or models.resolve("face-combine", self.runtime))
         self._landmarkers: dict[bool, FaceLandmarker] = {}
 
     def landmarker(self, video: bool) -> FaceLandmarker:
         if video not in self._landmarkers:
             self._landmarkers[video] = FaceLandmarker(self.options.max_faces, self.options.min_detection_confidence,
-                                                      video=video, models_dir=self.models_dir)
+                                                      video=video, runtime=self.runtime)
         return self._landmarkers[video]
 
     def close(self) -> None:
@@ -97,10 +88,10 @@ class FaceStream:
         return predict_proba(self.cnn, x, views=self.options.views).numpy()
 
     def combine(self, cnn_probs: np.ndarray, rules: Optional[np.ndarray]) -> np.ndarray:
-        """Fused probabilities; the CNN alone where no fusion is fitted or no AUs are known."""
-        if self.fusion is None or rules is None:
+        """Fused probabilities; the CNN alone where no combination is fitted or no AUs are known."""
+        if self.combination is None or rules is None:
             return cnn_probs
-        return self.fusion.combine(cnn_probs, rules)
+        return self.combination.combine(cnn_probs, rules)
 
     def classify_aligned(self, images: Iterable) -> list[dict[str, float]]:
         """CNN scores for images that are already face crops in FER2013 framing (any size, grey or colour)."""

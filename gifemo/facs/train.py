@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from platformdirs import user_cache_dir
 from tqdm import tqdm
 
+from .. import metrics
+from ..config import Runtime
 from ..emotions import EMOTIONS
 from ..plots import plot_confusion, plot_training_curves
 from .expression import CROP_SIZE, DEFAULT_VIEWS, TEST_VIEWS, ExpressionConfig, ExpressionNet, predict_proba
@@ -26,12 +28,12 @@ from .weights import EXPRESSION_WEIGHTS, Member, load_members, save_members
 
 
 @dataclass
-class TrainOptions:
+class FaceTrainOptions:
     data: Path
     out: Path
     epochs: int = 30
     batch_size: int = 128
-    lr: float = 0.1                 # peak of the one-cycle schedule (SGD, Nesterov)
+    learning_rate: float = 0.1                 # peak of the one-cycle schedule (SGD, Nesterov)
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
     class_weight_power: float = 0.5  # weight of class c = (median count / count c) ** power: helps disgust
@@ -100,17 +102,13 @@ def class_weights(labels: np.ndarray, power: float) -> torch.Tensor:
     return torch.tensor((np.median(counts) / np.maximum(counts, 1)) ** power, dtype=torch.float32)
 
 
-def evaluate(probs: torch.Tensor, labels: np.ndarray) -> dict:
+def validation_figures(probs: torch.Tensor, labels: np.ndarray) -> dict:
     pred = probs.argmax(1).numpy()
-    confusion = np.zeros((len(EMOTIONS), len(EMOTIONS)), dtype=np.int64)
-    np.add.at(confusion, (labels, pred), 1)
-    recall = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
-    return {"accuracy": float((pred == labels).mean()),
-            "recall": {name: float(r) for name, r in zip(EMOTIONS, recall)},
-            "confusion": confusion.tolist()}
+    matrix = metrics.confusion(labels, pred)
+    return {"accuracy": float((pred == labels).mean()), "recall": metrics.recall(matrix), "confusion": matrix.tolist()}
 
 
-def train(options: TrainOptions) -> dict:
+def train(options: FaceTrainOptions) -> dict:
     torch.set_num_threads(options.threads)
     torch.manual_seed(options.seed)
     out = Path(options.out)
@@ -136,7 +134,7 @@ def train(options: TrainOptions) -> dict:
     work_dir = Path(options.work_dir or Path(user_cache_dir("gifemo")) / "train_face" / run_name)
     work_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = work_dir / "checkpoint.pt"
-    optimizer = torch.optim.SGD(model.parameters(), lr=options.lr, momentum=0.9, nesterov=True,
+    optimizer = torch.optim.SGD(model.parameters(), lr=options.learning_rate, momentum=0.9, nesterov=True,
                                 weight_decay=options.weight_decay)
     steps_per_epoch = len(train_images) // options.batch_size
     total_steps = steps_per_epoch * options.epochs
@@ -163,7 +161,7 @@ def train(options: TrainOptions) -> dict:
             if progress >= 1:
                 break
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(progress, options.lr)
+                group["lr"] = learning_rate(progress, options.learning_rate)
             idx = order[step * options.batch_size:(step + 1) * options.batch_size]
             x = augment(train_images[idx].float() / 255, generator, options.erase_prob)
             x = x.contiguous(memory_format=torch.channels_last)
@@ -180,7 +178,7 @@ def train(options: TrainOptions) -> dict:
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", refresh=False)
         if seen == 0:  # the budget ran out exactly at an epoch boundary
             break
-        val = evaluate(predict_proba(model, val_images, views=1, bf16=options.bf16), val_y)
+        val = validation_figures(predict_proba(model, val_images, views=1, bf16=options.bf16), val_y)
         row = {"epoch": epoch_offset + epoch + 1, "train_loss": total_loss / seen, "train_accuracy": correct / seen,
                "val_accuracy": val["accuracy"], "val_recall": val["recall"],
                "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - started}
@@ -222,7 +220,7 @@ def warm_start(path: Path, seed: int) -> Member:
 
 def figures_by_views(probs_by_views: dict[int, torch.Tensor], val_y: np.ndarray) -> dict:
     """Val figures with the default test-time views, and the accuracy with each choice of views."""
-    by_views = {views: evaluate(probs, val_y) for views, probs in probs_by_views.items()}
+    by_views = {views: validation_figures(probs, val_y) for views, probs in probs_by_views.items()}
     return {**by_views[DEFAULT_VIEWS], "views": DEFAULT_VIEWS,
             "accuracy_by_views": {str(views): result["accuracy"] for views, result in by_views.items()}}
 
@@ -254,17 +252,17 @@ def write_figures(metrics: dict, out: Path) -> None:
                    title=f"FER2013 val (PublicTest): accuracy {metrics['accuracy']:.3f}")
 
 
-def fit_fusion(data: Path, out: Path, models_dir=None, threads: int = 2) -> dict:
-    """Fit the CNN + EMFACS-rules combination on FER2013 val and write face_fusion.json beside the CNN.
+def fit_combination(data: Path, out: Path, runtime: Runtime, threads: int = 2) -> dict:
+    """Fit the CNN + EMFACS-rules combination on FER2013 val and write face_combine.json beside the CNN.
 
     The landmarker runs on each val image (upscaled); images where it finds no face are left out of
     the fit (at inference such faces keep the CNN alone). Accuracies are 5-fold cross-validated.
     """
     from .aus import action_units
-    from .fusion import FUSION_WEIGHTS, fit
+    from .combine import COMBINATION_WEIGHTS, fit
     from .landmarks import FaceLandmarker
     from .rules import rule_scores
-    from .stream import FaceOptions
+    from ..config import FaceOptions
     from .weights import load_expression
     from ..emotions import scores_vector
 
@@ -274,7 +272,7 @@ def fit_fusion(data: Path, out: Path, models_dir=None, threads: int = 2) -> dict
     # the same test-time views as the face stream uses, so the fitted weights match what they will combine
     cnn = predict_proba(model, torch.from_numpy(images).unsqueeze(1).float() / 255, views=FaceOptions().views).numpy()
     rules, rules_emfacs, found = [], [], []
-    with FaceLandmarker(max_faces=1, min_detection_confidence=0.3, models_dir=models_dir) as landmarker:
+    with FaceLandmarker(max_faces=1, min_detection_confidence=0.3, runtime=runtime) as landmarker:
         for image in tqdm(images, desc="landmarks on val", unit="img"):
             faces = landmarker.detect(np.repeat(image[..., None], 3, axis=2))
             found.append(bool(faces))
@@ -283,11 +281,11 @@ def fit_fusion(data: Path, out: Path, models_dir=None, threads: int = 2) -> dict
                 rules.append(scores_vector(rule_scores(aus)))
                 rules_emfacs.append(scores_vector(rule_scores(aus, sources=("EMFACS",))))
     found = np.asarray(found)
-    fusion = fit(cnn[found], np.stack(rules), labels[found])
-    fusion.metrics.update({
+    combination = fit(cnn[found], np.stack(rules), labels[found])
+    combination.metrics.update({
         "val_images": int(len(labels)), "faces_found": int(found.sum()),
         "accuracy_rules_emfacs_only_argmax": float((np.stack(rules_emfacs).argmax(1) == labels[found]).mean()),
         "accuracy_cnn_all_val": float((cnn.argmax(1) == labels).mean()),
     })
-    fusion.save(Path(out) / FUSION_WEIGHTS)
-    return fusion.metrics
+    combination.save(Path(out) / COMBINATION_WEIGHTS)
+    return combination.metrics

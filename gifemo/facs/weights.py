@@ -12,7 +12,6 @@ from typing import Optional
 import torch
 
 from .. import models
-from ..paths import WEIGHTS_DIR
 from .expression import ExpressionConfig, ExpressionEnsemble, ExpressionNet
 
 EXPRESSION_WEIGHTS = "face_expression.pt"
@@ -38,8 +37,8 @@ def save_members(members: list[Member], path: str | Path, metrics: Optional[dict
     return path
 
 
-def _weights_path(path: str | Path | None) -> Path:
-    path = Path(path) if path else WEIGHTS_DIR / EXPRESSION_WEIGHTS
+def _weights_path(path: str | Path) -> Path:
+    path = Path(path)
     if not path.exists():
         raise models.MissingModelError(
             f"face expression weights not found at {path}; train them with "
@@ -47,8 +46,8 @@ def _weights_path(path: str | Path | None) -> Path:
     return path
 
 
-def load_members(path: str | Path | None = None) -> list[Member]:
-    """The members stored at `path` (default: data/weights/face_expression.pt), float32, in eval mode."""
+def load_members(path: str | Path) -> list[Member]:
+    """The members stored at `path` (the shipped ones: models.resolve("face-expression", runtime)), float32, in eval mode."""
     path = _weights_path(path)
     checkpoint = models.load_torch_checkpoint(path)
     if not isinstance(checkpoint, dict) or not checkpoint.get("members"):
@@ -61,6 +60,6 @@ def load_members(path: str | Path | None = None) -> list[Member]:
     return members
 
 
-def load_expression(path: str | Path | None = None) -> ExpressionEnsemble:
-    """The trained ensemble in eval mode (float32). Default path: data/weights/face_expression.pt."""
+def load_expression(path: str | Path) -> ExpressionEnsemble:
+    """The trained ensemble stored at `path`, in eval mode (float32)."""
     return ExpressionEnsemble([m.model for m in load_members(path)]).eval()

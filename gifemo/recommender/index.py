@@ -2,13 +2,12 @@
 
 `CORPUS.db` gets a folder `CORPUS.db.index/`. It records when the corpus was last written; when the
 corpus has changed since, `open_index` updates it, re-embedding only the GIFs whose tag text changed.
-Small corpora are searched exactly; from `APPROXIMATE_FROM` GIFs on, an IVF index answers in about a
+Small corpora are searched exactly; from `IndexOptions.approximate_from` GIFs on, an IVF index answers in about a
 millisecond (see bench/bench_recommender.py for the measurements behind the threshold).
 """
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,41 +16,22 @@ from typing import Iterable, Optional
 import faiss
 import numpy as np
 
+from ..config import SEMANTIC_DIM, SOURCES, IndexOptions, Runtime
 from ..corpus import Corpus, GifRecord
 from ..emotions import EMOTIONS
 from . import vectors
 
-FORMAT_VERSION = 1
-# Below this many GIFs an exact scan is fast enough (see the bench); above it, IVF.
-APPROXIMATE_FROM = 50_000
+FORMAT_VERSION = 2   # 2: caption embedding, reasons
 # A filtered query that leaves at most this many GIFs is answered by an exact scan of just those.
 EXACT_SUBSET_MAX = 20_000
-SOURCES = ("face", "action", "none")
-
-
-@dataclass
-class IndexOptions:
-    approximate_from: int = APPROXIMATE_FROM
-    # IVF lists scanned per query: a tenth of them, at least 32 (bench: recall@8 0.975 at 100k with 32
-    # of 316 lists; at 1M, 0.79 with 32 of 1000 lists and 0.95 with 64).
-    probe_fraction: float = 0.1
-    min_nprobe: int = 32
-    train_per_list: int = 40     # training vectors per IVF list (k-means on all of 1M would take minutes)
-    train_iterations: int = 10
-
-    def nlist(self, n: int) -> int:
-        return max(16, int(math.sqrt(n)))
-
-    def nprobe(self, nlist: int) -> int:
-        return min(nlist, max(self.min_nprobe, math.ceil(self.probe_fraction * nlist)))
 
 
 @dataclass
 class GifIndex:
-    vectors: np.ndarray                  # (N, DIM) float32: emotion scores, then the tag-text embedding
-    rows: dict                           # column name -> list: sha256, path, emotion, confidence, source, ...
+    vectors: np.ndarray                  # (N, DIM) float32: emotion scores, then the tag-text (+ caption) embedding
+    rows: dict                           # column name -> list: sha256, path, emotion, confidence, source, caption, ...
     terms: list[str] = field(default_factory=list)
-    term_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, vectors.SEMANTIC_DIM), np.float32))
+    term_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, SEMANTIC_DIM), np.float32))
     corpus_changed_at: float = 0.0
     options: IndexOptions = field(default_factory=IndexOptions)
     faiss_index: Optional[faiss.Index] = None
@@ -65,6 +45,10 @@ class GifIndex:
         self.confidence = np.asarray(self.rows["confidence"], dtype=np.float32)
         # A GIF with no emotion and no tag text has nothing a message could match.
         self.matchable = self.vectors.any(axis=1)
+        self.term_ids = {term: i for i, term in enumerate(self.terms)}
+        # Columns an older or synthetic index may lack.
+        for column, empty in (("sha256", ""), ("caption", ""), ("reasons", [])):
+            self.rows.setdefault(column, [empty] * len(self.vectors))
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -166,35 +150,43 @@ def index_dir(db_path: str | Path) -> Path:
     return Path(str(db_path) + ".index")
 
 
-def build_index(records: Iterable[GifRecord], previous: Optional[GifIndex] = None, models_dir: Optional[str] = None,
+def build_index(records: Iterable[GifRecord], runtime: Runtime, previous: Optional[GifIndex] = None,
                 options: Optional[IndexOptions] = None, corpus_changed_at: float = 0.0,
                 progress: bool = False) -> GifIndex:
     """Vectors for the records (failed files left out). Tag texts unchanged since `previous` keep their embedding."""
     rows: dict[str, list] = {k: [] for k in ("sha256", "path", "emotion", "confidence", "source", "frames",
-                                             "width", "height", "duration", "text", "term_ids")}
+                                             "width", "height", "duration", "text", "term_ids", "caption",
+                                             "reasons")}
     term_ids: dict[str, int] = {}
     emotion_rows = []
     for record in records:
         if record.error:
             continue
         terms = vectors.tag_terms(record)
+        caption = vectors.caption(record)
         for column in ("sha256", "path", "emotion", "source", "frames", "width", "height", "duration"):
             rows[column].append(getattr(record, column))
         rows["confidence"].append(float(record.confidence or 0.0))
         rows["text"].append(vectors.tag_text(terms))
-        rows["term_ids"].append([term_ids.setdefault(t, len(term_ids)) for t in terms])
+        # The caption is a term too, so that `why` can say it matched the message.
+        rows["term_ids"].append([term_ids.setdefault(t, len(term_ids)) for t in terms + [caption] * bool(caption)])
+        rows["caption"].append(caption)
+        rows["reasons"].append(vectors.reasons(record))
         emotion_rows.append(vectors.emotion_part(record))
 
-    # Reuse embeddings of unchanged tag texts (and of terms) from the previous index.
-    known: dict[str, np.ndarray] = {}
+    # Reuse embeddings of unchanged tag texts and captions (kept as terms) from the previous index.
     known_terms: dict[str, np.ndarray] = {}
     if previous is not None and len(previous):
-        known = {t: previous.vectors[i, len(EMOTIONS):] for i, t in enumerate(previous.rows["text"])}
         known_terms = dict(zip(previous.terms, previous.term_vectors))
     texts = rows["text"]
-    semantic = _embed_missing(texts, known, models_dir, progress)
+    for text in texts + rows["caption"]:
+        term_ids.setdefault(text, len(term_ids))
     terms = list(term_ids)
-    term_vectors = _embed_missing(terms, known_terms, models_dir, progress)
+    term_vectors = _embed_missing(terms, known_terms, runtime, progress)
+    # The caption's meaning joins the tag text's: their sum, back to unit length.
+    semantic = term_vectors[[term_ids[t] for t in texts]] + term_vectors[[term_ids[c] for c in rows["caption"]]]
+    norms = np.linalg.norm(semantic, axis=1, keepdims=True)
+    semantic = np.divide(semantic, norms, out=np.zeros_like(semantic), where=norms > 0)
 
     vecs = np.zeros((len(texts), vectors.DIM), dtype=np.float32)
     if texts:
@@ -203,28 +195,32 @@ def build_index(records: Iterable[GifRecord], previous: Optional[GifIndex] = Non
     return GifIndex(vecs, rows, terms, term_vectors, corpus_changed_at, options or IndexOptions())
 
 
-def _embed_missing(texts: list[str], known: dict, models_dir, progress: bool) -> np.ndarray:
+def _embed_missing(texts: list[str], known: dict, runtime: Runtime, progress: bool) -> np.ndarray:
     # A GIF with nothing to say (no emotion, face or words) gets a zero vector: it matches no message.
-    known = {**known, "": np.zeros(vectors.SEMANTIC_DIM, dtype=np.float32)}
-    out = np.zeros((len(texts), vectors.SEMANTIC_DIM), dtype=np.float32)
+    known = {**known, "": np.zeros(SEMANTIC_DIM, dtype=np.float32)}
+    out = np.zeros((len(texts), SEMANTIC_DIM), dtype=np.float32)
     missing = sorted({t for t in texts if t not in known})
-    embedded = vectors.encode(missing, models_dir=models_dir, progress=progress and len(missing) > 1000)
+    embedded = vectors.encode(missing, runtime, progress=progress and len(missing) > 1000)
     fresh = dict(zip(missing, embedded))
     for i, text in enumerate(texts):
         out[i] = known[text] if text in known else fresh[text]
     return out
 
 
-def open_index(db_path: str | Path, models_dir: Optional[str] = None, options: Optional[IndexOptions] = None,
+def open_index(db_path: str | Path, runtime: Runtime, options: Optional[IndexOptions] = None,
                progress: bool = False) -> GifIndex:
     """The index of the corpus at `db_path`: loaded from beside it, or brought up to date and saved."""
     folder = index_dir(db_path)
-    with Corpus(db_path) as corpus:
+    # An existing corpus is only read (it may sit on a read-only disk); a missing one starts empty.
+    with Corpus(db_path, readonly=Path(db_path).exists()) as corpus:
         changed_at = corpus.changed_at()
         index = GifIndex.load(folder, options)
         if index is not None and index.corpus_changed_at == changed_at:
             return index
-        index = build_index(corpus.records(include_errors=False), previous=index, models_dir=models_dir,
+        index = build_index(corpus.records(include_errors=False), runtime, previous=index,
                             options=options, corpus_changed_at=changed_at, progress=progress)
-    index.save(folder)
+    try:
+        index.save(folder)
+    except OSError:
+        pass  # a corpus on a read-only disk: the index is rebuilt in memory each time instead
     return index

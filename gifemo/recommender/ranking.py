@@ -1,33 +1,33 @@
-"""Scoring, filtering, diversity and the `why` of each suggestion.
+"""Scoring, the rules a suggestion must pass, diversity and the `why` of each suggestion.
 
 score = emotion_weight * (message emotions . GIF emotions) + semantic_weight * cos(message, GIF tag text)
 
 The emotion term is the chance that the message and the GIF, each read as a draw from its emotion
-distribution, show the same emotion; the semantic term lets the words of the message (e.g. "dance")
-pull in GIFs whose actions or name say the same. Both come out of one inner product with the GIF vector.
+distribution, show the same emotion; the semantic term lets the words of the message (e.g.
+"dance") pull in GIFs whose actions, name or caption say the same. Both come out of one inner product
+with the GIF vector. Then the rules: a GIF that fits no better than chance is not shown (fewer results,
+and a note that says so), a GIF of the opposite feeling is never shown for a grieving, angry or
+frightened message (FORBIDDEN), a low-confidence tag never comes first, and maximal marginal relevance
+keeps the list from being five cuts of one clip.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
 from ..emotions import EMOTIONS, top_emotion
-from .index import SOURCES, GifIndex
+from ..config import SOURCES, RankingOptions
+from .index import GifIndex
+from .vectors import EMOTION_ADJECTIVES, EMOTION_WORDS
 
 NUM_EMOTIONS = len(EMOTIONS)
-
-
-@dataclass
-class RankingOptions:
-    emotion_weight: float = 1.0
-    semantic_weight: float = 0.4
-    candidates_per_result: int = 12     # candidates fetched per requested result, for diversity and filters
-    min_candidates: int = 64
-    min_term_match: float = 0.35        # a tag term at least this close to the message is named in `why`
-    duplicate_emotion_l1: float = 0.1   # emotion scores this close, plus same frames/shape/duration: a re-encode
-    mix_sources_within: float = 0.8     # another stream's GIF this close to the last pick's score may replace it
+# Message emotion -> GIF emotions never shown for it: laughter next to grief, anger or fear reads as mockery.
+FORBIDDEN: dict[str, tuple[str, ...]] = {"sadness": ("happiness",), "anger": ("happiness",), "fear": ("happiness",)}
+EMOTION_WORDS_TERMS = frozenset(EMOTION_WORDS.values())
+# Below this, the message's top emotion is no clear reading.
+CLEAR_READING = 0.3
 
 
 @dataclass
@@ -60,9 +60,23 @@ class Suggestion:
     emotion_match: float = 0.0
     semantic_match: float = 0.0
     matched_terms: list = field(default_factory=list)
+    sha256: str = ""
+    caption: str = ""
 
     def to_json(self) -> dict:
-        return {"path": self.path, "score": round(self.score, 4), "emotion": self.emotion, "why": self.why}
+        return {"path": self.path, "sha256": self.sha256, "score": round(self.score, 4), "emotion": self.emotion,
+                "confidence": round(self.confidence, 3), "source": self.source, "caption": self.caption,
+                "why": self.why}
+
+
+class Suggestions(list):
+    """The suggestions, best first; `note`: why there are fewer than asked for, or what was left out;
+    `reading`: the message's emotion scores they were ranked for."""
+
+    def __init__(self, items=(), note: str = "", reading: Optional[dict] = None):
+        super().__init__(items)
+        self.note = note
+        self.reading = reading or {}
 
 
 def query_vector(message_scores: dict, message_embedding: np.ndarray, options: RankingOptions) -> np.ndarray:
@@ -72,38 +86,124 @@ def query_vector(message_scores: dict, message_embedding: np.ndarray, options: R
 
 
 def rank(index: GifIndex, message_scores: dict, message_embedding: np.ndarray, k: int = 8,
-         filters: Optional[Filters] = None, options: Optional[RankingOptions] = None) -> list[Suggestion]:
+         filters: Optional[Filters] = None, options: Optional[RankingOptions] = None,
+         feedback: Optional[Mapping[str, np.ndarray]] = None) -> Suggestions:
+    """The k best GIFs that pass the rules. `feedback`: sha256 -> net votes per message emotion (7 numbers)."""
     options = options or RankingOptions()
     if len(index) == 0 or k <= 0:
-        return []
+        return Suggestions(reading=message_scores)
     query = query_vector(message_scores, message_embedding, options)
     allowed = (filters or Filters()).mask(index)
     n = max(options.min_candidates, options.candidates_per_result * k)
     scores, ids = index.search(query, n, allowed)
-    picked = _diverse(index, ids, scores, k, options)
-    return [_explain(index, int(i), float(s), message_scores, message_embedding, options) for i, s in picked]
+    message = np.array([message_scores.get(e, 0.0) for e in EMOTIONS], dtype=np.float32)
+    if feedback:
+        scores = scores + _feedback_bonus(index, ids, message, feedback, options)
+    fits = _fits(index, ids, message, message_embedding, options)
+    forbidden = forbidden_emotions(message_scores, options)
+    allowed_pair = ~np.isin(index.emotion_ids[ids], forbidden)
+    keep = fits & allowed_pair
+    picked = _diverse(index, ids[keep], scores[keep], k, options)
+    results = Suggestions((_explain(index, int(i), float(s), message_scores, message_embedding, options)
+                           for i, s in picked), reading=message_scores)
+    results.note = _note(len(results), k, int((fits & ~allowed_pair).sum()), forbidden, message_scores,
+                         lead_missing=bool(keep.any()) and not results)
+    return results
+
+
+def forbidden_emotions(message_scores: Mapping[str, float], options: RankingOptions) -> list[int]:
+    """Ids of the GIF emotions not to show: those FORBIDDEN for a feeling the message reads as at least
+    `forbid_from` likely. (Also requiring that feeling to outweigh the GIF emotion in the message let 17
+    happy GIFs through for sad, angry or frightened GoEmotions dev messages instead of 0.)"""
+    return sorted({EMOTIONS.index(g) for m, gifs in FORBIDDEN.items() for g in gifs
+                   if message_scores.get(m, 0.0) >= options.forbid_from})
+
+
+def _fits(index: GifIndex, ids: np.ndarray, message: np.ndarray, message_embedding: np.ndarray,
+          options: RankingOptions) -> np.ndarray:
+    """A GIF fits when its emotion matches better than chance, or one of its tag terms (an action, its name,
+    the caption) says what the message says."""
+    emotion_fit = index.vectors[ids, :NUM_EMOTIONS] @ message >= options.min_emotion_match
+    words_fit = np.array([any(s >= options.min_term_match for _, s in _word_matches(index, int(i), message_embedding))
+                          for i in ids], dtype=bool)
+    return index.matchable[ids] & (emotion_fit | words_fit)
+
+
+def _word_matches(index: GifIndex, i: int, message_embedding: np.ndarray) -> list[tuple[str, float]]:
+    """(term, cosine with the message) for the GIF's tag terms but the emotion words, which the emotion
+    match already counts ("great news" is 0.37 from "sad, sadness")."""
+    terms = [t for t in index.rows["term_ids"][i] if index.terms[t] not in EMOTION_WORDS_TERMS]
+    if not terms:
+        return []
+    return [(index.terms[t], float(s)) for t, s in zip(terms, index.term_vectors[terms] @ message_embedding)]
+
+
+def _feedback_bonus(index: GifIndex, ids: np.ndarray, message: np.ndarray, feedback: Mapping[str, np.ndarray],
+                    options: RankingOptions) -> np.ndarray:
+    """Votes given on messages of the message's emotions count, squashed so that no pile of votes outweighs
+    the emotion match."""
+    votes = np.array([message @ feedback.get(index.rows["sha256"][i], np.zeros(NUM_EMOTIONS)) for i in ids],
+                     dtype=np.float32)
+    return options.feedback_weight * np.tanh(votes)
+
+
+def _note(found: int, k: int, forbidden_count: int, forbidden: list, message_scores: dict, lead_missing: bool) -> str:
+    parts = []
+    if lead_missing:
+        parts.append("the GIFs that fit are tagged too uncertainly to suggest")
+    elif found == 0:
+        parts.append("no GIF in the corpus fits this message")
+    elif found < k:
+        parts.append(f"only {found} GIF{'s' if found > 1 else ''} fit this message")
+    if forbidden_count:
+        feeling = max(FORBIDDEN, key=lambda m: message_scores.get(m, 0.0))
+        names = sorted({EMOTION_ADJECTIVES[EMOTIONS[g]] for g in forbidden})
+        parts.append(f"left out {forbidden_count} {'/'.join(names)} GIF{'s' if forbidden_count > 1 else ''} "
+                     f"for a {EMOTION_ADJECTIVES[feeling]} message")
+    return "; ".join(parts)
+
+
+def _can_lead(index: GifIndex, i: int, options: RankingOptions) -> bool:
+    """A GIF comes first on a confident tag, or, untagged, on its words alone."""
+    if index.emotion_ids[i] < 0:
+        return True
+    return float(index.confidence[i]) >= options.lead_min_confidence
 
 
 def _diverse(index: GifIndex, ids: np.ndarray, scores: np.ndarray, k: int,
              options: RankingOptions) -> list[tuple[int, float]]:
-    """Best first, skipping GIFs with nothing to match and re-encodes of a picked GIF; then, if every pick
+    """Maximal marginal relevance over the candidates (a GIF's similarity to those picked is the cosine of
+    their tag-text and caption embeddings, so cuts of one clip, which share names and captions, push each
+    other down), re-encodes of a picked GIF skipped, the first pick one that may lead; then, if every pick
     came from one stream (face or action), the last pick gives way to the best GIF of another stream whose
     score is nearly as good."""
-    picked: list[tuple[int, float]] = []
-    candidates = list(zip(ids.tolist(), scores.tolist()))
-    rest = 0
-    for rest, (i, s) in enumerate(candidates, 1):
-        if index.matchable[i] and not any(_near_duplicate(index, i, j, options) for j, _ in picked):
-            picked.append((i, s))
-            if len(picked) == k:
-                break
+    semantic = index.vectors[ids, NUM_EMOTIONS:]
+    similarity_to_picked = np.zeros(len(ids), dtype=np.float32)
+    open_ = np.ones(len(ids), dtype=bool)
+    picked_at: list[int] = []
+    while len(picked_at) < k and open_.any():
+        gain = np.where(open_, scores - options.diversity * similarity_to_picked, -np.inf)
+        if not picked_at:
+            leaders = np.array([_can_lead(index, int(i), options) for i in ids])
+            if not leaders.any():
+                return []
+            gain = np.where(leaders, gain, -np.inf)
+        at = int(np.argmax(gain))
+        open_[at] = False
+        if any(_near_duplicate(index, int(ids[at]), int(ids[j]), options) for j in picked_at):
+            continue
+        picked_at.append(at)
+        similarity_to_picked = np.maximum(similarity_to_picked, semantic @ semantic[at])
+    picked = [(int(ids[j]), float(scores[j])) for j in picked_at]
     streams = {index.rows["source"][i] for i, _ in picked}
     if len(picked) == k > 1 and len(streams) == 1:
-        for i, s in candidates[rest:]:
+        rest = sorted((j for j in range(len(ids)) if j not in picked_at), key=lambda j: -scores[j])
+        for j in rest:
+            i, s = int(ids[j]), float(scores[j])
             if s < options.mix_sources_within * picked[-1][1]:
                 break
             if index.rows["source"][i] not in streams and index.rows["source"][i] != "none" \
-                    and not any(_near_duplicate(index, i, j, options) for j, _ in picked[:-1]):
+                    and not any(_near_duplicate(index, i, p, options) for p, _ in picked[:-1]):
                 picked[-1] = (i, s)
                 break
     return picked
@@ -124,32 +224,28 @@ def _near_duplicate(index: GifIndex, i: int, j: int, options: RankingOptions) ->
 
 def _explain(index: GifIndex, i: int, score: float, message_scores: dict, message_embedding: np.ndarray,
              options: RankingOptions) -> Suggestion:
-    gif_emotions = index.vectors[i, :NUM_EMOTIONS]
+    """A `why` in words: what the streams saw, the caption, the tags that match the message's words, and
+    how sure the tag is against how the message reads."""
+    rows = index.rows
     message = np.array([message_scores.get(e, 0.0) for e in EMOTIONS], dtype=np.float32)
-    emotion_match = float(message @ gif_emotions)
+    emotion_match = float(message @ index.vectors[i, :NUM_EMOTIONS])
     semantic_match = float(index.vectors[i, NUM_EMOTIONS:] @ message_embedding)
-    term_ids = index.rows["term_ids"][i]
-    matched: list[tuple[str, float]] = []
-    if term_ids:
-        sims = index.term_vectors[term_ids] @ message_embedding
-        matched = sorted(((index.terms[t], float(s)) for t, s in zip(term_ids, sims) if s >= options.min_term_match),
-                         key=lambda ts: -ts[1])[:2]
-    emotion = index.rows["emotion"][i]
-    source = index.rows["source"][i]
-    confidence = float(index.rows["confidence"][i])
-    message_top = top_emotion(message_scores)
-    parts = []
-    if emotion:
-        parts.append(f"GIF {emotion} {gif_emotions[EMOTIONS.index(emotion)]:.2f} ({source}, confidence "
-                     f"{confidence:.2f}) vs message {message_top} {message_scores.get(message_top, 0.0):.2f}: "
-                     f"emotion match {emotion_match:.2f}")
-    else:
-        parts.append("no emotion tagged")
+    emotion, source, caption = rows["emotion"][i], rows["source"][i], rows["caption"][i]
+    matched = sorted(((t, s) for t, s in _word_matches(index, i, message_embedding)
+                      if s >= options.min_term_match and t != caption), key=lambda ts: -ts[1])[:2]  # caption: quoted
+    confidence = float(rows["confidence"][i])
+    parts = list(rows["reasons"][i][:2])
+    if caption:
+        parts.append(f"caption '{caption}'")
     if matched:
-        parts.append("tags " + ", ".join(f"'{t}' {s:.2f}" for t, s in matched)
-                     + f": text match {semantic_match:.2f}")
+        parts.append("about " + " and ".join(f"'{t}'" for t, _ in matched))
+    message_top = top_emotion(message_scores)
+    reading = (f"your message reads {EMOTION_ADJECTIVES[message_top]} ({message_scores[message_top]:.0%})"
+               if message_scores.get(message_top, 0.0) >= CLEAR_READING else "your message has no clear emotion")
+    if emotion:
+        parts.append(f"tagged {EMOTION_ADJECTIVES[emotion]} ({confidence:.0%} sure); {reading}")
     else:
-        parts.append(f"text match {semantic_match:.2f}")
-    return Suggestion(path=index.rows["path"][i], score=score, emotion=emotion, why="; ".join(parts),
-                      source=source, confidence=confidence, emotion_match=emotion_match,
-                      semantic_match=semantic_match, matched_terms=[t for t, _ in matched])
+        parts.append("no emotion tagged: found by its words")
+    return Suggestion(path=rows["path"][i], score=score, emotion=emotion, why="; ".join(parts), source=source,
+                      confidence=confidence, emotion_match=emotion_match, semantic_match=semantic_match,
+                      matched_terms=[t for t, _ in matched], sha256=rows["sha256"][i], caption=caption)

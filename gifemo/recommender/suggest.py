@@ -6,14 +6,16 @@ from typing import Optional
 
 import numpy as np
 
-from .index import GifIndex, IndexOptions, open_index
-from .ranking import Filters, RankingOptions, Suggestion, rank
+from ..config import IndexOptions, RankingOptions, Runtime
+from ..emotions import scores_vector, top_emotion
+from .index import GifIndex, open_index
+from .ranking import Filters, Suggestions, rank
 
 
 class Recommender:
-    """Holds the text model, the sentence encoder and the corpus index; load once, ask many times."""
+    """Holds the text model, the sentence encoder, the corpus index and the votes; load once, ask many times."""
 
-    def __init__(self, db_path: str | Path, text_model: Optional[str] = None, models_dir: Optional[str] = None,
+    def __init__(self, db_path: str | Path, runtime: Runtime, text_model: Optional[str] = None,
                  options: Optional[RankingOptions] = None, index_options: Optional[IndexOptions] = None,
                  progress: bool = False):
         import faiss
@@ -23,25 +25,53 @@ class Recommender:
         # One message at a time: a second OpenMP thread only adds contention on a shared CPU (see the bench).
         faiss.omp_set_num_threads(1)
         self.db_path = Path(db_path)
-        self.models_dir = None if models_dir is None else str(models_dir)
+        self.runtime = runtime
         self.options = options or RankingOptions()
         self.index_options = index_options
-        self.text_model = load_model(name=text_model, models_dir=self.models_dir)
-        self.index: GifIndex = open_index(self.db_path, self.models_dir, index_options, progress=progress)
+        self.text_model = load_model(runtime, name=text_model)
+        self.index: GifIndex = open_index(self.db_path, runtime, index_options, progress=progress)
+        self.feedback = self._load_feedback()
 
     def refresh(self) -> GifIndex:
-        """Pick up GIFs tagged since the index was opened."""
-        self.index = open_index(self.db_path, self.models_dir, self.index_options)
+        """Pick up GIFs tagged and votes given since the index was opened."""
+        self.index = open_index(self.db_path, self.runtime, self.index_options)
+        self.feedback = self._load_feedback()
         return self.index
 
+    def _load_feedback(self) -> dict[str, np.ndarray]:
+        from ..corpus import Corpus
+
+        with Corpus(self.db_path, readonly=True) as corpus:  # suggesting never writes (the corpus may be read-only)
+            return {sha: scores_vector(votes) for sha, votes in corpus.feedback_votes().items()}
+
+    def vote(self, sha256: str, message: str, vote: int) -> None:
+        """Store a 👍/👎 for a suggestion; later suggestions for messages of the same emotion feel it."""
+        from ..corpus import Corpus
+
+        emotion = top_emotion(self.message_scores(message))
+        with Corpus(self.db_path) as corpus:
+            corpus.add_feedback(sha256, message, emotion, vote)
+        self.feedback = self._load_feedback()
+
     def message_scores(self, message: str) -> dict:
-        return self.text_model.predict_one(message)
+        """How the message reads; nearly even for a language the text models were not trained on."""
+        from ..text.language import hedge, unsupported_language
+
+        scores = self.text_model.predict_one(message)
+        return hedge(scores) if unsupported_language(message) else scores
 
     def message_embedding(self, message: str) -> np.ndarray:
         from ..text.encoder import embed
 
-        return embed([message], models_dir=self.models_dir)[0]
+        return embed([message], self.runtime)[0]
 
-    def suggest(self, message: str, k: int = 8, filters: Optional[Filters] = None) -> list[Suggestion]:
-        return rank(self.index, self.message_scores(message), self.message_embedding(message), k, filters,
-                    self.options)
+    def suggest(self, message: str, k: int = 8, filters: Optional[Filters] = None) -> Suggestions:
+        from ..text.language import unsupported_language
+
+        results = rank(self.index, self.message_scores(message), self.message_embedding(message), k, filters,
+                       self.options, self.feedback)
+        language = unsupported_language(message)
+        if language:
+            results.note = "; ".join(filter(None, [f"language not supported (this looks {language}; the text "
+                                                   "models read English): its emotion is a guess", results.note]))
+        return results

@@ -3,11 +3,7 @@
 `load_model` and `TextEmotionModel` are imported on first use, so that `gifemo --help` does not
 pay for torch and NLTK.
 """
-MODEL_NAMES = ("bilstm", "minilm")
-# The better of the two on the validation figures in data/weights/README.md.
-DEFAULT_MODEL = "bilstm"
-
-__all__ = ["DEFAULT_MODEL", "MODEL_NAMES", "TextEmotionModel", "load_model"]
+__all__ = ["TextEmotionModel", "load_model"]
 
 
 def __getattr__(name: str):

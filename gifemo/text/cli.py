@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from ..emotions import EMOJI, top_emotion
-from . import DEFAULT_MODEL, MODEL_NAMES
+from ..config import DEFAULT_TEXT_MODEL, TEXT_MODELS
 
 
 def _model_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--text-model", choices=MODEL_NAMES, default=None,
-                        help=f"text emotion model (default: {DEFAULT_MODEL}, the better one on validation)")
+    parser.add_argument("--text-model", choices=TEXT_MODELS, default=None,
+                        help=f"text emotion model (default: {DEFAULT_TEXT_MODEL}, the better one on validation)")
 
 
 def _cmd_emotion(args: argparse.Namespace) -> int:
@@ -21,7 +21,7 @@ def _cmd_emotion(args: argparse.Namespace) -> int:
         return 2
     from .model import load_model
 
-    model = load_model(args.text_model, models_dir=args.models_dir)
+    model = load_model(args.runtime, args.text_model)
     if args.text is not None:
         scores = model.predict_one(args.text)
         if args.jsonl:
@@ -60,18 +60,17 @@ def add_commands(sub, common) -> None:
 
 
 def _cmd_train_text(args: argparse.Namespace) -> int:
-    from .train import TrainOptions, train
+    from .train import TextTrainOptions, train
 
-    for name in ([args.text_model] if args.text_model else list(MODEL_NAMES)):
-        options = TrainOptions(data_dir=Path(args.data), model=name, out_dir=Path(args.out), threads=args.threads,
+    for name in ([args.text_model] if args.text_model else list(TEXT_MODELS)):
+        options = TextTrainOptions(data=Path(args.data), model=name, out=Path(args.out), threads=args.threads or 1,
                                embed_cache=Path(args.embed_cache) if args.embed_cache else None,
-                               models_dir=Path(args.models_dir) if args.models_dir else None,
                                train_limit=args.train_limit)
         if args.epochs:
             options.epochs = args.epochs
         elif name == "minilm":
             options.epochs = 30  # a small head on fixed embeddings: epochs are cheap
-        train(options)
+        train(options, args.runtime)
     return 0
 
 
@@ -81,9 +80,8 @@ def add_train_target(train_sub, common) -> None:
     p = train_sub.add_parser("text", parents=[common], help="train the text emotion models on tweet_emotion + goemotions_ekman")
     p.add_argument("--data", required=True, metavar="DIR", help="folder with tweet_emotion/ and goemotions_ekman/ (e.g. ../shared/data)")
     p.add_argument("--out", default=str(WEIGHTS_DIR), metavar="DIR", help="where the weights go (default: %(default)s)")
-    p.add_argument("--text-model", choices=MODEL_NAMES, default=None, help="train only this model (default: both)")
+    p.add_argument("--text-model", choices=TEXT_MODELS, default=None, help="train only this model (default: both)")
     p.add_argument("--epochs", type=int, default=None, help="default: 8 (bilstm), 30 (minilm)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: %(default)s)")
     p.add_argument("--embed-cache", metavar="DIR", help="keep MiniLM embeddings of the corpora here between runs")
     p.add_argument("--train-limit", type=int, default=None, metavar="N",
                    help="train on a seeded random N rows of each corpus (to bound MiniLM embedding time)")

@@ -22,7 +22,8 @@ SPLITS = {TWEETS: {"train": "train.txt", "val": "val.txt", "test": "test.txt"},
 
 
 @dataclass
-class Corpus:
+class TextSet:
+    """One split of a labelled text corpus (tweet_emotion or goemotions_ekman)."""
     name: str
     texts: list[str]
     targets: np.ndarray  # (N, 7) float32, rows sum to 1
@@ -32,16 +33,16 @@ class Corpus:
         return len(self.texts)
 
 
-def _one_corpus(name: str, texts: list[str], label_sets: list[list[str]]) -> Corpus:
+def _one_corpus(name: str, texts: list[str], label_sets: list[list[str]]) -> TextSet:
     labels = np.zeros((len(texts), len(EMOTIONS)), dtype=bool)
     for row, names in enumerate(label_sets):
         for label in names:
             labels[row, EMOTIONS.index(normalize_label(label))] = True
     targets = labels / labels.sum(axis=1, keepdims=True)
-    return Corpus(name, texts, targets.astype(np.float32), labels)
+    return TextSet(name, texts, targets.astype(np.float32), labels)
 
 
-def read_tweet_emotion(path: Path) -> Corpus:
+def read_tweet_emotion(path: Path) -> TextSet:
     texts, label_sets = [], []
     for line_no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -54,7 +55,7 @@ def read_tweet_emotion(path: Path) -> Corpus:
     return _one_corpus(TWEETS, texts, label_sets)
 
 
-def read_goemotions(path: Path) -> Corpus:
+def read_goemotions(path: Path) -> TextSet:
     path = Path(path)
     names = (path.parent / "labels.txt").read_text(encoding="utf-8").split()
     texts, label_sets = [], []
@@ -69,7 +70,7 @@ def read_goemotions(path: Path) -> Corpus:
     return _one_corpus(GOEMOTIONS, texts, label_sets)
 
 
-def read_split(data_dir: Path, corpus: str, split: str) -> Corpus:
+def read_split(data_dir: Path, corpus: str, split: str) -> TextSet:
     """`data_dir` is the folder holding tweet_emotion/ and goemotions_ekman/ (e.g. ../shared/data)."""
     path = Path(data_dir) / corpus / SPLITS[corpus][split]
     if not path.is_file():

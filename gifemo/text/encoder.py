@@ -1,36 +1,32 @@
 """all-MiniLM-L6-v2 sentence embeddings (frozen) and the small head trained on them."""
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from .. import models
+from ..config import SEMANTIC_DIM, Runtime
 from ..emotions import EMOTIONS
 from .preprocess import normalize
 
-EMBED_DIM = 384
-
-
 @lru_cache(maxsize=2)
-def load_sentence_encoder(models_dir: Optional[str] = None):
-    """The MiniLM SentenceTransformer from the model registry, on the CPU, never touching the network."""
-    path = models.resolve("minilm", models_dir=models_dir)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+def load_sentence_encoder(runtime: Runtime):
+    """The MiniLM SentenceTransformer from the model registry, on the CPU. Given a local folder,
+    sentence-transformers loads it from there and never asks the Hugging Face hub."""
+    path = models.resolve("minilm", runtime)
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(path), device="cpu")
+    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
 
 
-def embed(texts: Sequence[str], models_dir: Optional[str] = None, batch_size: int = 64,
-          progress: bool = False) -> np.ndarray:
+def embed(texts: Sequence[str], runtime: Runtime, batch_size: int = 64, progress: bool = False) -> np.ndarray:
     """(N, 384) float32 L2-normalised embeddings of the messages (URLs, handles, emoji normalised)."""
-    encoder = load_sentence_encoder(None if models_dir is None else str(models_dir))
+    encoder = load_sentence_encoder(runtime)
     # Emoji are outside MiniLM's word-piece vocabulary, so they go in spelled out.
     inputs = [normalize(text).strip() for text in texts]
     return encoder.encode(inputs, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
@@ -39,7 +35,7 @@ def embed(texts: Sequence[str], models_dir: Optional[str] = None, batch_size: in
 
 @dataclass
 class HeadConfig:
-    input_dim: int = EMBED_DIM
+    input_dim: int = SEMANTIC_DIM
     hidden: int = 512
     dropout: float = 0.3
     num_classes: int = len(EMOTIONS)

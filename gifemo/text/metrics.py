@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import metrics
 from ..emotions import EMOTIONS
-from .data import TWEET_EMOTIONS, TWEETS, Corpus
+from .data import TWEET_EMOTIONS, TWEETS, TextSet
 
 THRESHOLD = 0.3
 
@@ -38,12 +39,10 @@ def top_one(probs: np.ndarray) -> np.ndarray:
 
 def confusion(probs: np.ndarray, gold: np.ndarray) -> np.ndarray:
     """7x7 counts: rows = gold (first gold label of a row), columns = predicted."""
-    matrix = np.zeros((len(EMOTIONS), len(EMOTIONS)), dtype=int)
-    np.add.at(matrix, (gold.argmax(1), probs.argmax(1)), 1)
-    return matrix
+    return metrics.confusion(gold.argmax(1), probs.argmax(1))
 
 
-def evaluate(corpus: Corpus, probs: np.ndarray) -> dict:
+def corpus_figures(corpus: TextSet, probs: np.ndarray) -> dict:
     """Figures for one corpus from the model's (N, 7) probabilities."""
     gold = corpus.labels
     predicted = top_one(probs)

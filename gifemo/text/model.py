@@ -16,19 +16,15 @@ import numpy as np
 import torch
 
 from .. import models
+from ..config import DEFAULT_TEXT_MODEL, TEXT_MODELS, Runtime
 from ..emotions import EMOTIONS, scores_dict
-from ..paths import WEIGHTS_DIR
-from . import DEFAULT_MODEL, MODEL_NAMES
 from .bilstm import BiLSTMClassifier, BiLSTMConfig
 from .encoder import EmbeddingHead, HeadConfig, embed
 from .preprocess import PreprocessOptions, Vocabulary, normalize, tokenize
 
-WEIGHT_FILES = {"bilstm": "text_bilstm.pt", "minilm": "text_minilm_head.pt"}
+# The registry name of each text model's weights.
+WEIGHTS = {"bilstm": "text-bilstm", "minilm": "text-minilm-head"}
 BLANK_SCORES = scores_dict([1.0 if name == "neutral" else 0.0 for name in EMOTIONS])
-
-
-def weights_path(name: str) -> Path:
-    return WEIGHTS_DIR / WEIGHT_FILES[name]
 
 
 def is_blank(text: str) -> bool:
@@ -92,20 +88,20 @@ class BiLSTMTextModel(TextEmotionModel):
 class MiniLMTextModel(TextEmotionModel):
     name = "minilm"
 
-    def __init__(self, head: EmbeddingHead, models_dir: Optional[os.PathLike] = None):
+    def __init__(self, head: EmbeddingHead, runtime: Runtime):
         self.head = head.eval()
-        self.models_dir = models_dir
-        models.resolve("minilm", models_dir=models_dir)  # fail now, with the full message, if it is missing
+        self.runtime = runtime
+        models.resolve("minilm", runtime)  # fail now, with the full message, if it is missing
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: dict, models_dir: Optional[os.PathLike] = None) -> "MiniLMTextModel":
+    def from_checkpoint(cls, checkpoint: dict, runtime: Runtime) -> "MiniLMTextModel":
         head = EmbeddingHead(HeadConfig(**checkpoint["config"]))
         head.load_state_dict({k: v.float() for k, v in checkpoint["state_dict"].items()})
-        return cls(head, models_dir)
+        return cls(head, runtime)
 
     @torch.inference_mode()
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        embeddings = torch.from_numpy(embed(texts, models_dir=self.models_dir))
+        embeddings = torch.from_numpy(embed(texts, self.runtime))
         return torch.softmax(self.head(embeddings), dim=-1).numpy()
 
 
@@ -117,21 +113,19 @@ def pad_batch(sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.T
     return tokens, lengths
 
 
-def load_model(name: Optional[str] = None, models_dir: Optional[os.PathLike] = None,
-               weights: Optional[os.PathLike] = None) -> TextEmotionModel:
-    """The trained text model `name` ("bilstm" | "minilm"; None: DEFAULT_MODEL).
+def load_model(runtime: Runtime, name: Optional[str] = None, weights: Optional[os.PathLike] = None) -> TextEmotionModel:
+    """The trained text model `name` (one of TEXT_MODELS; None: DEFAULT_TEXT_MODEL).
 
-    `weights` overrides the committed checkpoint in data/weights/; `models_dir` is where the
-    MiniLM encoder is looked up (the model registry's usual order otherwise).
+    `weights` overrides the shipped checkpoint; `runtime` says where the MiniLM encoder is looked up.
     """
-    name = name or DEFAULT_MODEL
-    if name not in MODEL_NAMES:
-        raise ValueError(f"unknown text model {name!r}; expected one of {', '.join(MODEL_NAMES)}")
-    path = Path(weights) if weights is not None else weights_path(name)
+    name = name or DEFAULT_TEXT_MODEL
+    if name not in TEXT_MODELS:
+        raise ValueError(f"unknown text model {name!r}; expected one of {', '.join(TEXT_MODELS)}")
+    path = Path(weights) if weights is not None else models.resolve(WEIGHTS[name], runtime)
     if not path.is_file():
         raise models.MissingModelError(
             f"text model weights {path} not found; train them with `gifemo train text --text-model {name}`")
     checkpoint = models.load_torch_checkpoint(path)
     if name == "bilstm":
         return BiLSTMTextModel.from_checkpoint(checkpoint)
-    return MiniLMTextModel.from_checkpoint(checkpoint, models_dir)
+    return MiniLMTextModel.from_checkpoint(checkpoint, runtime)

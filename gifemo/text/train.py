@@ -21,22 +21,24 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from .. import models
+from ..config import Runtime
 from ..emotions import EMOTIONS
 from ..paths import WEIGHTS_DIR
 from ..plots import plot_confusion
 from . import metrics
 from .bilstm import BiLSTMClassifier, BiLSTMConfig
-from .data import CORPORA, Corpus, read_split
+from .data import CORPORA, TextSet, read_split
 from .encoder import EmbeddingHead, HeadConfig, embed
-from .model import WEIGHT_FILES, pad_batch
+from .model import WEIGHTS, pad_batch
 from .preprocess import PreprocessOptions, Vocabulary, tokenize
 
 
 @dataclass
-class TrainOptions:
-    data_dir: Path
+class TextTrainOptions:
+    data: Path
     model: str = "bilstm"  # "bilstm" | "minilm"
-    out_dir: Path = WEIGHTS_DIR
+    out: Path = WEIGHTS_DIR
     epochs: int = 8
     batch_size: int = 64
     learning_rate: float = 2e-3
@@ -47,15 +49,14 @@ class TrainOptions:
     bilstm: dict = field(default_factory=dict)  # BiLSTMConfig overrides
     train_limit: Optional[int] = None  # a seeded random subset of each train split (MiniLM: embedding time)
     embed_cache: Optional[Path] = None  # folder for MiniLM embeddings of the splits
-    models_dir: Optional[Path] = None
     threads: int = 1
     seed: int = 0
 
 
 @dataclass
 class Splits:
-    train: list[Corpus]
-    val: list[Corpus]
+    train: list[TextSet]
+    val: list[TextSet]
 
     @property
     def train_targets(self) -> np.ndarray:
@@ -66,16 +67,16 @@ class Splits:
         return [t for c in self.train for t in c.texts]
 
 
-def subset(corpus: Corpus, limit: Optional[int], seed: int) -> Corpus:
+def subset(corpus: TextSet, limit: Optional[int], seed: int) -> TextSet:
     if limit is None or limit >= len(corpus):
         return corpus
     rows = np.random.default_rng(seed).permutation(len(corpus))[:limit]
-    return Corpus(corpus.name, [corpus.texts[i] for i in rows], corpus.targets[rows], corpus.labels[rows])
+    return TextSet(corpus.name, [corpus.texts[i] for i in rows], corpus.targets[rows], corpus.labels[rows])
 
 
-def load_splits(options: TrainOptions) -> Splits:
-    train = [subset(read_split(options.data_dir, c, "train"), options.train_limit, options.seed) for c in CORPORA]
-    return Splits(train, [read_split(options.data_dir, c, "val") for c in CORPORA])
+def load_splits(options: TextTrainOptions) -> Splits:
+    train = [subset(read_split(options.data, c, "train"), options.train_limit, options.seed) for c in CORPORA]
+    return Splits(train, [read_split(options.data, c, "val") for c in CORPORA])
 
 
 def class_weights(targets: np.ndarray, power: float) -> torch.Tensor:
@@ -126,7 +127,7 @@ class EmbeddingInputs:
             yield batch, (self.embeddings[batch],)
 
 
-def cached_embeddings(corpus: Corpus, split: str, options: TrainOptions) -> np.ndarray:
+def cached_embeddings(corpus: TextSet, split: str, options: TextTrainOptions, runtime: Runtime) -> np.ndarray:
     cache = None
     if options.embed_cache is not None:
         suffix = f"_{len(corpus)}" if split == "train" and options.train_limit else ""
@@ -136,7 +137,7 @@ def cached_embeddings(corpus: Corpus, split: str, options: TrainOptions) -> np.n
             if len(cached) == len(corpus):
                 return cached
     print(f"embedding {len(corpus)} {corpus.name} {split} texts with MiniLM (slow on a CPU; --embed-cache keeps them)")
-    result = embed(corpus.texts, models_dir=options.models_dir, progress=True)
+    result = embed(corpus.texts, runtime, progress=True)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, result)
@@ -153,8 +154,8 @@ def predict_probs(network: nn.Module, inputs, batch_size: int = 512) -> np.ndarr
     return out
 
 
-def fit(network: nn.Module, train_inputs, targets: np.ndarray, val: list[tuple[Corpus, object]],
-        options: TrainOptions) -> tuple[dict, list[dict]]:
+def fit(network: nn.Module, train_inputs, targets: np.ndarray, val: list[tuple[TextSet, object]],
+        options: TextTrainOptions) -> tuple[dict, list[dict]]:
     """Train; returns the best epoch's state dict and every epoch's validation figures."""
     rng = np.random.default_rng(options.seed)
     weights = class_weights(targets, options.class_weight_power)
@@ -176,7 +177,7 @@ def fit(network: nn.Module, train_inputs, targets: np.ndarray, val: list[tuple[C
             optimizer.step()
             schedule.step()
             total += loss.item() * len(batch)
-        figures = {corpus.name: metrics.evaluate(corpus, predict_probs(network, inputs)) for corpus, inputs in val}
+        figures = {corpus.name: metrics.corpus_figures(corpus, predict_probs(network, inputs)) for corpus, inputs in val}
         score = float(np.mean([metrics.headline(f) for f in figures.values()]))
         history.append({"epoch": epoch, "loss": total / len(train_inputs), "seconds": round(time.time() - started, 1),
                         "score": score, **{name: {k: f[k] for k in f if k != "per_class_f1"} for name, f in figures.items()}})
@@ -188,7 +189,7 @@ def fit(network: nn.Module, train_inputs, targets: np.ndarray, val: list[tuple[C
     return best_state, history
 
 
-def train(options: TrainOptions) -> Path:
+def train(options: TextTrainOptions, runtime: Runtime) -> Path:
     torch.manual_seed(options.seed)
     torch.set_num_threads(options.threads)
     splits = load_splits(options)
@@ -203,7 +204,7 @@ def train(options: TrainOptions) -> Path:
     elif options.model == "minilm":
         network = EmbeddingHead(HeadConfig())
         make_inputs = lambda _t, corpus, split: EmbeddingInputs(
-            np.concatenate([cached_embeddings(c, split, options) for c in corpus]))
+            np.concatenate([cached_embeddings(c, split, options, runtime) for c in corpus]))
         extra = {}
     else:
         raise ValueError(f"unknown text model {options.model!r}")
@@ -212,16 +213,16 @@ def train(options: TrainOptions) -> Path:
     best_state, history = fit(network, train_inputs, targets, val, options)
     network.load_state_dict(best_state)
     best = max(history, key=lambda h: h["score"])
-    figures = {c.name: metrics.evaluate(c, predict_probs(network, inputs)) for c, inputs in val}
+    figures = {c.name: metrics.corpus_figures(c, predict_probs(network, inputs)) for c, inputs in val}
     checkpoint = {
         "kind": options.model, "config": network.config_dict(), **extra,
         # float16 halves the file; the scores it gives differ from float32 in the 4th decimal at most.
         "state_dict": {k: v.half() for k, v in best_state.items()},
         "figures": json.loads(json.dumps(figures)), "epoch": best["epoch"],
     }
-    out_dir = Path(options.out_dir)
+    out_dir = Path(options.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / WEIGHT_FILES[options.model]
+    path = out_dir / models.get_spec(WEIGHTS[options.model]).files[0].relpath
     torch.save(checkpoint, path)
     report = {"options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
               "best_epoch": best["epoch"], "validation": figures, "history": history}
@@ -232,12 +233,12 @@ def train(options: TrainOptions) -> Path:
     return path
 
 
-def save_confusion_pngs(val: list[tuple[Corpus, object]], network: nn.Module, weights: Path) -> None:
+def save_confusion_pngs(val: list[tuple[TextSet, object]], network: nn.Module, weights: Path) -> None:
     """One confusion matrix per corpus, beside the weights: <stem>_confusion_<corpus>.png."""
     for corpus, inputs in val:
         probs = predict_probs(network, inputs)
         rows = np.flatnonzero(corpus.labels.any(0))  # tweets have no disgust/neutral rows
         plot_confusion(metrics.confusion(probs, corpus.labels)[rows], [EMOTIONS[i] for i in rows],
                        weights.with_name(f"{weights.stem}_confusion_{corpus.name}.png"),
-                       title=f"{corpus.name} val: {metrics.headline(metrics.evaluate(corpus, probs)):.3f}",
+                       title=f"{corpus.name} val: {metrics.headline(metrics.corpus_figures(corpus, probs)):.3f}",
                        column_labels=EMOTIONS)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from gifemo.emotions import EMOTIONS
-from gifemo.facs.fusion import AnchoredFusion, Fusion, features, fit
+from gifemo.facs.combine import AnchoredCombination, Combination, features, fit
 
 K = len(EMOTIONS)
 
@@ -24,32 +24,32 @@ def test_rules_that_know_what_the_cnn_misses_are_used():
     rules = rng.uniform(0, 0.2, (len(labels), K))
     hard = np.isin(labels, [EMOTIONS.index("disgust"), EMOTIONS.index("fear")])
     rules[hard, labels[hard]] += 0.8
-    fusion = fit(cnn, rules, labels)
-    m = fusion.metrics
+    combination = fit(cnn, rules, labels)
+    m = combination.metrics
     assert m["accuracy_fused_cv"] > m["accuracy_cnn"] + 0.03
     assert m["recall_fused_cv"]["disgust"] > m["recall_cnn"]["disgust"] + 0.08
-    probs = fusion.combine(cnn[:5], rules[:5])
+    probs = combination.combine(cnn[:5], rules[:5])
     assert probs.shape == (5, K) and np.allclose(probs.sum(1), 1)
 
 
-def test_anchored_fusion_keeps_the_cnn_when_the_rules_are_noise():
+def test_anchored_combination_keeps_the_cnn_when_the_rules_are_noise():
     rng = np.random.default_rng(1)
     labels = rng.integers(0, K, 1500)
     cnn = _cnn_probs(labels, right=0.7, rng=rng)
     rules = rng.uniform(0, 1, (len(labels), K))
-    model = AnchoredFusion().fit(features(cnn, rules), labels)
+    model = AnchoredCombination().fit(features(cnn, rules), labels)
     assert np.allclose(model.coef_[:, :K], np.eye(K) * model.coef_[0, 0])  # the CNN block is a scaled identity
     assert model.coef_[0, 0] > 0.5
     agree = (model.predict(features(cnn, rules)) == cnn.argmax(1)).mean()
     assert agree > 0.95
 
 
-def test_fitted_fusion_round_trips_through_its_file(tmp_path):
+def test_fitted_combination_round_trips_through_its_file(tmp_path):
     rng = np.random.default_rng(2)
     labels = rng.integers(0, K, 400)
     cnn, rules = _cnn_probs(labels, 0.6, rng), rng.uniform(0, 1, (len(labels), K))
-    fusion = fit(cnn, rules, labels)
-    loaded = Fusion.load(fusion.save(tmp_path / "face_fusion.json"))
-    assert np.allclose(loaded.combine(cnn, rules), fusion.combine(cnn, rules), atol=1e-5)
-    assert loaded.metrics == fusion.metrics
-    assert Fusion.load(tmp_path / "missing.json") is None
+    combination = fit(cnn, rules, labels)
+    loaded = Combination.load(combination.save(tmp_path / "face_combine.json"))
+    assert np.allclose(loaded.combine(cnn, rules), combination.combine(cnn, rules), atol=1e-5)
+    assert loaded.metrics == combination.metrics
+    assert Combination.load(tmp_path / "missing.json") is None

@@ -1,5 +1,5 @@
 """Combining CNN probabilities with EMFACS rule scores: a multinomial logistic model fitted on
-FER2013 val (cross-validated there), stored as data/weights/face_fusion.json.
+FER2013 val (cross-validated there), stored as data/weights/face_combine.json.
 
 Features per face: log CNN probabilities (7) and rule scores (7). A face without AUs (the landmarker
 found no face in an aligned crop) keeps the CNN probabilities alone.
@@ -14,9 +14,8 @@ from typing import Optional
 import numpy as np
 
 from ..emotions import EMOTIONS
-from ..paths import WEIGHTS_DIR
 
-FUSION_WEIGHTS = "face_fusion.json"
+COMBINATION_WEIGHTS = "face_combine.json"
 
 
 def features(cnn_probs: np.ndarray, rules: np.ndarray) -> np.ndarray:
@@ -25,7 +24,7 @@ def features(cnn_probs: np.ndarray, rules: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class Fusion:
+class Combination:
     coef: np.ndarray       # (7, 14)
     intercept: np.ndarray  # (7,)
     metrics: dict
@@ -43,9 +42,9 @@ class Fusion:
         return path
 
     @classmethod
-    def load(cls, path: Optional[Path] = None) -> Optional["Fusion"]:
-        """The fitted fusion, or None when no file exists (then the CNN alone is used)."""
-        path = Path(path or WEIGHTS_DIR / FUSION_WEIGHTS)
+    def load(cls, path: Path) -> Optional["Combination"]:
+        """The fitted combination, or None when no file exists (then the CNN alone is used)."""
+        path = Path(path)
         if not path.exists():
             return None
         d = json.loads(path.read_text())
@@ -56,7 +55,7 @@ def feature_names() -> list[str]:
     return [f"log_cnn_{e}" for e in EMOTIONS] + [f"rule_{e}" for e in EMOTIONS]
 
 
-class AnchoredFusion:
+class AnchoredCombination:
     """Multinomial logistic model that keeps the CNN's own decision unless the rules move it:
     logits = a * log p_cnn + W @ rules + b; only the scalar a, W (7x7, L2-penalised) and b are fitted.
 
@@ -69,7 +68,7 @@ class AnchoredFusion:
     def __init__(self, l2: float = 0.01):
         self.l2 = l2
 
-    def fit(self, x: np.ndarray, labels: np.ndarray) -> "AnchoredFusion":
+    def fit(self, x: np.ndarray, labels: np.ndarray) -> "AnchoredCombination":
         from scipy.optimize import minimize
 
         k = len(EMOTIONS)
@@ -97,11 +96,11 @@ class AnchoredFusion:
         return (x @ self.coef_.T + self.intercept_).argmax(1)
 
 
-def fit(cnn_probs: np.ndarray, rules: np.ndarray, labels: np.ndarray, folds: int = 5, seed: int = 0) -> Fusion:
-    """Fit the anchored fusion on all rows.
+def fit(cnn_probs: np.ndarray, rules: np.ndarray, labels: np.ndarray, folds: int = 5, seed: int = 0) -> Combination:
+    """Fit the anchored combination on all rows.
 
     Reports 5-fold cross-validated accuracy and recall of the CNN alone, the rules alone, the anchored
-    fusion, and for comparison a free logistic regression on all 14 features (which may also move the
+    combination, and for comparison a free logistic regression on all 14 features (which may also move the
     CNN's classes against each other).
     """
     from sklearn.linear_model import LogisticRegression
@@ -120,7 +119,7 @@ def fit(cnn_probs: np.ndarray, rules: np.ndarray, labels: np.ndarray, folds: int
     def recall(pred):
         return {name: float((pred[labels == i] == i).mean()) for i, name in enumerate(EMOTIONS) if (labels == i).any()}
 
-    fused_pred = cross_val_predict(AnchoredFusion, x)
+    fused_pred = cross_val_predict(AnchoredCombination, x)
     cnn_pred = cnn_probs.argmax(1)
     metrics = {
         "rows": int(len(labels)), "folds": folds,
@@ -131,5 +130,5 @@ def fit(cnn_probs: np.ndarray, rules: np.ndarray, labels: np.ndarray, folds: int
         "accuracy_fused_cv": float((fused_pred == labels).mean()),
         "recall_cnn": recall(cnn_pred), "recall_fused_cv": recall(fused_pred),
     }
-    final = AnchoredFusion().fit(x, labels)
-    return Fusion(final.coef_, final.intercept_, metrics)
+    final = AnchoredCombination().fit(x, labels)
+    return Combination(final.coef_, final.intercept_, metrics)

@@ -1,0 +1,159 @@
+"""Load test of `gifemo serve`: p50/p95 latency of GET /suggest at 100k GIFs, with 1 and 8 concurrent clients.
+
+The 100k GIF vectors are synthesised as in bench_recommender.py (real tag terms embedded by MiniLM, plus
+noise) and saved as the index of an empty corpus, so the service loads them as it would a real one. The
+server is the real `gifemo serve` in its own process on 127.0.0.1; the clients are threads in this process,
+each with its own keep-alive connection, sending real messages (tweet_emotion validation, each once). Bounded: at
+most --requests per client level and --seconds per level. Writes bench/results/service.json.
+
+    python bench/bench_service.py [--gifs 100000] [--requests 400] [--seconds 120]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_recommender import RUNTIME, SHARED, percentiles, synthetic_corpus, tag_texts, write_results  # noqa: E402
+
+from gifemo.corpus import Corpus  # noqa: E402
+from gifemo.emotions import EMOTIONS  # noqa: E402
+from gifemo.recommender import vectors  # noqa: E402
+from gifemo.recommender.index import GifIndex, index_dir  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results" / "service.json"
+CLIENT_LEVELS = (1, 8)
+K = 5
+
+
+def synthetic_db(folder: Path, n: int) -> Path:
+    """An empty corpus whose saved index holds n synthetic GIFs."""
+    rng = np.random.default_rng(0)
+    texts, emotions = tag_texts(rng)
+    vecs, rows = synthetic_corpus(n, vectors.encode(texts, RUNTIME), np.asarray(emotions), rng)
+    rows["sha256"] = [f"{i:064x}" for i in range(n)]
+    db = folder / "corpus.db"
+    with Corpus(db) as corpus:
+        changed_at = corpus.changed_at()
+    GifIndex(vecs, rows, corpus_changed_at=changed_at).save(index_dir(db))
+    return db
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(port: int, server: subprocess.Popen, timeout: float = 300) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/health")
+            return json.loads(conn.getresponse().read())
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError("the server did not come up")
+
+
+def load(port: int, clients: int, messages: list[str], requests: int, seconds: float) -> dict:
+    """`clients` threads share `requests` requests (round robin over the messages), stopping at `seconds`."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    counter = iter(range(requests))
+    deadline = time.time() + seconds
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for i in counter:  # shared iterator: next() under the GIL hands each index out once
+            if time.time() > deadline:
+                break
+            path = "/suggest?" + urllib.parse.urlencode({"q": messages[i % len(messages)], "k": K})
+            start = time.perf_counter()
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                body = response.read()
+                ok = response.status == 200 and "suggestions" in json.loads(body)
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                ok, body = False, str(exc).encode()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            with lock:
+                latencies.append(time.perf_counter() - start)
+                if not ok:
+                    errors.append(body[:200].decode(errors="replace"))
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    return {"clients": clients, "requests": len(latencies), **percentiles(latencies),
+            "throughput_per_s": round(len(latencies) / wall, 1), "errors": len(errors), "first_errors": errors[:3]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--gifs", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=400, help="per client level")
+    parser.add_argument("--seconds", type=float, default=120, help="per client level")
+    args = parser.parse_args()
+    if not SHARED.is_dir():
+        print(f"bench_service: needs {SHARED} (data and models)", file=sys.stderr)
+        return 1
+    env = {**os.environ, "GIFEMO_MODELS_DIR": os.environ.get("GIFEMO_MODELS_DIR", str(SHARED / "models")),
+           "PYTHONPATH": str(REPO)}
+    os.environ.update(GIFEMO_MODELS_DIR=env["GIFEMO_MODELS_DIR"])
+    messages = [line.rsplit(";", 1)[0] for line in
+                (SHARED / "data" / "tweet_emotion" / "val.txt").read_text().splitlines()]  # 2,000 distinct
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"synthesising {args.gifs:,d} GIF vectors...", flush=True)
+        db = synthetic_db(Path(tmp), args.gifs)
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-c", "import sys; from gifemo.cli import main; sys.exit(main())",
+                                   "serve", "--db", str(db), "--port", str(port)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            started = time.perf_counter()
+            health = wait_healthy(port, server)
+            startup_s = time.perf_counter() - started
+            load(port, 1, messages[-20:], 20, 30)  # warm-up: first-call costs out of the figures
+            levels = []
+            for level, clients in enumerate(CLIENT_LEVELS):
+                share = messages[level * args.requests:(level + 1) * args.requests]
+                levels.append(load(port, clients, share, args.requests, args.seconds))
+                print(json.dumps(levels[-1]), flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    load_avg = os.getloadavg()
+    result = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; shared with other "
+                         f"jobs (load average {load_avg[0]:.1f} at the end)",
+              "gifs": health["gifs"], "index": health["index"], "k": K, "server_startup_s": round(startup_s, 1),
+              "levels": levels, "target": "p95 < 50 ms at 8 clients, 0 errors"}
+    write_results(RESULTS, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

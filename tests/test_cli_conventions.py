@@ -1,0 +1,37 @@
+"""CLI conventions: every failure is one line naming the file and the problem, with a non-zero exit;
+--debug shows the traceback instead."""
+import subprocess
+import sys
+
+
+def gifemo(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "gifemo", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def _one_error_line(run, command: str, *words: str) -> None:
+    assert run.returncode != 0
+    errors = [line for line in run.stderr.splitlines() if line.startswith(f"gifemo {command}: error:")]
+    assert len(errors) == 1 and all(word in errors[0] for word in words), run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_tag_on_a_folder_without_gifs(tmp_path):
+    (tmp_path / "notes.txt").write_text("no GIF here")
+    _one_error_line(gifemo("tag", str(tmp_path), "--db", str(tmp_path / "c.db")), "tag", str(tmp_path), "no GIFs")
+
+
+def test_evaluate_on_an_empty_folder(tmp_path):
+    _one_error_line(gifemo("evaluate", str(tmp_path), "--json", str(tmp_path / "r.json")), "evaluate", str(tmp_path))
+
+
+def test_show_a_missing_file_and_debug_shows_where(tmp_path):
+    missing = str(tmp_path / "absent.gif")
+    _one_error_line(gifemo("show", missing), "show", missing, "no such file")
+    assert "Traceback" in gifemo("show", missing, "--debug").stderr
+
+
+def test_models_path_offline_for_a_missing_model(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "gifemo", "models", "path", "i3d-rgb", "--offline"],
+                         capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin", "GIFEMO_CACHE_DIR": str(tmp_path), "HOME": str(tmp_path)})
+    assert run.returncode == 1 and "rgb_imagenet.pt" in run.stderr and "--offline" in run.stderr

@@ -1,0 +1,117 @@
+"""`gifemo serve`'s API on a real tagged corpus (a few gifs_dev files), through FastAPI's in-process client:
+every endpoint, bad input, uploads landing in the corpus, and concurrent requests."""
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import torch
+
+from app_corpus import build_app_corpus
+from gifemo.corpus import Corpus
+from gifemo.media import DecodeLimits
+from gifemo.recommender.service import Service, ServiceOptions, create_app
+from gifemo.recommender.uploads import uploads_dir
+
+
+@pytest.fixture(scope="module")
+def client(gifs_dev, runtime, tmp_path_factory):
+    from fastapi.testclient import TestClient
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    db = build_app_corpus(gifs_dev, runtime, tmp_path_factory.getbasetemp() / "app_corpus")[0]
+    own = tmp_path_factory.mktemp("service") / "corpus.db"
+    own.write_bytes(db.read_bytes())  # uploads go into a copy, not the corpus other test modules share
+    service = Service(ServiceOptions(db=own, actions="off", limits=DecodeLimits(max_bytes=2_000_000)),
+                      runtime)
+    with TestClient(create_app(service)) as test_client:
+        test_client.db = own
+        yield test_client
+    service.close()
+    torch.set_num_threads(threads)
+
+
+def test_health(client):
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["gifs"] >= 8 and body["text_model"] == "bilstm"
+
+
+def test_suggest_returns_explained_gifs_that_fit(client):
+    body = client.get("/suggest", params={"q": "I'm so happy today, let's dance!", "k": 3}).json()
+    assert body["reading"]["happiness"] == max(body["reading"].values())
+    assert 1 <= len(body["suggestions"]) <= 3
+    with Corpus(client.db) as corpus:
+        for s in body["suggestions"]:
+            assert corpus.get(s["sha256"]).path == s["path"] and s["why"] and s["emotion"] != "sadness"
+    # the GIF of a suggestion is served by its sha256
+    gif = client.get(f"/gifs/{body['suggestions'][0]['sha256']}")
+    assert gif.status_code == 200 and gif.headers["content-type"] == "image/gif" and gif.content[:4] == b"GIF8"
+
+
+def test_suggest_refuses_bad_queries(client):
+    assert client.get("/suggest", params={"q": "   "}).status_code == 400
+    assert client.get("/suggest").status_code == 422
+    assert client.get("/suggest", params={"q": "hi", "k": 0}).status_code == 422
+    assert client.get("/suggest", params={"q": "hi", "k": 1000}).status_code == 422
+    assert client.get("/suggest", params={"q": "x" * 5000}).status_code == 422
+
+
+def test_gifs_refuses_unknown_and_malformed_ids(client):
+    assert client.get("/gifs/" + "0" * 64).status_code == 404
+    assert client.get("/gifs/..%2F..%2Fetc%2Fpasswd").status_code in (400, 404)
+    assert client.get("/gifs/ABC").status_code == 400
+
+
+def test_an_upload_is_tagged_into_the_corpus_and_suggested(client, gifs_dev):
+    with Corpus(client.db) as corpus:
+        known = {r.sha256 for r in corpus.records()}
+    gif = next(p for p in sorted((gifs_dev / "Happiness").glob("*.gif"))
+               if hashlib.sha256(p.read_bytes()).hexdigest() not in known and p.stat().st_size < 2_000_000)
+    before = client.get("/health").json()["gifs"]
+    response = client.post("/tag", files={"file": (gif.name, gif.read_bytes(), "image/gif")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["sha256"] == hashlib.sha256(gif.read_bytes()).hexdigest() and body["frames"] > 0
+    with Corpus(client.db) as corpus:
+        record = corpus.get(body["sha256"])
+    assert record is not None and record.path.startswith(str(uploads_dir(client.db)))
+    assert client.get("/health").json()["gifs"] == before + 1  # the index has picked it up
+    assert client.get(f"/gifs/{body['sha256']}").content == gif.read_bytes()
+    # the same upload again: not tagged twice
+    again = client.post("/tag", files={"file": (gif.name, gif.read_bytes(), "image/gif")})
+    assert again.status_code == 200 and again.json()["sha256"] == body["sha256"]
+
+
+@pytest.mark.parametrize("name, data, status, says", [
+    ("broken.gif", b"GIF89a this is not an image", 422, "broken.gif"),
+    ("empty.gif", b"", 400, "empty"),
+    ("notes.txt", b"hello", 400, "not a .gif"),
+    ("huge.gif", b"GIF89a" + bytes(2_100_000), 413, "over the limit"),
+])
+def test_bad_uploads_are_refused_with_one_clear_line_and_not_kept(client, name, data, status, says):
+    with Corpus(client.db) as corpus:
+        count = len(corpus)
+    response = client.post("/tag", files={"file": (name, data, "image/gif")})
+    assert response.status_code == status and says in response.json()["detail"]
+    assert "Traceback" not in response.text
+    with Corpus(client.db) as corpus:
+        assert len(corpus) == count
+    assert not [p for p in uploads_dir(client.db).glob("*") if p.suffix != ".gif" or p.stat().st_size < 100]
+
+
+def test_feedback_is_stored_in_the_corpus(client):
+    sha = client.get("/suggest", params={"q": "this is hilarious", "k": 1}).json()["suggestions"][0]["sha256"]
+    assert client.post("/feedback", json={"sha256": sha, "message": "this is hilarious", "vote": 1}).json() == \
+        {"stored": True}
+    with Corpus(client.db) as corpus:
+        assert sum(corpus.feedback_votes()[sha].values()) == 1
+    assert client.post("/feedback", json={"sha256": sha, "message": "x", "vote": 3}).status_code == 400
+    assert client.post("/feedback", json={"sha256": "f" * 64, "message": "x", "vote": 1}).status_code == 404
+
+
+def test_concurrent_requests_all_answer_the_same(client):
+    messages = ["so angry right now", "I'm so happy today", "that was terrifying", "wow, didn't see that coming"]
+    expected = {m: client.get("/suggest", params={"q": m, "k": 4}).json() for m in messages}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda m: (m, client.get("/suggest", params={"q": m, "k": 4})), messages * 8))
+    assert all(r.status_code == 200 and r.json() == expected[m] for m, r in answers)
