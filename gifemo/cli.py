@@ -17,6 +17,7 @@ from .media import MediaError
 from .names import one_line
 from .streams import STREAM_NAMES, STREAMS
 from .recommender import cli as recommender_cli
+from .drawn import cli as drawn_cli
 from .facs import cli as facs_cli
 from .text import cli as text_cli
 
@@ -243,6 +244,7 @@ def _add_demo(sub, common) -> None:
 TRAIN_TARGETS: list[Callable] = []
 TRAIN_TARGETS.append(facs_cli.add_train_target)
 TRAIN_TARGETS.append(text_cli.add_train_target)
+TRAIN_TARGETS.append(drawn_cli.add_train_target)
 TRAIN_TARGETS.append(_add_train_decision)
 
 

@@ -153,3 +153,13 @@ class CaptionOptions:
     # (names, show titles, "Which seat can I take?").
     min_emotion_score: float = 0.5
     text_model: str = DEFAULT_TEXT_MODEL  # one of TEXT_MODELS
+
+
+@dataclass
+class DrawnOptions:
+    """Options of the drawn-face stream (gifemo.drawn.stream)."""
+    num_frames: int = 6                    # frames of the clip read for the photo-or-drawing check and the faces
+    # below this P(drawn) the clip is left to the photo face stream and the drawn stream abstains
+    min_drawn_probability: float = 0.5
+    landmarks: bool = True                 # look for a MediaPipe face mesh inside drawn objects and scenes
+    min_detection_confidence: float = 0.3
