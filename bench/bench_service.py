@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_recommender import RUNTIME, SHARED, percentiles, synthetic_corpus, tag_texts, write_results  # noqa: E402
 
 from gifemo.corpus import Corpus  # noqa: E402
-from gifemo.emotions import EMOTIONS  # noqa: E402
+
 from gifemo.recommender import vectors  # noqa: E402
 from gifemo.recommender.index import GifIndex, index_dir  # noqa: E402
 

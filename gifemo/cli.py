@@ -169,10 +169,10 @@ def _cmd_train_decision(args: argparse.Namespace) -> int:
 
     report = train_decision(args.data, args.db, args.out, workers=args.workers, options=_tag_options(args),
                             runtime=args.runtime, progress=not args.quiet)
-    pictures = write_report(report, Path(args.out) / "decision_cv.json",
-                            Path(args.out) / "decision_cv_confusion.png")
+    out = Path(args.out)
+    pictures = write_report(report, args.json, out / "decision_cv_confusion.png", out / "decision_cv_reliability.png")
     print("cross-validated, grouped by source collection:\n" + format_report(report))
-    print(f"\nwritten: {Path(args.out) / 'decision.json'}, " + ", ".join(map(str, pictures)))
+    print(f"\nwritten: {out / 'decision.json'}, " + ", ".join(map(str, pictures + ([args.json] if args.json else []))))
     return 0
 
 
@@ -185,7 +185,9 @@ def _add_train_decision(train_sub, common) -> None:
                    help="labelled GIF set, as for evaluate (repeat for several); a manifest.csv with source_repo "
                         "groups the cross-validation")
     p.add_argument("--db", required=True, metavar="CORPUS.db", help="corpus the labelled GIFs are tagged into (reused)")
-    p.add_argument("--out", default=str(WEIGHTS_DIR), metavar="DIR", help="where decision.json goes (default: %(default)s)")
+    p.add_argument("--out", default=str(WEIGHTS_DIR), metavar="DIR",
+                   help="where decision.json and its two pictures go (default: %(default)s)")
+    p.add_argument("--json", metavar="REPORT.json", help="also write the cross-validated report, GIF by GIF")
     p.add_argument("-q", "--quiet", action="store_true")
     _add_tag_options(p)
     p.set_defaults(func=_cmd_train_decision)

@@ -183,11 +183,13 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def write_report(report: dict, json_path: str | Path, plot_path: Optional[str | Path] = None) -> list[Path]:
-    """The JSON report, and with `plot_path` the confusion matrix there plus the reliability diagram beside it
-    (`<name>-reliability.png`); returns the pictures written."""
-    Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(json_path).write_text(json.dumps(report, indent=2))
+def write_report(report: dict, json_path: Optional[str | Path] = None, plot_path: Optional[str | Path] = None,
+                 reliability_path: Optional[str | Path] = None) -> list[Path]:
+    """The JSON report, the confusion matrix at `plot_path` and the reliability diagram at `reliability_path`
+    (default: `<plot name>-reliability.png` beside the matrix); returns the pictures written."""
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(report, indent=2))
     if not plot_path:
         return []
     from .plots import plot_confusion, plot_reliability
@@ -200,7 +202,7 @@ def write_report(report: dict, json_path: str | Path, plot_path: Optional[str | 
     if report["calibration"]["bins"]:
         ece = report["calibration"]["ece"]
         pictures.append(plot_reliability(report["calibration"]["bins"],
-                                         plot_path.with_name(plot_path.stem + "-reliability.png"),
+                                         reliability_path or plot_path.with_name(plot_path.stem + "-reliability.png"),
                                          title=f"gifemo confidence: ECE {ece:.3f}"))
     return pictures
 

@@ -30,6 +30,10 @@ def describe(record: GifRecord) -> str:
     for evidence in record.evidence:
         said = f"{evidence['emotion']} {evidence['confidence']:.2f}" if evidence.get("emotion") else "no answer"
         lines.append(f"  {evidence['stream']:8s} {said:16s} saw {evidence['coverage']:.0%}: {evidence['reason']}")
+    readers = [name for stream, name in (("face", "photo"), ("drawn", "drawn")) if (record.stream(stream) or {}).get("emotion")]
+    if readers:
+        lines.append(f"faces:    read by the {' and the '.join(readers)}-face model"
+                     f"{'s' if len(readers) > 1 else ''} (P(drawn) {record.detail('drawn', 'drawn_probability', 0.0):.2f})")
     if record.top_aus:
         from .facs.aus import au_names
 

@@ -19,13 +19,13 @@ from typing import Any, Callable, Iterable, Optional
 from .corpus import Corpus, GifRecord, JsonlWriter
 from .cache_key import tag_version
 from .config import DecodeLimits, Runtime
-from .decision import DECISION_WEIGHTS, is_decided, load_decision
+from .decision import is_decided, load_decision
 from .evidence import Evidence
-from .models import MissingModelError, ModelVerificationError, digests, sha256_of
+from . import models
+from .models import MissingModelError, ModelVerificationError, digests
 from .media import MediaError, MediaWarning, content_sha256, read_clip, walk_media
 from .names import one_line, readable
 from .pool import WorkerPool
-from .paths import WEIGHTS_DIR
 from .streams import RUN_MODES, STREAM_NAMES, STREAMS, StreamEntry
 
 
@@ -52,11 +52,9 @@ class TagOptions:
 
 def model_version(options: TagOptions, runtime: Optional[Runtime] = None) -> str:
     """Names everything that changes a tag, so a rerun retags only when something did: every option (see
-    gifemo.cache_key), the registry's sha256 of each enabled stream's models, and the decision used."""
-    found = digests([name for entry in options.enabled() for name in entry.models], runtime or Runtime())
-    decision = WEIGHTS_DIR / DECISION_WEIGHTS
-    found["decision"] = sha256_of(decision) if decision.is_file() else "rule"
-    return tag_version(options, found)
+    gifemo.cache_key) and the registry's sha256 of the decision and of each enabled stream's models."""
+    return tag_version(options, digests(["decision"] + [name for entry in options.enabled() for name in entry.models],
+                                        runtime or Runtime()))
 
 
 class Tagger:
@@ -67,7 +65,7 @@ class Tagger:
         self.runtime = runtime or Runtime()
         self.streams = [(entry, entry.load(self.options.stream_options[entry.name], self.runtime))
                         for entry in self.options.enabled()]
-        self.decision = load_decision()
+        self.decision = load_decision(models.resolve("decision", self.runtime))
         self.model_version = model_version(self.options, self.runtime)
 
     def close(self) -> None:

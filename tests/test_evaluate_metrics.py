@@ -94,3 +94,18 @@ def test_a_corpus_of_an_older_gifemo_gains_the_new_columns(tmp_path):
         assert not corpus.is_current("c", "new")   # so a rerun tags it again, now with evidence
         corpus.put(GifRecord("c", "/x/c.gif", emotion="anger", caption="GRR", model_version="new"))
         assert corpus.get("c").caption == "GRR"
+
+
+def test_show_names_the_model_that_read_the_faces():
+    from gifemo.show import describe
+
+    face = Evidence("face", scores_dict([0, 0, 0, 1, 0, 0, 0]), 1.0, 0.8, "happiness face in 4 of 4 frames")
+    drawn = Evidence("drawn", scores_dict([0, 0, 0, 0, 1, 0, 0]), 1.0, 0.6, "drawn face reads sadness in 3 of 4 frames",
+                     {"drawn_probability": 0.93})
+    record = GifRecord("d" * 64, "/x/d.gif", emotion="sadness", source="drawn", confidence=0.6,
+                       scores=drawn.scores, reason=drawn.reason, evidence=[face.to_dict(), drawn.to_dict()])
+    text = describe(record)
+    assert "source: drawn; drawn face reads sadness" in text
+    assert "read by the photo and the drawn-face models (P(drawn) 0.93)" in text
+    record.evidence = [face.to_dict(), Evidence.abstain("drawn", "looks photographed", drawn_probability=0.1).to_dict()]
+    assert "read by the photo-face model (P(drawn) 0.10)" in describe(record)

@@ -2,7 +2,6 @@
 every entry gets exactly one record; every failure is one line; memory stays bounded."""
 import json
 import os
-import resource
 import socket
 import sqlite3
 import subprocess
