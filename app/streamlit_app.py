@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from gifemo.config import MAX_UPLOAD_MB, SOURCES, TEXT_MODELS, Runtime
+from gifemo.config import MAX_UPLOAD_MB, TEXT_MODELS, Runtime
+from gifemo.streams import SOURCES
 from gifemo.emotions import EMOJI, EMOTIONS
 from gifemo.models import MissingModelError
 

@@ -14,7 +14,6 @@ from typing import Mapping, Optional
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 # Constants more than one module needs.
-SOURCES = ("face", "action", "none")      # what decided a GIF's emotion
 TEXT_MODELS = ("bilstm", "minilm")         # the message-emotion models
 DEFAULT_TEXT_MODEL = "bilstm"              # the better of the two on the figures in data/weights/README.md
 SEMANTIC_DIM = 384                         # all-MiniLM-L6-v2 sentence embeddings

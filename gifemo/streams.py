@@ -61,6 +61,7 @@ STREAMS: tuple[StreamEntry, ...] = (
 )
 
 STREAM_NAMES: tuple[str, ...] = tuple(entry.name for entry in STREAMS)
+SOURCES: tuple[str, ...] = STREAM_NAMES + ("none",)   # what can decide a GIF's emotion (a record's `source`)
 
 
 def stream_entry(name: str) -> StreamEntry:

@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from ..config import MAX_UPLOAD_MB, SOURCES, TEXT_MODELS
+from ..config import MAX_UPLOAD_MB, TEXT_MODELS
+from ..streams import SOURCES
 from ..emotions import EMOTIONS
 from ..names import readable
 from ..paths import APP_SCRIPT

@@ -16,7 +16,8 @@ from typing import Iterable, Optional
 import faiss
 import numpy as np
 
-from ..config import SEMANTIC_DIM, SOURCES, IndexOptions, Runtime
+from ..config import SEMANTIC_DIM, IndexOptions, Runtime
+from ..streams import SOURCES
 from ..corpus import Corpus, GifRecord
 from ..emotions import EMOTIONS
 from . import vectors

@@ -18,7 +18,8 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from ..emotions import EMOTIONS, top_emotion
-from ..config import SOURCES, RankingOptions
+from ..config import RankingOptions
+from ..streams import SOURCES
 from .index import GifIndex
 from .vectors import EMOTION_ADJECTIVES, EMOTION_WORDS
 
