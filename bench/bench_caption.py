@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import platform
 import time
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from common import write_results
 from gifemo.caption.stream import CaptionStream
 from gifemo.config import CaptionOptions, Runtime
 from gifemo.emotions import normalize_label
@@ -101,10 +101,7 @@ def main() -> None:
         accuracy = "-" if row["accuracy_where_answered"] is None else f"{row['accuracy_where_answered']:.0%}"
         print(f"  {name:24s} text read in {row['with_text_read']}/{row['gifs']}, answered {row['answered']}, "
               f"right {row['right']} ({accuracy})")
-    out = ROOT / "bench/results/caption.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
-    print(f"wrote {out}")
+    write_results(ROOT / "bench/results/caption.json", results)
 
 
 if __name__ == "__main__":

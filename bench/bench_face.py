@@ -10,7 +10,6 @@ Prints tables and writes bench/results/face.json:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common import write_results
 from gifemo.config import FaceOptions, Runtime
 from gifemo.facs import FaceStream
 from gifemo.facs.expression import TEST_VIEWS
@@ -101,10 +101,7 @@ def main() -> None:
     for row in results["coverage"]:
         print(f"  confidence {row['min_detection_confidence']}, upscale to {row['upscale_short_side_to']:3d}: "
               f"{row['gifs_with_face']}/{row['gifs']} GIFs, {row['frames_with_face']}/{row['frames']} frames")
-    out = ROOT / "bench/results/face.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
-    print(f"wrote {out}")
+    write_results(ROOT / "bench/results/face.json", results)
 
 
 if __name__ == "__main__":

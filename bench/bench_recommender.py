@@ -17,7 +17,6 @@ bench/results/recommender.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -28,6 +27,7 @@ import faiss
 import numpy as np
 import torch
 
+from common import write_results  # noqa: E402
 from gifemo.emotions import EMOTIONS, normalize_label
 from gifemo.facs.aus import au_names
 from gifemo.recommender import vectors
@@ -77,12 +77,6 @@ def synthetic_corpus(n: int, base: np.ndarray, base_emotions: np.ndarray, rng: n
             "frames": list(range(n)), "width": [320] * n, "height": [240] * n, "duration": [2.0] * n,
             "term_ids": [[]] * n}
     return vecs, rows
-
-
-def write_results(path: Path, result: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
-    print(f"wrote {path}")
 
 
 def percentiles(seconds: list[float]) -> dict:

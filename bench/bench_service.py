@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_recommender import RUNTIME, SHARED, percentiles, synthetic_corpus, tag_texts, write_results  # noqa: E402
+from bench_recommender import RUNTIME, SHARED, percentiles, synthetic_corpus, tag_texts  # noqa: E402
+from common import write_results  # noqa: E402
 
 from gifemo.corpus import Corpus  # noqa: E402
 
