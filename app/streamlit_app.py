@@ -54,7 +54,7 @@ def corpus_table(db: str, changed_at: float) -> pd.DataFrame:
     """Light columns of every tagged GIF (not the timelines), refreshed when the corpus changes."""
     from gifemo.corpus import Corpus
 
-    columns = ["path", "emotion", "confidence", "source", "frames", "duration", "error"]
+    columns = ["path", "emotion", "confidence", "source", "caption", "frames", "duration", "error"]
     with Corpus(db, readonly=True) as corpus:
         table = pd.DataFrame([{c: getattr(r, c) for c in columns} for r in corpus.records()], columns=columns)
     table["emotion"] = table["emotion"].fillna("none")
@@ -181,8 +181,14 @@ def show_record(record) -> None:
         emotion_badge(record.emotion)
         st.write(f"decided by **{record.source}**, confidence {record.confidence:.2f} · {record.frames} frames · "
                  f"{record.duration:.1f} s · {record.width}x{record.height}")
+        st.write(record.reason)
+        if record.caption:
+            st.write(f"Words in the GIF: **{record.caption}**")
         st.dataframe(pd.DataFrame({"emotion": list(record.scores), "score": list(record.scores.values())}),
                      hide_index=True)
+        st.dataframe(pd.DataFrame([{"stream": e["stream"], "answer": e.get("emotion") or "-",
+                                    "confidence": round(e["confidence"], 2), "saw": f"{e['coverage']:.0%}",
+                                    "why": e["reason"]} for e in record.evidence]), hide_index=True)
         if record.top_aus:
             st.write("Action units: " + ", ".join(f"{n} ({au_name(n)}) {v:.2f}" for n, v in record.top_aus))
         if record.top_actions:
@@ -247,7 +253,8 @@ def page_browse(db: str) -> None:
             with column:
                 show_gif(row["path"])
                 emotion_badge(None if row["emotion"] == "none" else row["emotion"])
-                st.caption(f"{row['source']}, confidence {row['confidence']:.2f} · {Path(row['path']).name}")
+                words = f" · “{row['caption']}”" if row["caption"] else ""
+                st.caption(f"{row['source']}, confidence {row['confidence']:.2f} · {Path(row['path']).name}{words}")
 
 
 def page_evaluation(report_path: str) -> None:

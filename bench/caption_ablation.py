@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 from pathlib import Path
 
+from common import write_results
 from gifemo.decision import fit_decision, raw_evidence
 from gifemo.evaluate import labelled_records, load_dataset, report
 
@@ -48,9 +48,7 @@ def main() -> None:
         print(f"{name:16s} all {cv['n']} GIFs: accuracy {cv['accuracy']:.3f}, macro-F1 {cv['macro_f1']:.3f}, "
               f"answered {cv['coverage']:.2f}; captioned gifs_train: "
               f"{results[name]['gifs_train caption=yes']['right']}/{len(on_captioned)} right")
-    out = ROOT / "bench/results/caption_ablation.json"
-    out.write_text(json.dumps(results, indent=1))
-    print(f"wrote {out}")
+    write_results(ROOT / "bench/results/caption_ablation.json", results)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,10 @@ def test_tag_page_picks_a_corpus_gif_and_shows_tags_timeline_and_annotated_gif(a
     assert [i.captions for i in app.get("image")] == [["original"], ["annotated"]]
     assert app.get("arrow_line_chart") or app.get("vega_lite_chart")  # the per-frame timeline
     assert f"decided by **{with_face.source}**, confidence" in " ".join(m.value for m in app.markdown)
+    assert with_face.reason in [m.value for m in app.markdown]
+    evidence = next(d.value for d in app.dataframe if "stream" in d.value.columns)   # every stream's say
+    assert list(evidence["stream"]) == [e["stream"] for e in with_face.evidence]
+    assert list(evidence["why"]) == [e["reason"] for e in with_face.evidence]
 
 
 def test_tag_page_adds_an_upload_to_the_corpus_and_refuses_bad_ones(app, corpus, gifs_dev, tmp_path, monkeypatch):
