@@ -155,3 +155,20 @@ def test_on_drawn_gifs_the_fit_learns_to_trust_the_drawn_stream_over_the_photo_f
     assert decision.weight("face", 0.0) > decision.weight("drawn", 0.0)
     assert decision.weight("drawn", 1.0) > decision.weight("face", 1.0)
     assert np.mean([d.emotion == label for d, label in zip(held_out, labels)]) > 0.8
+
+
+def test_the_reason_quotes_only_streams_whose_own_reading_is_the_answer():
+    """Calibration can move a stream's top emotion; its reason still describes its own reading."""
+    neutral_face = Evidence("face", leaning("neutral", 0.4) | {}, 1.0, 0.4, "neutral face in 14 of 16 frames")
+    b = np.zeros(len(EMOTIONS))
+    b[EMOTIONS.index("happiness")] = 3.0
+    decision = _fitted({"face": 1.0, "drawn": 1.0}, calibration={"face": Calibration(1.0, b)})
+    drawn = Evidence("drawn", leaning("happiness", 0.6), 1.0, 0.6, "drawn face reads happiness in 6 of 6 frames")
+    decided = decision.decide([neutral_face, drawn])
+    assert decided.emotion == "happiness" and decided.reason == "drawn face reads happiness in 6 of 6 frames"
+    prior = np.zeros(len(EMOTIONS))
+    prior[EMOTIONS.index("surprise")] = 5.0      # a prior strong enough to outvote two streams that disagree
+    split = _fitted({"face": 1.0, "drawn": 1.0}, prior).decide(
+        [Evidence("face", leaning("anger", 0.4), 1.0, 0.4, "anger face"),
+         Evidence("drawn", leaning("fear", 0.4), 1.0, 0.4, "drawn fear")])
+    assert (split.emotion, split.reason) == ("surprise", "surprise on balance: anger face; drawn fear")
