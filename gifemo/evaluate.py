@@ -81,9 +81,9 @@ def _prediction(decided_or_scores) -> str:
     return top_emotion(decided_or_scores) if decided_or_scores else NONE
 
 
-def ablation(records: Sequence[Optional[GifRecord]]) -> dict[str, list[str]]:
-    """Predictions of each variant, computed from the stored Evidence."""
-    rule, fitted = RuleDecision(), load_decision()
+def ablation(records: Sequence[Optional[GifRecord]], fitted) -> dict[str, list[str]]:
+    """Predictions of each variant, computed from the stored Evidence (`fitted`: the shipped decision)."""
+    rule = RuleDecision()
     variants: dict[str, list[str]] = {}
     for record in records:
         raw = [raw_evidence(e) for e in record.evidence] if record and not record.error else []
@@ -111,15 +111,16 @@ def report(items: Sequence[LabelledGif], records: Sequence[Optional[GifRecord]],
         confidence = [d.confidence for d in decided]
         sources = [d.source for d in decided]
     result = classification(truth, predicted)
+    shipped = load_decision()
     majority = max(EMOTIONS, key=truth.count) if truth else "happiness"
     result.update({
         "dataset": dataset,
         "calibration": calibration(truth, predicted, confidence),
         "coverage_by_source": {s: sources.count(s) for s in dict.fromkeys(sources)},
         "baseline_majority": {"emotion": majority, "accuracy": truth.count(majority) / len(truth) if truth else 0.0},
-        "ablation": {name: _summary(classification(truth, p)) for name, p in ablation(records).items()},
+        "ablation": {name: _summary(classification(truth, p)) for name, p in ablation(records, shipped).items()},
         "by_content": _by_content(items, truth, predicted),
-        "fitted_on": _fitted_on(records),
+        "fitted_on": _fitted_on(records, shipped),
         "items": [{"path": str(item.path), "label": item.label, "content": item.content, "predicted": p,
                    "confidence": c, "source": s, "error": r.error if r else f"{item.path}: not tagged"}
                   for item, p, c, s, r in zip(items, predicted, confidence, sources, records)],
@@ -141,10 +142,9 @@ def _by_content(items, truth, predicted) -> dict:
     return table
 
 
-def _fitted_on(records) -> int:
+def _fitted_on(records, shipped) -> int:
     """How many of these GIFs the shipped decision was fitted on: figures on them are not held out."""
-    fitted = load_decision()
-    shas = set(getattr(fitted, "metrics", {}).get("fitted_sha256", []))
+    shas = set(getattr(shipped, "metrics", {}).get("fitted_sha256", []))
     return sum(1 for r in records if r is not None and r.sha256 in shas)
 
 
