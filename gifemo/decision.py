@@ -144,7 +144,7 @@ class FittedDecision:
         # The stream that pushed the winner furthest above its own average is the source.
         source = max(parts, key=lambda s: parts[s][k] - parts[s].mean())
         # A stream's reason speaks of its own (uncalibrated) reading: quote those that read the winner.
-        agreeing = [e for e in used if raw_evidence(e.to_dict()).emotion == emotion]
+        agreeing = [e for e in used if top_emotion(e.details.get("raw_scores", e.scores)) == emotion]
         ordered = sorted(agreeing, key=lambda e: (e.stream != source, _stream_rank(e.stream)))
         reason = "; ".join(e.reason for e in ordered) or f"{emotion} on balance: " + "; ".join(e.reason for e in used)
         return Decided(emotion, scores, float(probs[k]), source, reason, calibrated)
