@@ -161,4 +161,7 @@ class DrawnOptions:
     # below this P(drawn) the clip is left to the photo face stream and the drawn stream abstains
     min_drawn_probability: float = 0.5
     landmarks: bool = True                 # look for a MediaPipe face mesh inside drawn objects and scenes
+    # The face stream's detection settings (FaceOptions): the clip's faces are then found once for both streams.
+    # The largest face found is read.
+    max_faces: int = 4
     min_detection_confidence: float = 0.3

@@ -103,6 +103,14 @@ class Clip:
     # Samples the same file again (other instants or rate) from what was already read and checked, under
     # the same limits: one read per file, whatever each stream needs.
     resampler: Optional[Callable[..., "Clip"]] = field(default=None, repr=False, compare=False)
+    # What more than one stream computes from these frames (face detections), keyed by how it was computed:
+    # the first stream to need it computes it, the others read it.
+    shared: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def repeats(self) -> list[bool]:
+        """Per sample: is it the file's same frame as the sample before (a GIF with fewer frames than samples,
+        or a frame shown longer than a slot)? Its pixels are identical, so its analysis can be reused."""
+        return [i > 0 and index == self.indices[i - 1] for i, index in enumerate(self.indices)]
 
     def resample(self, num_frames: Optional[int] = None, fps: Optional[float] = None, min_frames: int = 0,
                  max_side: Optional[int] = None) -> "Clip":

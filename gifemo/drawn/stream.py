@@ -14,6 +14,7 @@ from .. import models
 from ..config import DrawnOptions, Runtime
 from ..emotions import scores_dict, top_emotion
 from ..evidence import Evidence
+from ..facs.landmarks import FaceLandmarker, clip_faces
 from ..media import Clip
 from .crops import Crop, choose_crop, cut
 from .model import load_drawn, predict_proba
@@ -43,10 +44,9 @@ class DrawnStream:
 
     def landmarker(self):
         if self._landmarker is None:
-            from ..facs.landmarks import FaceLandmarker
-
-            self._landmarker = FaceLandmarker(1, self.options.min_detection_confidence, video=False,
-                                              runtime=self.runtime)
+            # In video mode like the face stream's: with the same settings, the clip's faces are found once for both.
+            self._landmarker = FaceLandmarker(self.options.max_faces, self.options.min_detection_confidence,
+                                              video=True, runtime=self.runtime)
         return self._landmarker
 
     def close(self) -> None:
@@ -60,10 +60,11 @@ class DrawnStream:
     def __exit__(self, *exc):
         self.close()
 
-    def face_boxes(self, frame: np.ndarray) -> list[tuple[int, int, int, int]]:
+    def face_boxes(self, clip: Clip) -> list[list[tuple[int, int, int, int]]]:
+        """The landmarker's face boxes in each frame of the clip."""
         if not self.options.landmarks:
-            return []
-        return [face.box for face in self.landmarker().detect(frame)]
+            return [[] for _ in clip.frames]
+        return [[face.box for face in faces] for faces in clip_faces(clip, self.landmarker())]
 
     def analyze(self, clip: Clip) -> Evidence:
         picked = even_sample(len(clip.frames), self.options.num_frames)
@@ -75,8 +76,9 @@ class DrawnStream:
             return Evidence.abstain(STREAM, f"looks photographed (P(drawn) {drawn_probability:.2f})",
                                     drawn_probability=drawn_probability, model=STREAM)
         crops: list[tuple[int, Crop]] = []
+        boxes = self.face_boxes(clip)
         for i, frame in zip(picked, frames):
-            crop = choose_crop(frame, self.face_boxes(frame))
+            crop = choose_crop(frame, boxes[i])
             if crop is not None:
                 crops.append((i, crop))
         if not crops:

@@ -74,6 +74,8 @@ class FaceLandmarker:
             self._landmarker = _Landmarker.create_from_options(options)
         self.video = video
         self.min_side = min_side
+        # Two landmarkers with the same settings find the same faces: the key of shared clip detections.
+        self.settings = ("face-landmarker", max_faces, min_detection_confidence, video, min_side)
         self._clock_ms = 0
         self._clip_start_ms = 0
 
@@ -115,6 +117,20 @@ class FaceLandmarker:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def clip_faces(clip, landmarker: FaceLandmarker) -> list[list[DetectedFace]]:
+    """The faces of every sampled frame of `clip`, detected once per clip and landmarker settings: the streams
+    that read faces (face, drawn) share them, whichever runs first. A sample that repeats the frame before it
+    takes that frame's faces instead of being detected again."""
+    if landmarker.settings not in clip.shared:
+        if landmarker.video:
+            landmarker.new_clip()
+        found: list[list[DetectedFace]] = []
+        for frame, time, repeat in zip(clip.frames, clip.times, clip.repeats()):
+            found.append(found[-1] if repeat else landmarker.detect(frame, int(round(time * 1000))))
+        clip.shared[landmarker.settings] = found
+    return clip.shared[landmarker.settings]
 
 
 def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:

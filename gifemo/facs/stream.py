@@ -9,7 +9,7 @@ expression peaks, and a plain mean over frames let the calm frames around it pul
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -25,7 +25,7 @@ from .align import FER_SIZE, align_face, to_grey
 from .aus import action_units
 from .combine import Combination
 from .expression import predict_proba
-from .landmarks import FaceLandmarker
+from .landmarks import DetectedFace, FaceLandmarker, clip_faces
 from .rules import rule_scores
 from .weights import load_expression
 
@@ -106,9 +106,17 @@ class FaceStream:
         landmarker = self.landmarker(video)
         if video:
             landmarker.new_clip()
+        return self.observe(frames, times, [landmarker.detect(frame, int(round(t * 1000)))
+                                            for frame, t in zip(frames, times)])
+
+    def observe(self, frames: Sequence[np.ndarray], times: Sequence[float], faces: Sequence[Sequence[DetectedFace]],
+                repeats: Optional[Sequence[bool]] = None) -> list[list[FaceObservation]]:
+        """The observations of the detected `faces` of each frame; all crops go through the CNN in one call.
+        A frame marked in `repeats` is the frame before it again: it takes that frame's observations."""
+        repeats = repeats or [False] * len(frames)
         detected, crops, rules, aus_list = [], [], [], []
-        for i, (frame, t) in enumerate(zip(frames, times)):
-            for face in landmarker.detect(frame, int(round(t * 1000))):
+        for i, (frame, t, found, repeat) in enumerate(zip(frames, times, faces, repeats)):
+            for face in [] if repeat else found:
                 aus = action_units(face.blendshapes)
                 detected.append((i, t, face))
                 crops.append(align_face(frame, face))
@@ -119,10 +127,14 @@ class FaceStream:
         for (i, t, face), p, aus in zip(detected, probs, aus_list):
             scores = scores_dict(p)
             result[i].append(FaceObservation(i, float(t), face.box, scores, top_emotion(scores), aus))
+        for i, repeat in enumerate(repeats):
+            if repeat:
+                result[i] = [replace(o, frame=i, time=float(times[i])) for o in result[i - 1]]
         return result
 
     def analyze(self, clip: Clip) -> Evidence:
-        return pool(self.analyze_frames(clip.frames, clip.times), clip.times)
+        faces = clip_faces(clip, self.landmarker(video=True))
+        return pool(self.observe(clip.frames, clip.times, faces, clip.repeats()), clip.times)
 
 
 EXPRESSIVENESS_FLOOR = 0.05  # a fully neutral face still counts a little: a GIF of calm faces is "neutral"
