@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_tag.py [--gifs ../shared/data/gifs_dev] [--frames 16]
 
 Prints two tables and writes bench/results/tag.json:
-  * profile: one in-process Tagger (1 thread) over every GIF, each stage's seconds (stages nest: the landmarker
-    under the face stream is the face stream's share of it), ms per GIF and share of the total;
+  * profile: one in-process Tagger (1 thread) over every GIF, each stage's CPU seconds (of the process, all its
+    threads: unlike wall-clock time, it hardly moves when other jobs load the machine; stages nest: the
+    landmarker under the face stream is the face stream's share of it), ms per GIF and share of the total;
   * throughput: `tag_paths` with --workers 1 and 2 (model loading, hashing and corpus writes included), and the
     plain path beside it -- decode, MediaPipe (IMAGE mode, 1 face), align, one CNN member with one view --
     in the same worker pool, as analysed frames/s, GIFs/s and the ratio gifemo / plain.
@@ -79,11 +80,11 @@ class Profile:
         def timed(*args, **kwargs):
             self.stack.append(stage)
             path = "/".join(self.stack)
-            start = time.perf_counter()
+            start = time.process_time()
             try:
                 return original(*args, **kwargs)
             finally:
-                self.seconds[path] += time.perf_counter() - start
+                self.seconds[path] += time.process_time() - start
                 self.stack.pop()
 
         setattr(owner, name, timed)
@@ -103,10 +104,10 @@ def profile(gifs: list[Path], options: TagOptions, runtime: Runtime) -> dict:
     with Tagger(options, runtime) as tagger:
         tagger.tag_file(gifs[0])  # warm-up: first-frame graph set-up, lazy imports
     with Profile() as prof, tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
+        start = time.process_time()
         tag_paths(gifs, Path(tmp) / "p.db", jsonl=Path(tmp) / "p.jsonl", workers=1, options=options,
                   runtime=runtime, progress=False)
-        total = time.perf_counter() - start
+        total = time.process_time() - start
     rows = [{"stage": path, "seconds": s, "ms_per_gif": 1000 * s / len(gifs), "share": s / total}
             for path, s in sorted(prof.seconds.items())]
     return {"total_seconds": total, "gifs": len(gifs), "rows": rows}
@@ -174,6 +175,8 @@ def main() -> None:
     args = parser.parse_args()
 
     gifs = sorted(Path(args.gifs).rglob("*.gif"))
+    if not gifs:
+        parser.error(f"no GIFs under {args.gifs}")
     options = TagOptions(num_frames=args.frames)
     results = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                            "load_avg_before": os.getloadavg()}, "gifs": len(gifs), "frames_per_gif": args.frames}
@@ -181,8 +184,8 @@ def main() -> None:
         torch.set_num_threads(1)
         results["profile"] = profile(gifs, options, Runtime(models_dir=args.models_dir, threads=1))
         prof = results["profile"]
-        print(f"profile: {prof['gifs']} GIFs x {args.frames} frames, 1 thread, {prof['total_seconds']:.1f} s")
-        print(f"  {'stage':48s} {'s':>7s} {'ms/GIF':>7s} {'share':>6s}")
+        print(f"profile: {prof['gifs']} GIFs x {args.frames} frames, 1 thread, {prof['total_seconds']:.1f} CPU s")
+        print(f"  {'stage':48s} {'CPU s':>7s} {'ms/GIF':>7s} {'share':>6s}")
         for row in prof["rows"]:
             print(f"  {row['stage']:48s} {row['seconds']:7.2f} {row['ms_per_gif']:7.1f} {row['share']:6.1%}")
     if args.skip != "throughput":

@@ -13,7 +13,7 @@ from typing import Mapping
 from . import __version__
 
 # "Class.field" of every options field that cannot change a tag: how fast or how visibly it is computed.
-NOT_IN_KEY = frozenset({"ActionOptions.progress"})
+NOT_IN_KEY = frozenset({"ActionOptions.progress", "FaceOptions.onnx_runtime"})
 
 
 def settings(options) -> object:

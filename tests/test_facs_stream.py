@@ -117,3 +117,23 @@ def test_cli_aligned_and_detected(tmp_path, capsys):
     (line,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert line["path"].endswith("frame.png") and len(line["faces"]) >= 1
     assert _is_distribution(line["faces"][0]["scores"]) and "AU12" in line["faces"][0]["aus"]
+
+
+def test_onnx_runtime_gives_the_torch_scores_and_exports_once(tmp_path):
+    if not SHARED.exists():
+        pytest.skip("../shared is absent")
+    from gifemo.config import FaceOptions
+    from gifemo.facs import FaceStream
+
+    runtime = Runtime(models_dir=SHARED / "models", cache_dir=tmp_path)
+    clip = read_clip(FACE_GIF, num_frames=4)
+    with FaceStream(FaceOptions(onnx_runtime=False), runtime) as plain:
+        expected = plain.analyze(clip)
+    with FaceStream(FaceOptions(onnx_runtime=True), runtime) as fast:
+        (graph,) = (tmp_path / "models" / "derived").glob("face-expression-*.onnx")
+        exported = graph.stat().st_mtime_ns
+        found = fast.analyze(clip)
+    assert found.emotion == expected.emotion and found.details["frames_with_face"] >= 3
+    assert max(abs(found.scores[e] - expected.scores[e]) for e in EMOTIONS) < 1e-5
+    with FaceStream(FaceOptions(onnx_runtime=True), runtime):
+        assert graph.stat().st_mtime_ns == exported  # the cached graph is loaded, not exported again

@@ -58,7 +58,12 @@ class FaceStream:
         self.options = options or FaceOptions()
         self.runtime = runtime or Runtime()
         torch.set_num_threads(self.runtime.torch_threads())
-        self.cnn = load_expression(weights or models.resolve("face-expression", self.runtime))
+        weights = weights or models.resolve("face-expression", self.runtime)
+        self.cnn = load_expression(weights)
+        if self.options.onnx_runtime:
+            from .expression_onnx import OnnxEnsemble
+
+            self.cnn = OnnxEnsemble(self.cnn, weights, self.runtime.models_cache(), self.runtime.torch_threads())
         self.combination = Combination.load(combine or models.resolve("face-combine", self.runtime))
         self._landmarkers: dict[bool, FaceLandmarker] = {}
 
