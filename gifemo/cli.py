@@ -91,12 +91,15 @@ def _tag_options(args: argparse.Namespace):
                           max_frames=args.max_frames, max_total_pixels=args.max_total_pixels)
     run = {name: "off" for name in STREAM_NAMES if getattr(args, f"no_{name}")}
     run.setdefault("action", args.actions)
-    return TagOptions(num_frames=args.frames, limits=limits, stream_options={"action": ActionOptions(flow=args.flow)},
-                      run=run)
+    return TagOptions(num_frames=args.frames, near_duplicate=args.near_duplicate, limits=limits,
+                      stream_options={"action": ActionOptions(flow=args.flow)}, run=run)
 
 
 def _add_tag_options(p: argparse.ArgumentParser, actions_default: str = "fallback") -> None:
     p.add_argument("--frames", type=int, default=16, help="frames sampled evenly over each GIF (default 16)")
+    p.add_argument("--near-duplicate", type=float, default=0.0, metavar="D",
+                   help="a frame differing from the last analysed one by less than this mean absolute pixel "
+                        "difference (0-255) reuses its analysis: faster, may change tags (default 0: off)")
     p.add_argument("--actions", choices=["fallback", "always", "off"], default=actions_default,
                    help="when to run the action stream: only without a reliable face (fallback), always, or off")
     p.add_argument("--flow", choices=FLOW_METHODS + ("none",), default=DEFAULT_FLOW,

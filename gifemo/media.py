@@ -106,11 +106,26 @@ class Clip:
     # What more than one stream computes from these frames (face detections), keyed by how it was computed:
     # the first stream to need it computes it, the others read it.
     shared: dict = field(default_factory=dict, repr=False, compare=False)
+    # Set by the caller (TagOptions.near_duplicate): a sample that differs from the last analysed one by less than
+    # this mean absolute pixel difference (0-255) counts as a repeat too. 0: only the file's same frame does.
+    near_duplicate: float = field(default=0.0, repr=False, compare=False)
 
     def repeats(self) -> list[bool]:
-        """Per sample: is it the file's same frame as the sample before (a GIF with fewer frames than samples,
-        or a frame shown longer than a slot)? Its pixels are identical, so its analysis can be reused."""
-        return [i > 0 and index == self.indices[i - 1] for i, index in enumerate(self.indices)]
+        """Per sample: does it repeat the last analysed sample, so that the streams reuse that sample's analysis?
+        It does when it is the file's same frame (a GIF with fewer frames than samples, or a frame shown longer
+        than a slot: identical pixels), or, with `near_duplicate`, a frame that differs by less than that."""
+        key = ("repeats", self.near_duplicate)
+        if key not in self.shared:
+            marks, last = [], 0
+            for i, (frame, index) in enumerate(zip(self.frames, self.indices)):
+                marks.append(i > 0 and (index == self.indices[i - 1] or self._near(frame, self.frames[last])))
+                last = last if marks[-1] else i
+            self.shared[key] = marks
+        return self.shared[key]
+
+    def _near(self, a: np.ndarray, b: np.ndarray) -> bool:
+        return self.near_duplicate > 0 and a.shape == b.shape and \
+            float(np.abs(a.astype(np.int16) - b).mean()) < self.near_duplicate
 
     def resample(self, num_frames: Optional[int] = None, fps: Optional[float] = None, min_frames: int = 0,
                  max_side: Optional[int] = None) -> "Clip":

@@ -32,6 +32,9 @@ from .streams import RUN_MODES, STREAM_NAMES, STREAMS, StreamEntry
 @dataclass
 class TagOptions:
     num_frames: int = 16                 # frames sampled evenly over each file's real duration, for every stream
+    # A sample differing from the last analysed one by less than this mean absolute pixel difference (0-255)
+    # reuses its analysis (gifemo.media.Clip.repeats). 0: only samples of the file's same frame do (lossless).
+    near_duplicate: float = 0.0
     limits: DecodeLimits = field(default_factory=DecodeLimits)
     # Per stream: its options dataclass and when it runs ("always", "fallback" or "off"); defaults from STREAMS.
     stream_options: dict[str, Any] = field(default_factory=dict)
@@ -96,6 +99,7 @@ class Tagger:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 clip = read_clip(path, num_frames=self.options.num_frames, limits=self.options.limits)
+                clip.near_duplicate = self.options.near_duplicate
                 evidence = self.evidence(clip)
             record.warnings = sorted({str(w.message) for w in caught if issubclass(w.category, MediaWarning)})
         except MediaError as exc:

@@ -62,3 +62,15 @@ def test_repeated_samples_take_the_observations_of_their_frame(gifs_dev, streams
     for mine, theirs in zip(observed, every):
         for a, b in zip(mine, theirs):
             assert np.abs(np.array(list(a.scores.values())) - np.array(list(b.scores.values()))).max() < 1e-6
+
+
+def test_near_duplicate_frames_count_as_repeats_only_when_asked(gifs_dev, streams):
+    face, _ = streams
+    clip = read_clip(gifs_dev / GIF, num_frames=16)
+    same_frame = clip.repeats()
+    clip = read_clip(gifs_dev / GIF, num_frames=16)
+    clip.near_duplicate = 256.0  # every frame is within 256 of every other: only the first is analysed
+    assert clip.repeats() == [False] + [True] * 15 and sum(same_frame) < 15
+    evidence = face.analyze(clip)
+    first = evidence.details["timeline"][0]["scores"]
+    assert all(point["scores"] == first for point in evidence.details["timeline"])

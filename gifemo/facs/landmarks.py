@@ -121,8 +121,8 @@ class FaceLandmarker:
 
 def clip_faces(clip, landmarker: FaceLandmarker) -> list[list[DetectedFace]]:
     """The faces of every sampled frame of `clip`, detected once per clip and landmarker settings: the streams
-    that read faces (face, drawn) share them, whichever runs first. A sample that repeats the frame before it
-    takes that frame's faces instead of being detected again."""
+    that read faces (face, drawn) share them, whichever runs first. A sample marked a repeat (Clip.repeats)
+    takes the faces of the sample before it instead of being detected again."""
     if landmarker.settings not in clip.shared:
         if landmarker.video:
             landmarker.new_clip()

@@ -117,7 +117,7 @@ class FaceStream:
     def observe(self, frames: Sequence[np.ndarray], times: Sequence[float], faces: Sequence[Sequence[DetectedFace]],
                 repeats: Optional[Sequence[bool]] = None) -> list[list[FaceObservation]]:
         """The observations of the detected `faces` of each frame; all crops go through the CNN in one call.
-        A frame marked in `repeats` is the frame before it again: it takes that frame's observations."""
+        A frame marked in `repeats` (see Clip.repeats) takes the observations of the frame before it."""
         repeats = repeats or [False] * len(frames)
         detected, crops, rules, aus_list = [], [], [], []
         for i, (frame, t, found, repeat) in enumerate(zip(frames, times, faces, repeats)):
