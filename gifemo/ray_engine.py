@@ -70,8 +70,8 @@ class RayEngine:
     def batches(self, todo: list[tuple[str, str]], options: TagOptions, runtime: Runtime, worker: Callable,
                 version: str) -> Iterator[list[GifRecord]]:
         quiet = runtime.verbose == 0
-        if quiet:  # Ray Data logs every run's plan and progress to the driver's terminal
-            logging.getLogger("ray.data").setLevel(logging.ERROR)
+        if quiet:  # Ray Data logs every run's plan and progress, and a dead actor's traceback, to the terminal
+            logging.getLogger("ray.data").setLevel(logging.CRITICAL)
         connected_here = not ray.is_initialized()
         if connected_here:
             extra = {} if self.options.address else {"include_dashboard": False}  # a local instance, for this run
@@ -105,8 +105,9 @@ class RayEngine:
         context.enable_progress_bars = False         # tag_paths shows one bar for the whole run
         context.max_errored_blocks = -1              # a batch that keeps killing its actor must not stop the run
         rows = [{"path": os.fsencode(path), "sha256": sha} for path, sha in todo]
-        pool = (ray.data.ActorPoolStrategy(size=opts.actors) if opts.actors
-                else ray.data.ActorPoolStrategy(min_size=1, max_size=None))
+        # One batch at a time per actor: an actor that dies takes only its own batch with it, not a queue.
+        pool = (ray.data.ActorPoolStrategy(size=opts.actors, max_tasks_in_flight_per_actor=1) if opts.actors
+                else ray.data.ActorPoolStrategy(min_size=1, max_size=None, max_tasks_in_flight_per_actor=1))
         # Torch in each actor uses the CPUs it reserved, not every core of its node.
         actor_runtime = replace(runtime, threads=max(1, math.ceil(opts.cpus_per_actor)))
         # One block per batch, so that batches start, and come back, one at a time.
