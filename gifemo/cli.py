@@ -157,7 +157,7 @@ def _add_tag(sub, common) -> None:
     on_ray = p.add_argument_group("Ray engine (--engine ray)")
     defaults = RayOptions()
     on_ray.add_argument("--address", metavar="ADDR",
-                        help="the running cluster to join (auto, HEAD:6379, ray://HEAD:10001); default: a Ray instance "
+                        help="the running cluster to join (HEAD:6379, or auto on one of its nodes); default: a Ray instance "
                              "started on this machine for the run")
     on_ray.add_argument("--actors", type=int, metavar="N",
                         help="tagging actors, each loading the models once (default: as many as the CPUs hold)")

@@ -1,10 +1,10 @@
 """The tagged corpus: one SQLite row per file content (sha256), written as soon as each file is done.
 
-SQLite in WAL mode with one commit per record means a killed run loses nothing already tagged, and
-a rerun skips what is there (same content, same model version). A corpus carries the project's
-`application_id`, so another program's database is never silently changed; readers open it
-read-only, so a corpus on a read-only disk can be searched. Every storage failure is a one-line
-`StorageError`.
+SQLite in WAL mode with one commit per record (per batch, as batches come back from a cluster) means a
+killed run loses nothing already committed, and a rerun skips what is there (same content, same model
+version). A corpus carries the project's `application_id`, so another program's database is never
+silently changed; readers open it read-only, so a corpus on a read-only disk can be searched. Every
+storage failure is a one-line `StorageError`.
 """
 from __future__ import annotations
 

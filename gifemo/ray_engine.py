@@ -16,7 +16,6 @@ import math
 import os
 import pickle
 import warnings
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Callable, Iterator, Optional
 
@@ -29,6 +28,7 @@ from ray.util.annotations import RayDeprecationWarning
 from .config import RayOptions, Runtime
 from .corpus import GifRecord
 from .names import one_line
+from .native_stderr import native_stderr_silenced
 from .pool import sendable
 from .tagger import TagOptions, lost_record
 
@@ -75,7 +75,7 @@ class RayEngine:
         connected_here = not ray.is_initialized()
         if connected_here:
             extra = {} if self.options.address else {"include_dashboard": False}  # a local instance, for this run
-            with _native_stderr_closed(quiet):
+            with native_stderr_silenced(quiet):  # Ray's C++ core announces its log level there, whatever it is
                 ray.init(address=self.options.address, logging_level=logging.ERROR if quiet else logging.INFO,
                          log_to_driver=not quiet, **extra)
         try:
@@ -119,20 +119,3 @@ class RayEngine:
             return rows.map_batches(TagActor, fn_constructor_args=(worker, options, actor_runtime),
                                     batch_size=opts.batch_size, num_cpus=opts.cpus_per_actor, compute=pool,
                                     max_task_retries=opts.retries)
-
-
-@contextmanager
-def _native_stderr_closed(closed: bool):
-    """Ray's C++ core writes a line to the process's stderr when it starts, whatever its log level (which the CLI
-    sets with RAY_BACKEND_LOG_LEVEL): quiet runs send that start-up's stderr to /dev/null. Failures still raise."""
-    if not closed:
-        yield
-        return
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
