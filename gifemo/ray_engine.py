@@ -111,11 +111,11 @@ class RayEngine:
         # Torch in each actor uses the CPUs it reserved, not every core of its node.
         actor_runtime = replace(runtime, threads=max(1, math.ceil(opts.cpus_per_actor)))
         # One block per batch, so that batches start, and come back, one at a time.
-        rows = ray.data.from_items(rows, override_num_blocks=max(1, math.ceil(len(rows) / opts.batch_size)))
+        files = ray.data.from_items(rows, override_num_blocks=max(1, math.ceil(len(rows) / opts.batch_size)))
         with warnings.catch_warnings():
             # Ray 2.60 names no parameter for the retries of an actor's batch; its default retries for ever, which
             # a file that crashes its actor every time would turn into a run that never ends.
             warnings.simplefilter("ignore", RayDeprecationWarning)
-            return rows.map_batches(TagActor, fn_constructor_args=(worker, options, actor_runtime),
-                                    batch_size=opts.batch_size, num_cpus=opts.cpus_per_actor, compute=pool,
-                                    max_task_retries=opts.retries)
+            return files.map_batches(TagActor, fn_constructor_args=(worker, options, actor_runtime),
+                                     batch_size=opts.batch_size, num_cpus=opts.cpus_per_actor, compute=pool,
+                                     max_task_retries=opts.retries)
