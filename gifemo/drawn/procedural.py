@@ -64,8 +64,6 @@ class _Face:
         self.mouth_y = rng.uniform(0.66, 0.78)
         self.mouth_w = rng.uniform(0.18, 0.32)        # half width
         self.line = max(2, int(rng.uniform(0.02, 0.05) * w))
-        # brows are often drawn thinner than the mouth: a fine slant must still be read
-        self.brow_line = max(1, round(self.line * rng.uniform(0.4, 1.0)))
 
     def p(self, fx: float, fy: float) -> tuple[float, float]:
         return self.x0 + fx * self.w, self.y0 + fy * self.h
@@ -97,18 +95,16 @@ class _Face:
                 self.draw.line([self.p(cx - r * 1.2, self.eye_y), self.p(cx + r * 1.2, self.eye_y)],
                                fill=self.ink, width=self.line)
 
-    def brows(self, inner: float, outer: float, height: float = 0.0, arch: bool = False,
-              sides: tuple[int, ...] = (-1, 1)) -> None:
+    def brows(self, inner: float, outer: float, height: float = 0.0, arch: bool = False) -> None:
         """Brows from the outer to the inner end; positive = up (fractions of the head height)."""
         y = self.eye_y - self.eye_r * 1.8 - 0.05 - height
-        for side in sides:
+        for side in (-1, 1):
             x_in, x_out = 0.5 + side * (self.eye_dx - 0.09), 0.5 + side * (self.eye_dx + 0.1)
             if arch:
                 self.draw.arc(self.box((x_in + x_out) / 2, y + 0.03, 0.1, 0.05), 200, 340, fill=self.ink,
-                              width=self.brow_line)
+                              width=self.line)
             else:
-                self.draw.line([self.p(x_out, y - outer), self.p(x_in, y - inner)], fill=self.ink,
-                               width=self.brow_line)
+                self.draw.line([self.p(x_out, y - outer), self.p(x_in, y - inner)], fill=self.ink, width=self.line)
 
     def smile(self, open_mouth: bool) -> None:
         box = self.box(0.5, self.mouth_y - 0.06, self.mouth_w, self.rng.uniform(0.1, 0.18))
@@ -204,9 +200,9 @@ def _fear(f: _Face) -> None:
     f.eyes(f.rng.choice(["wide", "wide", "dot"]), scale=f.rng.uniform(1.1, 1.5))
     f.brows(inner=f.rng.uniform(0.05, 0.1), outer=-f.rng.uniform(0.0, 0.03), height=0.02)
     choice = f.rng.random()
-    if choice < 0.6:   # the open mouth of surprise: the brows (inner ends raised) tell the two apart
+    if choice < 0.45:
         f.open_mouth(f.rng.uniform(0.05, 0.1), f.rng.uniform(0.08, 0.13))
-    elif choice < 0.8:
+    elif choice < 0.75:
         f.flat_mouth(wavy=True)
     else:
         f.teeth()
@@ -216,20 +212,14 @@ def _fear(f: _Face) -> None:
 
 def _surprise(f: _Face) -> None:
     f.eyes(f.rng.choice(["wide", "dot", "dot"]), scale=f.rng.uniform(1.1, 1.6))
-    if f.maybe(0.7):   # raised level or arched, never slanted up at the inner ends as in fear
+    if f.maybe(0.55):
         f.brows(0.0, 0.0, height=f.rng.uniform(0.04, 0.08), arch=f.maybe(0.6))
     f.open_mouth(f.rng.uniform(0.05, 0.11), f.rng.uniform(0.07, 0.14))
 
 
 def _disgust(f: _Face) -> None:
     f.eyes(f.rng.choice(["dot", "squint", "flat"]))
-    side = f.rng.choice((-1, 1))
-    brows = f.rng.random()
-    if brows < 0.4:    # asymmetric, as in contempt: one brow pulled down, the other level or none
-        f.brows(inner=-0.04, outer=0.02, height=-0.03, sides=(side,))
-        if f.maybe(0.5):
-            f.brows(0.0, 0.0, sides=(-side,))
-    elif brows < 0.7:  # both pulled down, less than anger
+    if f.maybe(0.7):   # one brow down, the other flat: asymmetric
         f.brows(inner=-0.04, outer=0.02, height=-0.03)
     choice = f.rng.random()
     if choice < 0.5:
