@@ -10,9 +10,10 @@ from PIL import Image
 
 from gifemo.media import read_clip
 
-# Faces the face stream finds in every sampled frame: one laughing (happiness), two surprised people.
-LAUGHING = "Happiness/f178bf0e170d.gif"
-SURPRISED_PAIR = "Surprise/76f7e3eda3df.gif"
+# Faces the face stream finds in every sampled frame: one laughing (happiness), one sad; where each face is in
+# the GIF's middle frame (x, y, w, h).
+LAUGHING, LAUGHING_BOX = "Happiness/f178bf0e170d.gif", (114, 52, 60, 68)
+SAD, SAD_BOX = "Sadness/ffec0a0cbdb6.gif", (229, 47, 72, 87)
 BACKGROUND = (70, 90, 110)
 
 
@@ -32,11 +33,14 @@ def blank(width: int, height: int) -> np.ndarray:
 
 
 def face_photo(gifs_dev: Path, width: int = 640, height: int = 480) -> np.ndarray:
-    """A photo of three faces: the laughing one on the left, the surprised pair on the right."""
-    laughing = read_clip(gifs_dev / LAUGHING, num_frames=1).frames[0]
-    pair = read_clip(gifs_dev / SURPRISED_PAIR, num_frames=1).frames[0]
-    photo = paste(blank(width, height), laughing, 10, 120, scale=1.2)
-    return paste(photo, pair, width - pair.shape[1] - 10, 160)
+    """A photo of two people side by side, each face about 100 px wide: laughing on the left, sad on the right."""
+    photo = blank(width, height)
+    for slot, (name, box) in enumerate(((LAUGHING, LAUGHING_BOX), (SAD, SAD_BOX))):
+        frame = read_clip(gifs_dev / name, num_frames=1).frames[0]
+        x, y, w, h = box
+        head = frame[max(0, y - h * 4 // 5): y + h * 9 // 5, max(0, x - w * 4 // 5): x + w * 9 // 5]
+        photo = paste(photo, head, 20 + slot * width // 2, height // 5, scale=260 / max(head.shape[:2]))
+    return photo
 
 
 def laughing_frames(gifs_dev: Path, fps: float, seconds: float, width: int = 320, height: int = 240) -> list[np.ndarray]:
