@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -40,10 +41,14 @@ def load_recommender(db: str, text_model: str):
 
 @st.cache_resource(show_spinner="Loading the face models...")
 def load_face_stream():
-    """The face stream, and a lock: one MediaPipe graph serves every session, one photo at a time."""
+    """The face stream, and a lock: one MediaPipe graph serves every session, one photo at a time. One torch
+    thread unless told otherwise: for the few faces of one photo a second thread only waits on a busy CPU
+    (bench/bench_camera.py)."""
     from gifemo.facs import FaceStream
 
-    return FaceStream(runtime=RUNTIME), threading.Lock()
+    stream = FaceStream(runtime=replace(RUNTIME, threads=RUNTIME.threads or 1))
+    stream.landmarker(video=False)  # built now, under the spinner, not on the first photo
+    return stream, threading.Lock()
 
 
 @st.cache_resource(show_spinner="Loading the face and action models...")
