@@ -1,6 +1,7 @@
 """End to end with a camera: headless Chromium's fake camera plays a video the test makes (two real faces
 from ../shared composited in), the Camera page takes a photo, shows each face's emoji, and suggests GIFs for
-the laughing face. Keeps tests/artifacts/camera.png (git-ignored) and the time from the click to the emoji."""
+the laughing face. Keeps tests/artifacts/camera.png (git-ignored) and the time from the click to the emoji
+(tests/artifacts/camera_timing.json) for a first and a second photo."""
 import json
 import time
 
@@ -10,12 +11,15 @@ from face_media import face_photo, write_y4m
 from gifemo.emotions import EMOJI
 
 pytestmark = needs_chromium
+# The camera preview shows frames (before that, a photo would be black).
+PLAYING = "const v = document.querySelector('video'); return !!v && v.readyState >= 2 && v.currentTime > 0"
 
 
 def buttons(driver, label: str) -> list:
     from selenium.webdriver.common.by import By
 
-    return [b for b in driver.find_elements(By.TAG_NAME, "button") if b.text.strip() == label and b.is_enabled()]
+    return [b for b in driver.find_elements(By.TAG_NAME, "button")
+            if b.text.strip().endswith(label) and b.is_enabled()]   # endswith: an icon may come first
 
 
 def test_camera_photo_shows_each_face_emoji_and_gifs_for_a_face(server, gifs_dev, tmp_path):
@@ -27,11 +31,22 @@ def test_camera_photo_shows_each_face_emoji_and_gifs_for_a_face(server, gifs_dev
     try:
         driver.get(url)
         open_page(driver, "Camera")
-        wait_until(lambda: buttons(driver, "Take Photo"), 90, "the camera's Take Photo button")[0].click()
-        clicked = time.perf_counter()
         happy, sad = f"{EMOJI['happiness']} happiness", f"{EMOJI['sadness']} sadness"
-        wait_until(lambda: happy in page_text(driver) and sad in page_text(driver), 180, "each face's emoji")
-        photo_to_emoji = time.perf_counter() - clicked
+        seconds = []   # click to emoji: the first photo loads the face models, the second finds them loaded
+        for _ in range(2):
+            if seconds:
+                buttons(driver, "Clear photo")[0].click()
+                wait_until(lambda: happy not in page_text(driver), 60, "the photo cleared")
+            take = wait_until(lambda: buttons(driver, "Take Photo"), 90, "the camera's Take Photo button")[0]
+            wait_until(lambda: driver.execute_script(PLAYING), 60, "the fake camera's first frames")
+            take.click()
+            clicked = time.perf_counter()
+            try:
+                wait_until(lambda: happy in page_text(driver) and sad in page_text(driver), 180, "each face's emoji")
+            except AssertionError as exc:
+                driver.save_screenshot(str(tmp_path / "failed.png"))
+                raise AssertionError(f"{exc}; the page says: {page_text(driver)!r}") from None
+            seconds.append(time.perf_counter() - clicked)
         page = page_text(driver)
         assert "2 faces read in" in page
         suggest = buttons(driver, "Suggest GIFs for this face")
@@ -48,6 +63,7 @@ def test_camera_photo_shows_each_face_emoji_and_gifs_for_a_face(server, gifs_dev
         assert 1 <= len(gifs) <= 8
     finally:
         driver.quit()
-    (ARTIFACTS / "camera_timing.json").write_text(json.dumps({"photo_to_emoji_s": round(photo_to_emoji, 3)}))
+    (ARTIFACTS / "camera_timing.json").write_text(json.dumps({"photo_to_emoji_s": {
+        "first_photo": round(seconds[0], 3), "second_photo": round(seconds[1], 3)}}))
     assert (ARTIFACTS / "camera.png").stat().st_size > 10_000
     assert db.read_bytes() == before   # nothing stored
