@@ -49,6 +49,8 @@ def decode_photo(data: bytes, limits: Optional[DecodeLimits] = None) -> np.ndarr
             image = image.convert("RGB")
     except MediaError:
         raise
+    except Image.DecompressionBombError:  # Pillow's own guard, at open, for sizes far over any sane limit
+        raise MediaError(PHOTO_NAME, f"the photo is over the limit of {limits.max_canvas_pixels} pixels") from None
     except Exception as exc:  # Pillow raises many types for damaged or foreign data
         raise MediaError(PHOTO_NAME, f"not a readable picture ({exc})") from None
     image.thumbnail((limits.max_kept_side, limits.max_kept_side))
