@@ -58,6 +58,18 @@ def load_tagger():
     return Tagger(runtime=RUNTIME)
 
 
+def current_recommender(db: str, text_model: str):
+    """The recommender, up to date with the corpus; None after saying which model file is missing."""
+    try:
+        recommender = load_recommender(db, text_model)
+    except MissingModelError as exc:
+        st.error(str(exc))
+        return None
+    if recommender.index.corpus_changed_at != corpus_changed_at(db):
+        recommender.refresh()
+    return recommender
+
+
 def corpus_changed_at(db: str) -> float:
     from gifemo.corpus import Corpus
 
@@ -117,13 +129,9 @@ def page_suggest(db: str) -> None:
         return
     from gifemo.recommender.ranking import Filters
 
-    try:
-        recommender = load_recommender(db, text_model)
-    except MissingModelError as exc:
-        st.error(str(exc))
+    recommender = current_recommender(db, text_model)
+    if recommender is None:
         return
-    if recommender.index.corpus_changed_at != corpus_changed_at(db):
-        recommender.refresh()
     results = recommender.suggest(message, k=k, filters=Filters(emotions, min_confidence, sources))
     scores = results.reading
     st.write("Message reads as: " + ", ".join(f"{EMOJI[e]} {e} {scores[e]:.2f}"
@@ -211,13 +219,9 @@ def suggest_for_face(db: str, face) -> None:
         return
     from gifemo.recommender.ranking import Filters
 
-    try:
-        recommender = load_recommender(db, DEFAULT_TEXT_MODEL)
-    except MissingModelError as exc:
-        st.error(str(exc))
+    recommender = current_recommender(db, DEFAULT_TEXT_MODEL)
+    if recommender is None:
         return
-    if recommender.index.corpus_changed_at != corpus_changed_at(db):
-        recommender.refresh()
     show_suggestions(recommender.suggest_for_face(face.scores, k=8, filters=Filters([face.emotion])), recommender)
 
 
