@@ -176,7 +176,7 @@ def annotate_gif(src: str | Path, dst: str | Path, face_stream=None, max_frames:
                   for _, frame, obs in analysed(frames, faces, summary)]
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    durations = [round(d) for d in durations[:len(images)]]
+    durations = [10 * round(d / 10) for d in durations[:len(images)]]  # GIF delays count hundredths of a second
     images[0].save(dst, save_all=True, append_images=images[1:], duration=durations, loop=0, disposal=1,
                    optimize=False)
     return Annotated(dst, len(images), sum(durations) / 1000, summary)
