@@ -80,7 +80,8 @@ def chromium(tmp_path, flags=()):
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS + list(flags) + [f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path, prefix='chromium-')}"]:
+    profile = tempfile.mkdtemp(dir=tmp_path, prefix="chromium-")
+    for flag in CHROMIUM_FLAGS + list(flags) + [f"--user-data-dir={profile}"]:
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
 

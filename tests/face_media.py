@@ -43,7 +43,8 @@ def face_photo(gifs_dev: Path, width: int = 640, height: int = 480) -> np.ndarra
     return photo
 
 
-def laughing_frames(gifs_dev: Path, fps: float, seconds: float, width: int = 320, height: int = 240) -> list[np.ndarray]:
+def laughing_frames(gifs_dev: Path, fps: float, seconds: float, width: int = 320,
+                    height: int = 240) -> list[np.ndarray]:
     """`seconds` of the laughing GIF at `fps`, moving slowly across a plain background."""
     clip = read_clip(gifs_dev / LAUGHING, fps=fps, min_frames=round(fps * seconds))
     frames = clip.frames[: round(fps * seconds)]

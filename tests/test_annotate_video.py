@@ -113,4 +113,5 @@ def test_hostile_videos_get_one_line_naming_the_file(frames, models_dir, tmp_pat
 def test_an_output_that_is_neither_gif_nor_mp4_is_refused(frames, tmp_path, capsys):
     src = write_clip(tmp_path / "clip.mp4", frames[:2], FPS, audio=False)
     assert main(["annotate", str(src), str(tmp_path / "out.avi")]) == 1
-    assert capsys.readouterr().err == f"gifemo annotate: error: {tmp_path / 'out.avi'}: the output must be a .gif or an .mp4 file\n"
+    error = capsys.readouterr().err
+    assert error == f"gifemo annotate: error: {tmp_path / 'out.avi'}: the output must be a .gif or an .mp4 file\n"

@@ -10,7 +10,6 @@ import urllib.request
 from pathlib import Path
 
 from app_browser import ARTIFACTS, chromium, needs_chromium, open_page, page_text, shown_gifs, wait_until
-from app_browser import server  # noqa: F401 (a fixture)
 
 MESSAGE = "I'm so happy today, let's dance!"
 

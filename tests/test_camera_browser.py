@@ -6,7 +6,6 @@ import json
 import time
 
 from app_browser import ARTIFACTS, chromium, needs_chromium, open_page, page_text, shown_gifs, wait_until
-from app_browser import server  # noqa: F401 (a fixture)
 from face_media import face_photo, write_y4m
 from gifemo.emotions import EMOJI
 
