@@ -101,8 +101,13 @@ def open_page(driver, name: str) -> None:
 
 
 def shown_gifs(driver) -> list:
-    """GIF images the browser has loaded."""
+    """GIF images the browser has loaded; none while the page redraws."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    return [img for img in driver.find_elements(By.CSS_SELECTOR, "img") if ".gif" in (img.get_attribute("src") or "")
-            and driver.execute_script("return arguments[0].naturalWidth", img) > 0]
+    try:
+        return [img for img in driver.find_elements(By.CSS_SELECTOR, "img")
+                if ".gif" in (img.get_attribute("src") or "")
+                and driver.execute_script("return arguments[0].naturalWidth", img) > 0]
+    except StaleElementReferenceException:
+        return []

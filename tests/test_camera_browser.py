@@ -15,10 +15,27 @@ PLAYING = "const v = document.querySelector('video'); return !!v && v.readyState
 
 
 def buttons(driver, label: str) -> list:
+    """The enabled buttons whose text ends with `label` (an icon may come first); none while the page redraws."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    return [b for b in driver.find_elements(By.TAG_NAME, "button")
-            if b.text.strip().endswith(label) and b.is_enabled()]   # endswith: an icon may come first
+    try:
+        return [b for b in driver.find_elements(By.TAG_NAME, "button")
+                if b.text.strip().endswith(label) and b.is_enabled()]
+    except StaleElementReferenceException:
+        return []
+
+
+def click(driver, label: str, index: int = 0) -> bool:
+    """Click the `index`-th button with that label; False (to try again) while the page redraws."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    found = buttons(driver, label)
+    try:
+        found[index].click()
+    except (IndexError, StaleElementReferenceException):
+        return False
+    return True
 
 
 def test_camera_photo_shows_each_face_emoji_and_gifs_for_a_face(server, gifs_dev, tmp_path):
@@ -34,11 +51,11 @@ def test_camera_photo_shows_each_face_emoji_and_gifs_for_a_face(server, gifs_dev
         seconds = []   # click to emoji: the first photo loads the face models, the second finds them loaded
         for _ in range(2):
             if seconds:
-                buttons(driver, "Clear photo")[0].click()
+                wait_until(lambda: click(driver, "Clear photo"), 30, "the Clear photo button")
                 wait_until(lambda: happy not in page_text(driver), 60, "the photo cleared")
-            take = wait_until(lambda: buttons(driver, "Take Photo"), 90, "the camera's Take Photo button")[0]
+            wait_until(lambda: buttons(driver, "Take Photo"), 90, "the camera's Take Photo button")
             wait_until(lambda: driver.execute_script(PLAYING), 60, "the fake camera's first frames")
-            take.click()
+            wait_until(lambda: click(driver, "Take Photo"), 30, "a click on Take Photo")
             clicked = time.perf_counter()
             try:
                 wait_until(lambda: happy in page_text(driver) and sad in page_text(driver), 180, "each face's emoji")
@@ -48,10 +65,9 @@ def test_camera_photo_shows_each_face_emoji_and_gifs_for_a_face(server, gifs_dev
             seconds.append(time.perf_counter() - clicked)
         page = page_text(driver)
         assert "2 faces read in" in page
-        suggest = buttons(driver, "Suggest GIFs for this face")
-        assert len(suggest) == 2
+        assert len(buttons(driver, "Suggest GIFs for this face")) == 2
         laughing = 0 if page.index(happy) < page.index(sad) else 1   # the preview may be mirrored
-        suggest[laughing].click()
+        wait_until(lambda: click(driver, "Suggest GIFs for this face", laughing), 30, "a click on Suggest")
         gifs = wait_until(lambda: shown_gifs(driver), 180, "GIF suggestions for the laughing face")
         driver.set_window_size(1400, 2200)   # the whole page in one picture: photo, faces and GIFs
         time.sleep(2)  # let the last images paint before the screenshot
