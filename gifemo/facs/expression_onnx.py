@@ -7,6 +7,7 @@ file's sha256, so new weights get a new graph and every later process only loads
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import tempfile
 import warnings
@@ -18,6 +19,11 @@ from torch import nn
 from .expression import CROP_SIZE, ExpressionEnsemble
 
 ONNX_OPSET = 17
+
+
+def available() -> bool:
+    """The onnx package exports the graph and ONNX Runtime runs it; without either, torch runs the CNN (same scores)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
 
 
 def graph_path(weights: Path, cache: Path) -> Path:

@@ -61,9 +61,11 @@ class FaceStream:
         weights = weights or models.resolve("face-expression", self.runtime)
         self.cnn = load_expression(weights)
         if self.options.onnx_runtime:
-            from .expression_onnx import OnnxEnsemble
+            from . import expression_onnx
 
-            self.cnn = OnnxEnsemble(self.cnn, weights, self.runtime.models_cache(), self.runtime.torch_threads())
+            if expression_onnx.available():
+                self.cnn = expression_onnx.OnnxEnsemble(self.cnn, weights, self.runtime.models_cache(),
+                                                        self.runtime.torch_threads())
         self.combination = Combination.load(combine or models.resolve("face-combine", self.runtime))
         self._landmarkers: dict[bool, FaceLandmarker] = {}
 
