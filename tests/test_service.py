@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from app_corpus import build_app_corpus
+from gifemo.config import DEFAULT_TEXT_MODEL
 from gifemo.corpus import Corpus
 from gifemo.media import DecodeLimits
 from gifemo.recommender.service import Service, ServiceOptions, create_app
@@ -33,7 +34,7 @@ def client(gifs_dev, runtime, tmp_path_factory):
 
 def test_health(client):
     body = client.get("/health").json()
-    assert body["status"] == "ok" and body["gifs"] >= 8 and body["text_model"] == "bilstm"
+    assert body["status"] == "ok" and body["gifs"] >= 8 and body["text_model"] == DEFAULT_TEXT_MODEL
 
 
 def test_suggest_returns_explained_gifs_that_fit(client):

@@ -7,7 +7,7 @@ from gifemo import models
 from gifemo.config import Runtime
 from gifemo.text.data import CORPORA, read_split
 from gifemo.text.encoder import embed
-from gifemo.text.onnx_encoder import MessageEncoder, built_path, load_message_encoder
+from gifemo.text.onnx_encoder import MessageEncoder, load_message_encoder
 
 
 @pytest.fixture(scope="module")
@@ -52,4 +52,4 @@ def test_no_build_from_files_that_fail_the_registry_check(runtime, models_dir, t
     isolated = Runtime(models_dir=tmp_path / "models", cache_dir=tmp_path / "cache", offline=True)
     with pytest.raises(models.ModelVerificationError, match="config.json"):
         MessageEncoder(isolated)
-    assert not built_path(isolated).exists()
+    assert not list((tmp_path / "cache").rglob("*.onnx"))

@@ -1,18 +1,13 @@
 """MiniLM for messages one at a time: ONNX Runtime on an int8 copy of the verified all-MiniLM-L6-v2.
 
-PyTorch spends about 23 ms of CPU on one short message, most of it in per-layer Python and dispatch; the same
-network exported to ONNX, its layers fused and its weights quantised to int8 per channel, takes about 6 ms on
-one thread (bench/bench_message_encoder.py, which also checks that the embeddings stay close to PyTorch's).
-The int8 file is built on first use from the registry's MiniLM files (their sha256 checked first) and cached
-under the user cache, named by those files' digest and the recipe, so new weights or a new recipe build anew.
-Nothing third-party is committed: the cached file is derived on the user's machine.
+PyTorch spends about 21 ms of CPU on one short message, mostly per-layer Python and dispatch; the same network
+exported to ONNX, its layers fused and most weights quantised to int8 per channel, about 7 ms on one thread
+(bench/bench_message_encoder.py, which also measures how close the embeddings stay to PyTorch's). The copy is
+built on first use from the registry's MiniLM files, their sha256 checked first (gifemo.text.onnx_build).
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 import threading
 from collections import OrderedDict
 from functools import lru_cache
@@ -24,6 +19,7 @@ import torch
 
 from .. import models
 from ..config import SEMANTIC_DIM, Runtime
+from .onnx_build import built_model, session
 from .preprocess import normalize
 
 # Bump when the export or quantisation changes: the cache key includes it.
@@ -34,42 +30,38 @@ CACHED_MESSAGES = 1024     # embeddings of recent messages kept (384 floats each
 
 
 def built_path(runtime: Runtime) -> Path:
-    """Where the int8 model for the registry's MiniLM and this recipe is cached."""
-    key = hashlib.sha256((models.digests(["minilm"], runtime)["minilm"] + RECIPE).encode()).hexdigest()[:16]
-    return runtime.models_cache() / "built" / f"minilm-int8-{key}.onnx"
+    """The int8 model for the registry's MiniLM, built on first use (the MiniLM files' sha256 checked first)."""
+    return built_model("minilm-int8", models.digests(["minilm"], runtime)["minilm"], RECIPE, runtime,
+                       lambda dest: build(models.verify("minilm", runtime), dest))
 
 
-def build(runtime: Runtime, dest: Path) -> Path:
-    """Export the verified MiniLM to ONNX (mean pooling and L2 norm included), fuse its layers, quantise the
-    weights to int8 per output channel, and write the result atomically to `dest`."""
+def build(source: Path, dest: Path) -> None:
+    """Export MiniLM (folder `source`) to ONNX with mean pooling and L2 norm included, fuse its layers, quantise
+    the weights to int8 per output channel, and write the result to `dest`."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers import optimizer
     from transformers import AutoConfig, AutoModel
 
-    source = models.verify("minilm", runtime)  # sha256 of every file, before anything is derived from them
     config = AutoConfig.from_pretrained(source, local_files_only=True)
     # The eager attention traces to a graph valid for every length; SDPA's traced masks are not.
     network = AutoModel.from_pretrained(source, local_files_only=True, attn_implementation="eager").eval()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".build-") as tmp:
-        exported, fused, quantised = (Path(tmp) / name for name in ("fp32.onnx", "fused.onnx", "int8.onnx"))
-        ids = torch.randint(1000, 5000, (2, 8))
-        mask = torch.ones_like(ids)
-        mask[1, 5:] = 0
-        torch.onnx.export(PooledMiniLM(network).eval(), (ids, mask), str(exported), input_names=["input_ids", "attention_mask"],
-                          output_names=["embedding"], opset_version=OPSET, dynamo=False,
-                          dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
-                                        "attention_mask": {0: "batch", 1: "tokens"}, "embedding": {0: "batch"}})
-        optimizer.optimize_model(str(exported), model_type="bert", num_heads=config.num_attention_heads,
-                                 hidden_size=config.hidden_size, opt_level=1).save_model_to_file(str(fused))
-        # Each layer's two output projections (after attention, after the feed-forward GELU) stay float: their
-        # inputs carry the outliers that int8 clips (quantised too, the cosine to PyTorch fell to 0.977 at worst).
-        keep_float = [node.name for node in onnx.load(str(fused)).graph.node if node.name.endswith("output/dense/MatMul")]
-        quantize_dynamic(str(fused), str(quantised), weight_type=QuantType.QInt8, per_channel=True,
-                         nodes_to_exclude=keep_float, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-        os.replace(quantised, dest)
-    return dest
+    exported, fused = dest.with_suffix(".fp32.onnx"), dest.with_suffix(".fused.onnx")
+    ids = torch.randint(1000, 5000, (2, 8))
+    mask = torch.ones_like(ids)
+    mask[1, 5:] = 0
+    torch.onnx.export(PooledMiniLM(network).eval(), (ids, mask), str(exported),
+                      input_names=["input_ids", "attention_mask"], output_names=["embedding"], opset_version=OPSET,
+                      dynamo=False, dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
+                                                  "attention_mask": {0: "batch", 1: "tokens"},
+                                                  "embedding": {0: "batch"}})
+    optimizer.optimize_model(str(exported), model_type="bert", num_heads=config.num_attention_heads,
+                             hidden_size=config.hidden_size, opt_level=1).save_model_to_file(str(fused))
+    # Each layer's two output projections (after attention, after the feed-forward GELU) stay float: their
+    # inputs carry the outliers that int8 clips (quantised too, the cosine to PyTorch fell to 0.977 at worst).
+    keep_float = [node.name for node in onnx.load(str(fused)).graph.node if node.name.endswith("output/dense/MatMul")]
+    quantize_dynamic(str(fused), str(dest), weight_type=QuantType.QInt8, per_channel=True,
+                     nodes_to_exclude=keep_float, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
 class PooledMiniLM(torch.nn.Module):
@@ -90,25 +82,16 @@ class PooledMiniLM(torch.nn.Module):
 class MessageEncoder:
     """(N, 384) unit-length embeddings of messages, as `gifemo.text.encoder.embed` gives, from the int8 model."""
 
-    def __init__(self, runtime: Runtime, threads: int = 1):
-        import onnxruntime
+    def __init__(self, runtime: Runtime):
         from tokenizers import Tokenizer
 
-        path = built_path(runtime)
-        if not path.is_file():
-            build(runtime, path)
+        self.session = session(built_path(runtime))
         source = models.resolve("minilm", runtime)
         self.tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
         # tokenizer.json pads every message to 128 tokens; only the words are worth computing.
         self.tokenizer.no_padding()
         max_tokens = json.loads((source / "sentence_bert_config.json").read_text())["max_seq_length"]
         self.tokenizer.enable_truncation(max_tokens)
-        options = onnxruntime.SessionOptions()
-        # One thread per call: requests run side by side, each on its own core.
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # requests share the encoder from several threads
 
