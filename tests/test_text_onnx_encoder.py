@@ -1,4 +1,4 @@
-"""The int8 ONNX MiniLM the recommender embeds messages with: close to the PyTorch MiniLM on real messages,
+"""The ONNX MiniLM the recommender embeds messages with: the PyTorch MiniLM's embeddings on real messages,
 the same nearest phrase, and built only from registry-verified files."""
 import numpy as np
 import pytest
@@ -21,7 +21,7 @@ def test_embeddings_stay_close_to_pytorch_on_real_messages(encoder, runtime, sha
     ours = np.concatenate([encoder.encode([t]) for t in texts])
     cosine = np.sum(ours * embed(texts, runtime), axis=1)
     assert ours.shape == (len(texts), 384) and np.allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-4)
-    assert cosine.mean() >= 0.99 and cosine.min() >= 0.95
+    assert cosine.min() >= 0.999
 
 
 def test_the_nearest_tag_term_is_the_one_pytorch_finds(encoder, runtime):
@@ -33,10 +33,10 @@ def test_the_nearest_tag_term_is_the_one_pytorch_finds(encoder, runtime):
         assert np.argmax(term_vectors @ encoder.encode([message])[0]) == np.argmax(term_vectors @ embed([message], runtime)[0])
 
 
-def test_a_batch_pads_without_changing_the_longer_message(encoder):
+def test_a_batch_pads_without_changing_the_longer_message(encoder, runtime):
     short, long = "ok", "this is a much longer message about the weather and my holiday plans"
     together = encoder.encode([short, long])
-    assert float(together[1] @ encoder.encode([long])[0]) > 0.999
+    assert float(together[1] @ MessageEncoder(runtime, cached_messages=0).encode([long])[0]) > 0.9999
     assert encoder.encode([]).shape == (0, 384)
 
 

@@ -82,7 +82,7 @@ class Recommender:
         return hedge(scores) if unsupported_language(message) else scores
 
     def message_embedding(self, message: str) -> np.ndarray:
-        """MiniLM's embedding of the message, from the int8 ONNX copy: a quarter of PyTorch's CPU per message."""
+        """MiniLM's embedding of the message, from its ONNX copy: half of PyTorch's CPU per message."""
         return self.message_encoder.encode([message])[0]
 
     def suggest(self, message: str, k: int = 8, filters: Optional[Filters] = None) -> Suggestions:

@@ -1,9 +1,11 @@
-"""MiniLM for messages one at a time: ONNX Runtime on an int8 copy of the verified all-MiniLM-L6-v2.
+"""MiniLM for messages one at a time: ONNX Runtime on a fused copy of the verified all-MiniLM-L6-v2.
 
 PyTorch spends about 21 ms of CPU on one short message, mostly per-layer Python and dispatch; the same network
-exported to ONNX, its layers fused and most weights quantised to int8 per channel, about 7 ms on one thread
-(bench/bench_message_encoder.py, which also measures how close the embeddings stay to PyTorch's). The copy is
-built on first use from the registry's MiniLM files, their sha256 checked first (gifemo.text.onnx_build).
+exported to ONNX with its attention, GELU and layer norms fused, about half that on one thread, with the same
+embeddings (bench/bench_message_encoder.py). Quantising its weights to int8 would save 4 ms more, but moved
+embeddings of short messages to a cosine of 0.97 from PyTorch's and cost the ranking a hit on GoEmotions
+messages (P@5 0.371 -> 0.369, bench/bench_suggest_quality.py). The copy is built on first use from the
+registry's MiniLM files, their sha256 checked first (gifemo.text.onnx_build).
 """
 from __future__ import annotations
 
@@ -22,31 +24,29 @@ from ..config import SEMANTIC_DIM, Runtime
 from .onnx_build import built_model, session
 from .preprocess import normalize
 
-# Bump when the export or quantisation changes: the cache key includes it.
-RECIPE = "minilm-onnx-int8-perchannel-float-outputs-v1"
+# Bump when the export changes: the cache key includes it.
+RECIPE = "minilm-onnx-fused-fp32-v1"
 OPSET = 17
 BATCH = 32                 # messages per ONNX Runtime call when many are encoded at once
 CACHED_MESSAGES = 1024     # embeddings of recent messages kept (384 floats each)
 
 
 def built_path(runtime: Runtime) -> Path:
-    """The int8 model for the registry's MiniLM, built on first use (the MiniLM files' sha256 checked first)."""
-    return built_model("minilm-int8", models.digests(["minilm"], runtime)["minilm"], RECIPE, runtime,
+    """The fused model for the registry's MiniLM, built on first use (the MiniLM files' sha256 checked first)."""
+    return built_model("minilm-fused", models.digests(["minilm"], runtime)["minilm"], RECIPE, runtime,
                        lambda dest: build(models.verify("minilm", runtime), dest))
 
 
 def build(source: Path, dest: Path) -> None:
-    """Export MiniLM (folder `source`) to ONNX with mean pooling and L2 norm included, fuse its layers, quantise
-    the weights to int8 per output channel, and write the result to `dest`."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """Export MiniLM (folder `source`) to ONNX with mean pooling and L2 norm included, fuse its layers, and
+    write the result to `dest`."""
     from onnxruntime.transformers import optimizer
     from transformers import AutoConfig, AutoModel
 
     config = AutoConfig.from_pretrained(source, local_files_only=True)
     # The eager attention traces to a graph valid for every length; SDPA's traced masks are not.
     network = AutoModel.from_pretrained(source, local_files_only=True, attn_implementation="eager").eval()
-    exported, fused = dest.with_suffix(".fp32.onnx"), dest.with_suffix(".fused.onnx")
+    exported = dest.with_suffix(".exported.onnx")
     ids = torch.randint(1000, 5000, (2, 8))
     mask = torch.ones_like(ids)
     mask[1, 5:] = 0
@@ -56,12 +56,7 @@ def build(source: Path, dest: Path) -> None:
                                                   "attention_mask": {0: "batch", 1: "tokens"},
                                                   "embedding": {0: "batch"}})
     optimizer.optimize_model(str(exported), model_type="bert", num_heads=config.num_attention_heads,
-                             hidden_size=config.hidden_size, opt_level=1).save_model_to_file(str(fused))
-    # Each layer's two output projections (after attention, after the feed-forward GELU) stay float: their
-    # inputs carry the outliers that int8 clips (quantised too, the cosine to PyTorch fell to 0.977 at worst).
-    keep_float = [node.name for node in onnx.load(str(fused)).graph.node if node.name.endswith("output/dense/MatMul")]
-    quantize_dynamic(str(fused), str(dest), weight_type=QuantType.QInt8, per_channel=True,
-                     nodes_to_exclude=keep_float, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+                             hidden_size=config.hidden_size, opt_level=1).save_model_to_file(str(dest))
 
 
 class PooledMiniLM(torch.nn.Module):
@@ -80,9 +75,9 @@ class PooledMiniLM(torch.nn.Module):
 
 
 class MessageEncoder:
-    """(N, 384) unit-length embeddings of messages, as `gifemo.text.encoder.embed` gives, from the int8 model."""
+    """(N, 384) unit-length embeddings of messages, as `gifemo.text.encoder.embed` gives, from the fused model."""
 
-    def __init__(self, runtime: Runtime):
+    def __init__(self, runtime: Runtime, cached_messages: int = CACHED_MESSAGES):
         from tokenizers import Tokenizer
 
         self.session = session(built_path(runtime))
@@ -92,6 +87,7 @@ class MessageEncoder:
         self.tokenizer.no_padding()
         max_tokens = json.loads((source / "sentence_bert_config.json").read_text())["max_seq_length"]
         self.tokenizer.enable_truncation(max_tokens)
+        self.cached_messages = cached_messages
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # requests share the encoder from several threads
 
@@ -115,7 +111,7 @@ class MessageEncoder:
         with self._lock:
             for row in missing:
                 self._recent[inputs[row]] = out[row]
-            while len(self._recent) > CACHED_MESSAGES:
+            while len(self._recent) > self.cached_messages:
                 self._recent.popitem(last=False)
         return out
 
