@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from gifemo.config import MAX_UPLOAD_MB, TEXT_MODELS, Runtime
+from gifemo.config import DEFAULT_TEXT_MODEL, MAX_UPLOAD_MB, TEXT_MODELS, Runtime
 from gifemo.streams import SOURCES
 from gifemo.emotions import EMOJI, EMOTIONS
 from gifemo.models import MissingModelError
@@ -88,7 +88,7 @@ def page_suggest(db: str) -> None:
     st.header("Suggest GIFs for a message")
     if not need_corpus(db):
         return
-    text_model = st.sidebar.selectbox("Text model", TEXT_MODELS)
+    text_model = st.sidebar.selectbox("Text model", TEXT_MODELS, index=TEXT_MODELS.index(DEFAULT_TEXT_MODEL))
     # No form: the suggestions follow the message each time it changes (Enter or leaving the box).
     message = st.text_input("Message", placeholder="let's dance!")
     k = st.slider("How many GIFs", 1, 24, 8)
