@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 from . import __version__, models
 from .action import cli as action_cli
-from .config import DEFAULT_FLOW, FLOW_METHODS, ActionOptions, DecodeLimits, Runtime
+from .config import DEFAULT_FLOW, FLOW_METHODS, ActionOptions, DecodeLimits, RayOptions, Runtime
 from .corpus import StorageError
 from .media import MediaError
 from .names import one_line
@@ -120,11 +120,25 @@ def _cmd_tag(args: argparse.Namespace) -> int:
 
     summary = tag_paths(args.paths, args.db, jsonl=args.jsonl, workers=args.workers, options=_tag_options(args),
                         runtime=args.runtime, progress=not args.quiet, retry_errors=args.retry_errors,
-                        adopt_db=args.adopt_db)
+                        adopt_db=args.adopt_db, engine=_engine(args))
     if not summary.files:
         raise FileNotFoundError(f"{', '.join(args.paths)}: no GIFs or videos found")
     print(summary.text())
     return EXIT_FILES_FAILED if summary.failed else 0
+
+
+def _engine(args: argparse.Namespace):
+    """None for this machine's worker pool; the Ray engine (imported only here) for --engine ray."""
+    if args.engine == "local":
+        return None
+    if args.workers != 1:
+        raise ValueError("--workers sets this machine's processes; with --engine ray, --actors sets the pool")
+    try:
+        from .ray_engine import RayEngine
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"--engine ray needs Ray Data ({exc.name} is missing): pip install 'gifemo[ray]'") from None
+    return RayEngine(RayOptions(address=args.address, actors=args.actors, cpus_per_actor=args.cpus_per_actor,
+                                batch_size=args.batch_size))
 
 
 def _add_tag(sub, common) -> None:
@@ -137,6 +151,20 @@ def _add_tag(sub, common) -> None:
                    help="accept an existing SQLite file that gifemo did not make as the corpus (adds its tables)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_tag_options(p)
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="where files are tagged: this machine's --workers (default), or a Ray cluster "
+                        "(pip install 'gifemo[ray]'; see the README, Scaling out)")
+    on_ray = p.add_argument_group("Ray engine (--engine ray)")
+    defaults = RayOptions()
+    on_ray.add_argument("--address", metavar="ADDR",
+                        help="the running cluster to join (HEAD:6379, or auto on one of its nodes); default: a Ray instance "
+                             "started on this machine for the run")
+    on_ray.add_argument("--actors", type=int, metavar="N",
+                        help="tagging actors, each loading the models once (default: as many as the CPUs hold)")
+    on_ray.add_argument("--cpus-per-actor", type=float, default=defaults.cpus_per_actor, metavar="N",
+                        help="CPUs each actor reserves and uses (default %(default)s)")
+    on_ray.add_argument("--batch-size", type=int, default=defaults.batch_size, metavar="N",
+                        help="files per actor call, committed to the corpus together (default %(default)s)")
     p.set_defaults(func=_cmd_tag)
 
 
@@ -285,7 +313,7 @@ def quiet_third_party(verbose: int) -> None:
     for name, value in (("GLOG_minloglevel", "2"), ("TF_CPP_MIN_LOG_LEVEL", "3"), ("ABSL_MIN_LOG_LEVEL", "2"),
                         ("TRANSFORMERS_VERBOSITY", "error"), ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"),
                         ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TOKENIZERS_PARALLELISM", "false"),
-                        ("ORT_LOGGING_LEVEL", "3")):
+                        ("ORT_LOGGING_LEVEL", "3"), ("RAY_BACKEND_LOG_LEVEL", "fatal")):
         os.environ.setdefault(name, value)
     if verbose == 0:
         import logging
@@ -295,7 +323,7 @@ def quiet_third_party(verbose: int) -> None:
         for noisy in ("absl", "sentence_transformers", "transformers", "huggingface_hub", "streamlit", "faiss"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|sentence_transformers)")
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|sentence_transformers|ray)")
 
 
 # A read-only or full disk, an I/O error: the output cannot be written, whatever the input.
