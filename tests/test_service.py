@@ -167,3 +167,16 @@ def test_serve_with_two_workers_answers_from_both_and_stops_them(client, runtime
     for pid in pids:  # the workers ended with the server, none left behind
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(client, capsys):
+    import socket
+
+    from gifemo.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["serve", "--db", str(client.db), "--port", str(port), "--workers", "2"]) == 1
+    assert f"port {port} is in use" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -75,8 +76,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     runtime = args.runtime
     print(f"gifemo serve: loading the models, then http://127.0.0.1:{args.port}/suggest?q=... (Ctrl-C stops)",
           file=sys.stderr)
-    serve(ServiceOptions(db=Path(args.db), port=args.port, text_model=args.text_model, actions=args.actions,
-                         workers=args.workers), runtime)
+    try:
+        serve(ServiceOptions(db=Path(args.db), port=args.port, text_model=args.text_model, actions=args.actions,
+                             workers=args.workers), runtime)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"gifemo serve: error: port {args.port} is in use (choose another with --port)", file=sys.stderr)
+        return 1
     return 0
 
 
