@@ -87,8 +87,7 @@ def _add_models(sub, common) -> None:
 def _tag_options(args: argparse.Namespace):
     from .tagger import TagOptions
 
-    limits = DecodeLimits(max_bytes=args.max_bytes, max_canvas_pixels=args.max_canvas_pixels,
-                          max_frames=args.max_frames, max_total_pixels=args.max_total_pixels)
+    limits = _limits(args)
     run = {name: "off" for name in STREAM_NAMES if getattr(args, f"no_{name}")}
     run.setdefault("action", args.actions)
     return TagOptions(num_frames=args.frames, limits=limits, stream_options={"action": ActionOptions(flow=args.flow)},
@@ -105,6 +104,15 @@ def _add_tag_options(p: argparse.ArgumentParser, actions_default: str = "fallbac
     for entry in STREAMS:
         p.add_argument(f"--no-{entry.name}", action="store_true", help=f"do not run the {entry.name} stream ({entry.help})")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes (each loads the models once)")
+    _add_limit_options(p)
+
+
+def _limits(args: argparse.Namespace) -> DecodeLimits:
+    return DecodeLimits(max_bytes=args.max_bytes, max_canvas_pixels=args.max_canvas_pixels,
+                        max_frames=args.max_frames, max_total_pixels=args.max_total_pixels)
+
+
+def _add_limit_options(p: argparse.ArgumentParser) -> None:
     limits = p.add_argument_group("decoding limits (a file over any of them is reported and skipped)")
     defaults = DecodeLimits()
     limits.add_argument("--max-bytes", type=int, default=defaults.max_bytes, help="file size (default %(default)s)")
@@ -241,18 +249,26 @@ def _add_show(sub, common) -> None:
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
-    from .annotate import annotate_gif
+    import json
 
-    print(annotate_gif(args.src, args.dst, max_frames=args.frames, runtime=args.runtime))
+    from .annotate import annotate
+
+    annotated = annotate(args.src, args.dst, max_frames=args.frames, runtime=args.runtime, limits=_limits(args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(annotated.to_dict(args.src), indent=1) + "\n")
+    print(annotated.path)
     return 0
 
 
 def _add_annotate(sub, common) -> None:
-    p = sub.add_parser("annotate", parents=[common], help="write the GIF with faces boxed and labelled")
-    p.add_argument("src", metavar="IN")
-    p.add_argument("dst", metavar="OUT")
+    p = sub.add_parser("annotate", parents=[common],
+                       help="write the GIF or video with faces boxed and labelled (OUT: .gif, or .mp4 with the audio)")
+    p.add_argument("src", metavar="IN", help="a GIF or a video (mp4, webm, mov...)")
+    p.add_argument("dst", metavar="OUT", help="OUT.gif, or OUT.mp4: every frame at its time, the audio kept")
     p.add_argument("--frames", type=int, default=300,
-                   help="frames written: every frame up to this many, else this many evenly in time (default 300)")
+                   help="GIF output: every frame up to this many, else this many evenly in time (default 300)")
+    p.add_argument("--json", metavar="SUMMARY.json", help="also write the faces of each emotion, second by second")
+    _add_limit_options(p)
     p.set_defaults(func=_cmd_annotate)
 
 
