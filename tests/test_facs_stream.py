@@ -130,7 +130,7 @@ def test_onnx_runtime_gives_the_torch_scores_and_exports_once(tmp_path):
     with FaceStream(FaceOptions(onnx_runtime=False), runtime) as plain:
         expected = plain.analyze(clip)
     with FaceStream(FaceOptions(onnx_runtime=True), runtime) as fast:
-        (graph,) = (tmp_path / "models" / "derived").glob("face-expression-*.onnx")
+        (graph,) = (tmp_path / "models" / "built").glob("face-expression-*.onnx")
         exported = graph.stat().st_mtime_ns
         found = fast.analyze(clip)
     assert found.emotion == expected.emotion and found.details["frames_with_face"] >= 3

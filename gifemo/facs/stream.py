@@ -64,8 +64,7 @@ class FaceStream:
             from . import expression_onnx
 
             if expression_onnx.available():
-                self.cnn = expression_onnx.OnnxEnsemble(self.cnn, weights, self.runtime.models_cache(),
-                                                        self.runtime.torch_threads())
+                self.cnn = expression_onnx.OnnxEnsemble(self.cnn, weights, self.runtime, self.runtime.torch_threads())
         self.combination = Combination.load(combine or models.resolve("face-combine", self.runtime))
         self._landmarkers: dict[bool, FaceLandmarker] = {}
 
