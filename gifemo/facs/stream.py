@@ -25,7 +25,7 @@ from .align import FER_SIZE, align_face, to_grey
 from .aus import action_units
 from .combine import Combination
 from .expression import predict_proba
-from .landmarks import FaceLandmarker
+from .landmarks import DetectedFace, FaceLandmarker
 from .rules import rule_scores
 from .weights import load_expression
 
@@ -48,6 +48,16 @@ class FaceObservation:
 def _rounded(d: dict[str, float]) -> dict[str, float]:
     """For AU intensities only: scores keep full precision so that they still sum to 1."""
     return {k: round(float(v), 4) for k, v in d.items()}
+
+
+@dataclass
+class DetectedCrop:
+    """One detected face before scoring: where it is and the FER-framed crop the CNN reads."""
+    frame: int
+    time: float
+    face: DetectedFace
+    crop: np.ndarray                 # 48x48 uint8 grey
+    aus: dict[str, float]
 
 
 class FaceStream:
@@ -99,27 +109,36 @@ class FaceStream:
         return [scores_dict(p) for p in probs]
 
     # ------------------------------------------------------------ frames
-    def analyze_frames(self, frames: Sequence[np.ndarray], times: Sequence[float],
-                       video: bool = True) -> list[list[FaceObservation]]:
-        """Faces of each frame (HxWx3 uint8 RGB). `video=True` tracks faces between consecutive frames of
-        one clip; pass False for unrelated still images."""
+    def detect_faces(self, frames: Sequence[np.ndarray], times: Sequence[float],
+                     video: bool = True) -> list[DetectedCrop]:
+        """Every face of the frames (HxWx3 uint8 RGB), aligned and with its AUs: what the CNN reads.
+        `video=True` tracks faces between consecutive frames of one clip; pass False for unrelated still images."""
         landmarker = self.landmarker(video)
         if video:
             landmarker.new_clip()
-        detected, crops, rules, aus_list = [], [], [], []
+        found = []
         for i, (frame, t) in enumerate(zip(frames, times)):
             for face in landmarker.detect(frame, int(round(t * 1000))):
-                aus = action_units(face.blendshapes)
-                detected.append((i, t, face))
-                crops.append(align_face(frame, face))
-                aus_list.append(aus)
-                rules.append(scores_vector(rule_scores(aus)))
-        probs = self.combine(self.cnn_probs(crops), np.stack(rules) if rules else None)
-        result: list[list[FaceObservation]] = [[] for _ in frames]
-        for (i, t, face), p, aus in zip(detected, probs, aus_list):
+                found.append(DetectedCrop(i, float(t), face, align_face(frame, face), action_units(face.blendshapes)))
+        return found
+
+    def observe(self, found: Sequence[DetectedCrop], frame_count: int,
+                cnn_probs: Optional[np.ndarray] = None) -> list[list[FaceObservation]]:
+        """The per-frame observations of detected faces, scored by this stream's CNN (or by `cnn_probs`
+        from another one) combined with the EMFACS rules."""
+        if cnn_probs is None:
+            cnn_probs = self.cnn_probs([f.crop for f in found])
+        rules = np.stack([scores_vector(rule_scores(f.aus)) for f in found]) if found else None
+        result: list[list[FaceObservation]] = [[] for _ in range(frame_count)]
+        for f, p in zip(found, self.combine(cnn_probs, rules)):
             scores = scores_dict(p)
-            result[i].append(FaceObservation(i, float(t), face.box, scores, top_emotion(scores), aus))
+            result[f.frame].append(FaceObservation(f.frame, f.time, f.face.box, scores, top_emotion(scores), f.aus))
         return result
+
+    def analyze_frames(self, frames: Sequence[np.ndarray], times: Sequence[float],
+                       video: bool = True) -> list[list[FaceObservation]]:
+        """Faces of each frame (HxWx3 uint8 RGB), scored; see detect_faces for `video`."""
+        return self.observe(self.detect_faces(frames, times, video), len(frames))
 
     def analyze(self, clip: Clip) -> Evidence:
         return pool(self.analyze_frames(clip.frames, clip.times), clip.times)
