@@ -15,7 +15,7 @@ $(BIN)/gifemo: setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# The constraints file pins torch==2.13.0 (CPU build) so that pip never pulls a CUDA torch.
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,ray]'
 	# rapidocr-onnxruntime requires opencv-python, whose cv2 files overwrite opencv-contrib-python's (the
 	# action stream needs contrib's optflow): keep one OpenCV, the contrib build.
 	$(BIN)/pip uninstall --quiet -y opencv-python

@@ -1,4 +1,5 @@
-"""gifemo in the browser: suggest GIFs for a message, tag GIFs, browse a tagged corpus, read an evaluation.
+"""gifemo in the browser: suggest GIFs for a message or for your face (camera), tag GIFs, browse a tagged
+corpus, read an evaluation.
 
 Started by `gifemo app [--db CORPUS.db] [--report REPORT.json]`, which passes those as GIFEMO_DB and
 GIFEMO_REPORT; both can also be changed in the sidebar. Without a corpus named, the app opens the one last
@@ -6,22 +7,25 @@ used (after `make demo`, the demo's). Every read and write of the corpus goes th
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from gifemo.config import MAX_UPLOAD_MB, TEXT_MODELS, Runtime
+from gifemo.config import DEFAULT_TEXT_MODEL, MAX_UPLOAD_MB, TEXT_MODELS, Runtime
 from gifemo.streams import SOURCES
 from gifemo.emotions import EMOJI, EMOTIONS
 from gifemo.models import MissingModelError
 
 BADGE_COLORS = {"anger": "red", "disgust": "green", "fear": "violet", "happiness": "orange",
                 "sadness": "blue", "surprise": "yellow", "neutral": "gray"}
-PAGES = ("Suggest", "Tag", "Browse", "Evaluation")
+PAGES = ("Suggest", "Camera", "Tag", "Browse", "Evaluation")
 GRID_COLUMNS = 4
 # The app is an edge: its settings come from the environment `gifemo app` (or the user) set.
 RUNTIME = Runtime.from_env()
@@ -35,11 +39,35 @@ def load_recommender(db: str, text_model: str):
     return Recommender(db, RUNTIME, text_model=text_model)
 
 
+@st.cache_resource(show_spinner="Loading the face models...")
+def load_face_stream():
+    """The face stream, and a lock: one MediaPipe graph serves every session, one photo at a time. One torch
+    thread unless told otherwise: for the few faces of one photo a second thread only waits on a busy CPU
+    (bench/bench_camera.py)."""
+    from gifemo.facs import FaceStream
+
+    stream = FaceStream(runtime=replace(RUNTIME, threads=RUNTIME.threads or 1))
+    stream.landmarker(video=False)  # built now, under the spinner, not on the first photo
+    return stream, threading.Lock()
+
+
 @st.cache_resource(show_spinner="Loading the face and action models...")
 def load_tagger():
     from gifemo.tagger import Tagger
 
     return Tagger(runtime=RUNTIME)
+
+
+def current_recommender(db: str, text_model: str):
+    """The recommender, up to date with the corpus; None after saying which model file is missing."""
+    try:
+        recommender = load_recommender(db, text_model)
+    except MissingModelError as exc:
+        st.error(str(exc))
+        return None
+    if recommender.index.corpus_changed_at != corpus_changed_at(db):
+        recommender.refresh()
+    return recommender
 
 
 def corpus_changed_at(db: str) -> float:
@@ -101,17 +129,18 @@ def page_suggest(db: str) -> None:
         return
     from gifemo.recommender.ranking import Filters
 
-    try:
-        recommender = load_recommender(db, text_model)
-    except MissingModelError as exc:
-        st.error(str(exc))
+    recommender = current_recommender(db, text_model)
+    if recommender is None:
         return
-    if recommender.index.corpus_changed_at != corpus_changed_at(db):
-        recommender.refresh()
     results = recommender.suggest(message, k=k, filters=Filters(emotions, min_confidence, sources))
     scores = results.reading
     st.write("Message reads as: " + ", ".join(f"{EMOJI[e]} {e} {scores[e]:.2f}"
                                               for e in sorted(scores, key=lambda e: -scores[e])[:3]))
+    show_suggestions(results, recommender, message)
+
+
+def show_suggestions(results, recommender, message: str | None = None) -> None:
+    """The suggested GIFs in a grid, each with its emotion, why and a copy button; 👍/👎 votes for a message."""
     if results.note:
         st.info(results.note)
     for row_start in range(0, len(results), GRID_COLUMNS):
@@ -121,10 +150,79 @@ def page_suggest(db: str) -> None:
                 emotion_badge(result.emotion)
                 st.caption(result.why)
                 st.code(result.path, language=None)  # Streamlit's code block has a copy button
+                if message is None:
+                    continue
                 vote = st.feedback("thumbs", key=f"vote-{result.sha256}-{message}")
                 if vote is not None and st.session_state.get(f"voted-{result.sha256}-{message}") != vote:
                     st.session_state[f"voted-{result.sha256}-{message}"] = vote
                     recommender.vote(result.sha256, message, 1 if vote == 1 else -1)
+
+
+def page_camera(db: str) -> None:
+    st.header("Your face: emotion and GIFs")
+    st.caption("Take a photo: every face gets its emotion. The photo stays in this browser session; nothing is "
+               "stored unless you download it.")
+    photo = st.camera_input("Take a photo")
+    if photo is None:
+        return
+    reading = photo_reading(photo.file_id, photo.getvalue())
+    if isinstance(reading, str):
+        st.error(reading)
+        return
+    st.image(reading.picture, caption="your photo, read", width=min(reading.picture.width, 800))
+    found = f"{len(reading.faces)} face{'s' if len(reading.faces) != 1 else ''}"
+    st.caption(f"{found} read in {reading.seconds:.2f} s")
+    png = io.BytesIO()
+    reading.picture.save(png, format="PNG")
+    st.download_button("Download the annotated photo", png.getvalue(), file_name="gifemo-faces.png", mime="image/png")
+    if not reading.faces:
+        st.info("No face found: face the camera, in good light, closer.")
+        return
+    for number, face in enumerate(reading.faces, 1):
+        thumbnail, verdict, bars = st.columns([1, 2, 3], vertical_alignment="center")
+        thumbnail.image(reading.crop(face), caption=f"face {number}")
+        verdict.subheader(f"{EMOJI[face.emotion]} {face.emotion}")
+        verdict.caption(f"face {number}: {face.scores[face.emotion]:.0%} sure")
+        if verdict.button("Suggest GIFs for this face", key=f"suggest-face-{number}"):
+            st.session_state["camera-face"] = (photo.file_id, number)
+        bars.bar_chart(pd.DataFrame({"score": [face.scores[e] for e in EMOTIONS]}, index=list(EMOTIONS)),
+                       horizontal=True, height=220, x_label="score", y_label="")
+    chosen = st.session_state.get("camera-face")
+    if chosen and chosen[0] == photo.file_id and chosen[1] <= len(reading.faces):
+        face = reading.faces[chosen[1] - 1]
+        st.subheader(f"GIFs for face {chosen[1]}: {EMOJI[face.emotion]} {face.emotion}")
+        suggest_for_face(db, face)
+
+
+def photo_reading(file_id: str, data: bytes):
+    """The photo's faces (or why it cannot be read), kept in this session only, so that a click on the page
+    does not read the same photo again; a new photo replaces it."""
+    from gifemo.camera import read_photo
+    from gifemo.media import MediaError
+
+    kept = st.session_state.get("camera-reading")
+    if kept and kept[0] == file_id:
+        return kept[1]
+    try:
+        face_stream, lock = load_face_stream()
+        with lock:
+            reading = read_photo(data, face_stream)
+    except (MediaError, MissingModelError) as exc:
+        reading = str(exc)
+    st.session_state["camera-reading"] = (file_id, reading)
+    return reading
+
+
+def suggest_for_face(db: str, face) -> None:
+    """GIFs of the face's emotion, ranked by how well their emotions match the face's scores."""
+    if not need_corpus(db):
+        return
+    from gifemo.recommender.ranking import Filters
+
+    recommender = current_recommender(db, DEFAULT_TEXT_MODEL)
+    if recommender is None:
+        return
+    show_suggestions(recommender.suggest_for_face(face.scores, k=8, filters=Filters([face.emotion])), recommender)
 
 
 def page_tag(db: str) -> None:
@@ -318,6 +416,8 @@ def main() -> None:
         remember_corpus(db, RUNTIME)
     if page == "Suggest":
         page_suggest(db)
+    elif page == "Camera":
+        page_camera(db)
     elif page == "Tag":
         page_tag(db)
     elif page == "Browse":

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 from . import __version__, models
 from .action import cli as action_cli
-from .config import DEFAULT_FLOW, FLOW_METHODS, ActionOptions, DecodeLimits, Runtime
+from .config import DEFAULT_FLOW, FLOW_METHODS, ActionOptions, DecodeLimits, RayOptions, Runtime
 from .corpus import StorageError
 from .media import MediaError
 from .names import one_line
@@ -87,8 +87,7 @@ def _add_models(sub, common) -> None:
 def _tag_options(args: argparse.Namespace):
     from .tagger import TagOptions
 
-    limits = DecodeLimits(max_bytes=args.max_bytes, max_canvas_pixels=args.max_canvas_pixels,
-                          max_frames=args.max_frames, max_total_pixels=args.max_total_pixels)
+    limits = _limits(args)
     run = {name: "off" for name in STREAM_NAMES if getattr(args, f"no_{name}")}
     run.setdefault("action", args.actions)
     return TagOptions(num_frames=args.frames, limits=limits, stream_options={"action": ActionOptions(flow=args.flow)},
@@ -105,6 +104,15 @@ def _add_tag_options(p: argparse.ArgumentParser, actions_default: str = "fallbac
     for entry in STREAMS:
         p.add_argument(f"--no-{entry.name}", action="store_true", help=f"do not run the {entry.name} stream ({entry.help})")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes (each loads the models once)")
+    _add_limit_options(p)
+
+
+def _limits(args: argparse.Namespace) -> DecodeLimits:
+    return DecodeLimits(max_bytes=args.max_bytes, max_canvas_pixels=args.max_canvas_pixels,
+                        max_frames=args.max_frames, max_total_pixels=args.max_total_pixels)
+
+
+def _add_limit_options(p: argparse.ArgumentParser) -> None:
     limits = p.add_argument_group("decoding limits (a file over any of them is reported and skipped)")
     defaults = DecodeLimits()
     limits.add_argument("--max-bytes", type=int, default=defaults.max_bytes, help="file size (default %(default)s)")
@@ -120,11 +128,25 @@ def _cmd_tag(args: argparse.Namespace) -> int:
 
     summary = tag_paths(args.paths, args.db, jsonl=args.jsonl, workers=args.workers, options=_tag_options(args),
                         runtime=args.runtime, progress=not args.quiet, retry_errors=args.retry_errors,
-                        adopt_db=args.adopt_db)
+                        adopt_db=args.adopt_db, engine=_engine(args))
     if not summary.files:
         raise FileNotFoundError(f"{', '.join(args.paths)}: no GIFs or videos found")
     print(summary.text())
     return EXIT_FILES_FAILED if summary.failed else 0
+
+
+def _engine(args: argparse.Namespace):
+    """None for this machine's worker pool; the Ray engine (imported only here) for --engine ray."""
+    if args.engine == "local":
+        return None
+    if args.workers != 1:
+        raise ValueError("--workers sets this machine's processes; with --engine ray, --actors sets the pool")
+    try:
+        from .ray_engine import RayEngine
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"--engine ray needs Ray Data ({exc.name} is missing): pip install 'gifemo[ray]'") from None
+    return RayEngine(RayOptions(address=args.address, actors=args.actors, cpus_per_actor=args.cpus_per_actor,
+                                batch_size=args.batch_size))
 
 
 def _add_tag(sub, common) -> None:
@@ -137,6 +159,20 @@ def _add_tag(sub, common) -> None:
                    help="accept an existing SQLite file that gifemo did not make as the corpus (adds its tables)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_tag_options(p)
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="where files are tagged: this machine's --workers (default), or a Ray cluster "
+                        "(pip install 'gifemo[ray]'; see the README, Scaling out)")
+    on_ray = p.add_argument_group("Ray engine (--engine ray)")
+    defaults = RayOptions()
+    on_ray.add_argument("--address", metavar="ADDR",
+                        help="the running cluster to join (HEAD:6379, or auto on one of its nodes); default: a Ray instance "
+                             "started on this machine for the run")
+    on_ray.add_argument("--actors", type=int, metavar="N",
+                        help="tagging actors, each loading the models once (default: as many as the CPUs hold)")
+    on_ray.add_argument("--cpus-per-actor", type=float, default=defaults.cpus_per_actor, metavar="N",
+                        help="CPUs each actor reserves and uses (default %(default)s)")
+    on_ray.add_argument("--batch-size", type=int, default=defaults.batch_size, metavar="N",
+                        help="files per actor call, committed to the corpus together (default %(default)s)")
     p.set_defaults(func=_cmd_tag)
 
 
@@ -219,18 +255,26 @@ def _add_show(sub, common) -> None:
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
-    from .annotate import annotate_gif
+    import json
 
-    print(annotate_gif(args.src, args.dst, max_frames=args.frames, runtime=args.runtime))
+    from .annotate import annotate
+
+    annotated = annotate(args.src, args.dst, max_frames=args.frames, runtime=args.runtime, limits=_limits(args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(annotated.to_dict(args.src), indent=1) + "\n")
+    print(annotated.path)
     return 0
 
 
 def _add_annotate(sub, common) -> None:
-    p = sub.add_parser("annotate", parents=[common], help="write the GIF with faces boxed and labelled")
-    p.add_argument("src", metavar="IN")
-    p.add_argument("dst", metavar="OUT")
+    p = sub.add_parser("annotate", parents=[common],
+                       help="write the GIF or video with faces boxed and labelled (OUT: .gif, or .mp4 with the audio)")
+    p.add_argument("src", metavar="IN", help="a GIF or a video (mp4, webm, mov...)")
+    p.add_argument("dst", metavar="OUT", help="OUT.gif, or OUT.mp4: every frame at its time, the audio kept")
     p.add_argument("--frames", type=int, default=300,
-                   help="frames written: every frame up to this many, else this many evenly in time (default 300)")
+                   help="GIF output: every frame up to this many, else this many evenly in time (default 300)")
+    p.add_argument("--json", metavar="SUMMARY.json", help="also write the faces of each emotion, second by second")
+    _add_limit_options(p)
     p.set_defaults(func=_cmd_annotate)
 
 
@@ -291,7 +335,7 @@ def quiet_third_party(verbose: int) -> None:
     for name, value in (("GLOG_minloglevel", "2"), ("TF_CPP_MIN_LOG_LEVEL", "3"), ("ABSL_MIN_LOG_LEVEL", "2"),
                         ("TRANSFORMERS_VERBOSITY", "error"), ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"),
                         ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TOKENIZERS_PARALLELISM", "false"),
-                        ("ORT_LOGGING_LEVEL", "3")):
+                        ("ORT_LOGGING_LEVEL", "3"), ("RAY_BACKEND_LOG_LEVEL", "fatal")):
         os.environ.setdefault(name, value)
     if verbose == 0:
         import logging
@@ -301,7 +345,7 @@ def quiet_third_party(verbose: int) -> None:
         for noisy in ("absl", "sentence_transformers", "transformers", "huggingface_hub", "streamlit", "faiss"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|sentence_transformers)")
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|sentence_transformers|ray)")
 
 
 # A read-only or full disk, an I/O error: the output cannot be written, whatever the input.

@@ -162,3 +162,14 @@ class DrawnOptions:
     min_drawn_probability: float = 0.5
     landmarks: bool = True                 # look for a MediaPipe face mesh inside drawn objects and scenes
     min_detection_confidence: float = 0.3
+
+
+@dataclass
+class RayOptions:
+    """How `gifemo tag --engine ray` uses a Ray cluster (gifemo.ray_engine)."""
+    address: Optional[str] = None    # a running cluster ("HEAD:6379", or "auto" on one of its nodes); None: a local one
+    actors: Optional[int] = None     # actors in the pool; None: as many as the cluster's CPUs hold, grown on demand
+    cpus_per_actor: float = 1.0      # CPUs each actor reserves; its torch threads too
+    batch_size: int = 4              # files per actor call: the records come back, and are committed, this many at once
+    # A batch whose actor died (node lost, out of memory) is retried this often; then its files are failure records.
+    retries: int = 2

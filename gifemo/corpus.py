@@ -1,10 +1,10 @@
 """The tagged corpus: one SQLite row per file content (sha256), written as soon as each file is done.
 
-SQLite in WAL mode with one commit per record means a killed run loses nothing already tagged, and
-a rerun skips what is there (same content, same model version). A corpus carries the project's
-`application_id`, so another program's database is never silently changed; readers open it
-read-only, so a corpus on a read-only disk can be searched. Every storage failure is a one-line
-`StorageError`.
+SQLite in WAL mode with one commit per record (per batch, as batches come back from a cluster) means a
+killed run loses nothing already committed, and a rerun skips what is there (same content, same model
+version). A corpus carries the project's `application_id`, so another program's database is never
+silently changed; readers open it read-only, so a corpus on a read-only disk can be searched. Every
+storage failure is a one-line `StorageError`.
 """
 from __future__ import annotations
 
@@ -177,15 +177,17 @@ class Corpus:
         self.close()
 
     def put(self, record: GifRecord) -> None:
-        row = record.to_dict()
-        for key in JSON_FIELDS:
-            row[key] = json.dumps(row[key])  # ASCII: names that are not UTF-8 come out as \\u escapes
-        row["path"], row["path_raw"] = readable(record.path), raw_name(record.path)
-        row["error"] = None if record.error is None else readable(record.error)
-        columns = ", ".join(row)
-        marks = ", ".join(f":{k}" for k in row)
-        with self._guard("write the corpus"), self.conn:  # one transaction per record: durable when it returns
-            self.conn.execute(f"INSERT OR REPLACE INTO gifs ({columns}) VALUES ({marks})", row)
+        self.put_many([record])
+
+    def put_many(self, records: list[GifRecord]) -> None:
+        """Writes the records in one transaction: all of them are durable when it returns, or none."""
+        rows = [_row(record) for record in records]
+        if not rows:
+            return
+        columns = ", ".join(rows[0])
+        marks = ", ".join(f":{k}" for k in rows[0])
+        with self._guard("write the corpus"), self.conn:
+            self.conn.executemany(f"INSERT OR REPLACE INTO gifs ({columns}) VALUES ({marks})", rows)
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('changed_at', ?)", (repr(time.time()),))
 
     def _one(self, query: str, *args):
@@ -298,6 +300,15 @@ class JsonlWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _row(record: GifRecord) -> dict:
+    row = record.to_dict()
+    for key in JSON_FIELDS:
+        row[key] = json.dumps(row[key])  # ASCII: names that are not UTF-8 come out as \\u escapes
+    row["path"], row["path_raw"] = readable(record.path), raw_name(record.path)
+    row["error"] = None if record.error is None else readable(record.error)
+    return row
 
 
 def _record(row: sqlite3.Row) -> GifRecord:

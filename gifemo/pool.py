@@ -8,6 +8,7 @@ reported lost, a fresh worker takes the dead one's place, and the run goes on.
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import signal
 import time
 from collections import deque
@@ -54,10 +55,16 @@ def _serve(conn: Connection, factory: Callable) -> None:
 
 def _send_error(conn: Connection, exc: Exception) -> None:
     """Hand an exception to the main process, which stops the run with it."""
+    conn.send(("error", sendable(exc)))
+
+
+def sendable(exc: Exception) -> Exception:
+    """`exc` if it can be pickled to another process, else an exception whose text still says what went wrong."""
     try:
-        conn.send(("error", exc))
-    except Exception:  # not picklable: its text still says what went wrong
-        conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+        pickle.dumps(exc)
+        return exc
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 @dataclass

@@ -14,7 +14,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, Protocol
 
 from .corpus import Corpus, GifRecord, JsonlWriter
 from .cache_key import tag_version
@@ -163,6 +163,14 @@ class FileWorker:
         self.tagger.close()
 
 
+class Engine(Protocol):
+    """Where the files still to tag are tagged, when not in this machine's worker pool."""
+
+    def batches(self, todo: list[tuple[str, str]], options: TagOptions, runtime: Runtime, worker: Callable,
+                version: str) -> Iterator[list[GifRecord]]:
+        """One record per (path, sha256) of `todo`, in batches as they are done, in any order."""
+
+
 # A worker stuck in native code (the decoding budget bounds everything in Python) is stopped after this.
 WORKER_TIMEOUT_S = 900.0
 
@@ -170,10 +178,12 @@ WORKER_TIMEOUT_S = 900.0
 def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: Optional[os.PathLike | str] = None,
               workers: int = 1, options: Optional[TagOptions] = None, runtime: Optional[Runtime] = None,
               progress: bool = True, retry_errors: bool = False, worker: Callable = FileWorker,
-              adopt_db: bool = False) -> TagSummary:
+              adopt_db: bool = False, engine: Optional[Engine] = None) -> TagSummary:
     """Tag every entry of `paths` (folders walked) into the corpus `db`: one record per entry, tagged or failed.
 
-    `worker(options, runtime)` builds what each pool worker runs (with workers > 1).
+    `worker(options, runtime)` builds what each pool worker runs (with workers > 1, or on an `engine`).
+    `engine`: runs the files to tag elsewhere (e.g. gifemo.ray_engine on a cluster) instead of `workers` here;
+    this process still walks, hashes, skips and is the only writer of the corpus.
     `adopt_db`: accept a SQLite file gifemo did not make as the corpus.
     Raises StorageError when the corpus or the JSONL cannot be written.
     """
@@ -186,10 +196,11 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
     summary = TagSummary(files=len(walk.entries), ignored=len(walk.ignored))
     version = model_version(options, runtime)
     with Corpus(db, adopt=adopt_db) as corpus, JsonlWriter(jsonl) as out:
-        def keep(record: GifRecord, path: str) -> None:
-            corpus.put(record)
-            summary.add(record)
-            out.write(record, path)
+        def keep(records: list[GifRecord]) -> None:
+            corpus.put_many(records)  # one transaction: a killed run loses at most the batch being written
+            for record in records:
+                summary.add(record)
+                out.write(record, record.path)
 
         todo: list[tuple[str, str]] = []
         for entry in tqdm(walk.entries, desc="hashing", unit="file", disable=not progress or len(walk.entries) < 200):
@@ -199,7 +210,7 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                     raise MediaError(path, entry.problem)
                 sha = content_sha256(path, options.limits)
             except MediaError as exc:
-                keep(GifRecord(sha256=_unreadable_key(path), path=path, model_version=version, error=str(exc)), path)
+                keep([GifRecord(sha256=_unreadable_key(path), path=path, model_version=version, error=str(exc))])
                 continue
             existing = corpus.get(sha) if corpus.is_current(sha, version) else None
             if existing is not None and not (retry_errors and existing.error):
@@ -209,12 +220,16 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
             else:
                 todo.append((path, sha))
         bar = tqdm(total=len(todo), desc="tagging", unit="gif", disable=not progress or not todo)
-        for record in _run(todo, workers, options, runtime, worker, version):
-            keep(record, record.path)
-            summary.tagged += 0 if record.error else 1
-            bar.update(1)
-            if record.error:
-                bar.write(f"failed: {readable(record.error)}", file=sys.stderr)
+        batches = (engine.batches(todo, options, runtime, worker, version) if engine and todo
+                   else ([record] for record in _run(todo, workers, options, runtime, worker, version)))
+        for batch in batches:
+            keep(batch)
+            for record in batch:
+                summary.tagged += 0 if record.error else 1
+                if record.error:
+                    bar.write(f"failed: {readable(record.error)}", file=sys.stderr)
+            bar.set_postfix(failed=summary.failed, refresh=False)
+            bar.update(len(batch))
         bar.close()
     summary.seconds = time.time() - started
     return summary
@@ -238,8 +253,10 @@ def _run(todo: list[tuple[str, str]], workers: int, options: TagOptions, runtime
     shared = replace(runtime, threads=max(1, (os.cpu_count() or 1) // workers))
     pool = WorkerPool(workers, functools.partial(worker, options, shared), timeout=WORKER_TIMEOUT_S)
     for outcome in pool.run(todo):
-        if outcome.lost is None:
-            yield outcome.result
-        else:
-            path, sha = outcome.item
-            yield GifRecord(sha256=sha, path=path, model_version=version, error=f"{readable(path)}: {outcome.lost}")
+        yield outcome.result if outcome.lost is None else lost_record(outcome.item, version, outcome.lost)
+
+
+def lost_record(item: tuple[str, str], version: str, why: str) -> GifRecord:
+    """The failure record of a (path, sha256) whose worker died or hung on it (a crash, out of memory)."""
+    path, sha = item
+    return GifRecord(sha256=sha, path=path, model_version=version, error=f"{readable(path)}: {why}")

@@ -10,6 +10,7 @@ from gifemo.config import Runtime
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # test helpers such as gifmaker
+pytest_plugins = ["app_browser"]  # the real-browser tests' `server` fixture
 
 
 @pytest.fixture(scope="session")

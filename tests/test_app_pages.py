@@ -8,6 +8,7 @@ import torch
 
 from app_corpus import build_app_corpus
 from gifemo.corpus import Corpus
+from gifemo.emotions import EMOJI
 from gifemo.recommender.uploads import uploads_dir
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
@@ -202,3 +203,51 @@ def test_tag_page_does_not_tag_the_same_upload_again_on_a_rerun(app, corpus, gif
     app.run()   # any click reruns the page: the upload comes again; it is in the corpus by then
     assert not app.exception, app.exception
     assert len(calls) == 1 and len(badges(app)) == 1
+
+
+def jpeg(pixels) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_camera_page_reads_every_face_and_suggests_gifs_for_one_without_storing_anything(app, corpus, gifs_dev,
+                                                                                          tmp_path, monkeypatch):
+    from face_media import face_photo
+
+    db = own_corpus(corpus, tmp_path, monkeypatch)
+    before = db.read_bytes()
+    open_page(app, "Camera")
+    assert not app.get("image")          # no photo yet, nothing shown
+    app.camera_input[0].set_value(("photo.jpg", jpeg(face_photo(gifs_dev)), "image/jpeg")).run()
+    assert not app.exception, app.exception
+    verdicts = [s.value for s in app.subheader]
+    # the laughing face on the left, the sad one on the right: each boxed, read, given its bars
+    assert verdicts == [f"{EMOJI['happiness']} happiness", f"{EMOJI['sadness']} sadness"], verdicts
+    assert len(app.get("arrow_bar_chart") or app.get("vega_lite_chart")) == 2
+    assert [c.value for c in app.caption if c.value.startswith("2 faces read in ")]
+    assert [b.label for b in app.button] == ["Suggest GIFs for this face"] * 2
+    app.button[0].click().run()          # the laughing face
+    assert not app.exception, app.exception
+    assert app.subheader[-1].value == f"GIFs for face 1: {EMOJI['happiness']} happiness"
+    with Corpus(db, readonly=True) as c:
+        happy = c.counts()["emotion"].get("happiness", 0)
+    whys = [c.value for c in app.caption if "your face reads happy" in c.value]
+    assert 1 <= len(whys) <= min(happy, 8) and len(badges(app)) == len(whys)
+    assert all("happiness" in badge for badge in badges(app))
+    assert len([url for url in gif_urls(app) if url.endswith(".gif")]) == len(whys)
+    # nothing was stored: the corpus is byte for byte the same, no upload folder, no picture anywhere
+    assert db.read_bytes() == before and not uploads_dir(db).exists()
+    assert not [p for p in tmp_path.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".gif")]
+
+
+def test_camera_page_says_what_is_wrong_with_a_bad_photo(app):
+    open_page(app, "Camera")
+    app.camera_input[0].set_value(("photo.jpg", b"\xff\xd8\xff\xe0 not really a JPEG", "image/jpeg")).run()
+    assert not app.exception, app.exception
+    assert app.error[0].value.startswith("camera photo: not a readable picture")
+    assert not app.subheader

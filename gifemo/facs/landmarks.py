@@ -1,9 +1,6 @@
 """MediaPipe Face Landmarker (Tasks API): faces, 478 landmarks and 52 blendshapes per face."""
 from __future__ import annotations
 
-import os
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Optional
 
@@ -11,6 +8,7 @@ import numpy as np
 
 from .. import models
 from ..config import Runtime
+from ..native_stderr import native_stderr_silenced
 
 # Indexes into the 478-point mesh used for alignment (the subject's right eye is on the image left).
 RIGHT_EYE = (33, 133, 159, 145)   # outer corner, inner corner, upper lid, lower lid
@@ -34,24 +32,6 @@ class DetectedFace:
         return self.landmarks[list(RIGHT_EYE), :2].mean(0), self.landmarks[list(LEFT_EYE), :2].mean(0)
 
 
-@contextmanager
-def _native_logs_silenced(quiet: bool):
-    """MediaPipe's C++ side (absl, TFLite) logs straight to file descriptor 2 and takes no setting for it; it
-    speaks while the graph starts and runs its first frame, so with `quiet` fd 2 points at /dev/null then."""
-    if not quiet:
-        yield
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 class FaceLandmarker:
     """One MediaPipe landmarker. In video mode, frames of all clips share one increasing clock."""
 
@@ -70,7 +50,7 @@ class FaceLandmarker:
             min_face_detection_confidence=min_detection_confidence,
             min_face_presence_confidence=min_detection_confidence)
         self._quiet = runtime.verbose == 0
-        with _native_logs_silenced(self._quiet):
+        with native_stderr_silenced(self._quiet):
             self._landmarker = _Landmarker.create_from_options(options)
         self.video = video
         self.min_side = min_side
@@ -86,7 +66,7 @@ class FaceLandmarker:
         scale = max(1.0, self.min_side / min(height, width))
         frame = _resize(rgb, scale) if scale > 1 else rgb
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
-        with _native_logs_silenced(self._quiet):
+        with native_stderr_silenced(self._quiet):
             self._quiet = False  # only the first frame speaks
             if self.video:
                 wanted = self._clip_start_ms + int(timestamp_ms) if timestamp_ms is not None else self._clock_ms + 1

@@ -88,8 +88,9 @@ def query_vector(message_scores: dict, message_embedding: np.ndarray, options: R
 
 def rank(index: GifIndex, message_scores: dict, message_embedding: np.ndarray, k: int = 8,
          filters: Optional[Filters] = None, options: Optional[RankingOptions] = None,
-         feedback: Optional[Mapping[str, np.ndarray]] = None) -> Suggestions:
-    """The k best GIFs that pass the rules. `feedback`: sha256 -> net votes per message emotion (7 numbers)."""
+         feedback: Optional[Mapping[str, np.ndarray]] = None, subject: str = "message") -> Suggestions:
+    """The k best GIFs that pass the rules. `feedback`: sha256 -> net votes per message emotion (7 numbers).
+    `subject`: what the emotion scores are of ("message", or "face" on the camera page), for the `why`."""
     options = options or RankingOptions()
     if len(index) == 0 or k <= 0:
         return Suggestions(reading=message_scores)
@@ -105,10 +106,10 @@ def rank(index: GifIndex, message_scores: dict, message_embedding: np.ndarray, k
     allowed_pair = ~np.isin(index.emotion_ids[ids], forbidden)
     keep = fits & allowed_pair
     picked = _diverse(index, ids[keep], scores[keep], k, options)
-    results = Suggestions((_explain(index, int(i), float(s), message_scores, message_embedding, options)
+    results = Suggestions((_explain(index, int(i), float(s), message_scores, message_embedding, options, subject)
                            for i, s in picked), reading=message_scores)
     results.note = _note(len(results), k, int((fits & ~allowed_pair).sum()), forbidden, message_scores,
-                         lead_missing=bool(keep.any()) and not results)
+                         lead_missing=bool(keep.any()) and not results, subject=subject)
     return results
 
 
@@ -148,19 +149,20 @@ def _feedback_bonus(index: GifIndex, ids: np.ndarray, message: np.ndarray, feedb
     return options.feedback_weight * np.tanh(votes)
 
 
-def _note(found: int, k: int, forbidden_count: int, forbidden: list, message_scores: dict, lead_missing: bool) -> str:
+def _note(found: int, k: int, forbidden_count: int, forbidden: list, message_scores: dict, lead_missing: bool,
+          subject: str) -> str:
     parts = []
     if lead_missing:
         parts.append("the GIFs that fit are tagged too uncertainly to suggest")
     elif found == 0:
-        parts.append("no GIF in the corpus fits this message")
+        parts.append(f"no GIF in the corpus fits this {subject}")
     elif found < k:
-        parts.append(f"only {found} GIF{'s' if found > 1 else ''} fit this message")
+        parts.append(f"only {found} GIF{'s' if found > 1 else ''} fit this {subject}")
     if forbidden_count:
         feeling = max(FORBIDDEN, key=lambda m: message_scores.get(m, 0.0))
         names = sorted({EMOTION_ADJECTIVES[EMOTIONS[g]] for g in forbidden})
         parts.append(f"left out {forbidden_count} {'/'.join(names)} GIF{'s' if forbidden_count > 1 else ''} "
-                     f"for a {EMOTION_ADJECTIVES[feeling]} message")
+                     f"for a {EMOTION_ADJECTIVES[feeling]} {subject}")
     return "; ".join(parts)
 
 
@@ -224,7 +226,7 @@ def _near_duplicate(index: GifIndex, i: int, j: int, options: RankingOptions) ->
 
 
 def _explain(index: GifIndex, i: int, score: float, message_scores: dict, message_embedding: np.ndarray,
-             options: RankingOptions) -> Suggestion:
+             options: RankingOptions, subject: str) -> Suggestion:
     """A `why` in words: what the streams saw, the caption, the tags that match the message's words, and
     how sure the tag is against how the message reads."""
     rows = index.rows
@@ -241,8 +243,8 @@ def _explain(index: GifIndex, i: int, score: float, message_scores: dict, messag
     if matched:
         parts.append("about " + " and ".join(f"'{t}'" for t, _ in matched))
     message_top = top_emotion(message_scores)
-    reading = (f"your message reads {EMOTION_ADJECTIVES[message_top]} ({message_scores[message_top]:.0%})"
-               if message_scores.get(message_top, 0.0) >= CLEAR_READING else "your message has no clear emotion")
+    reading = (f"your {subject} reads {EMOTION_ADJECTIVES[message_top]} ({message_scores[message_top]:.0%})"
+               if message_scores.get(message_top, 0.0) >= CLEAR_READING else f"your {subject} has no clear emotion")
     if emotion:
         parts.append(f"tagged {EMOTION_ADJECTIVES[emotion]} ({confidence:.0%} sure); {reading}")
     else:

@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..config import IndexOptions, RankingOptions, Runtime
+from ..config import SEMANTIC_DIM, IndexOptions, RankingOptions, Runtime
 from ..emotions import scores_vector, top_emotion
 from .index import GifIndex, open_index
 from .ranking import Filters, Suggestions, rank
@@ -75,3 +75,9 @@ class Recommender:
             results.note = "; ".join(filter(None, [f"language not supported (this looks {language}; the text "
                                                    "models read English): its emotion is a guess", results.note]))
         return results
+
+    def suggest_for_face(self, face_scores: dict, k: int = 8, filters: Optional[Filters] = None) -> Suggestions:
+        """GIFs for a face's emotion scores (the camera page): ranked by the emotion match alone, as a face
+        has no words for the semantic term to match."""
+        return rank(self.index, face_scores, np.zeros(SEMANTIC_DIM, dtype=np.float32), k, filters, self.options,
+                    self.feedback, subject="face")
