@@ -1,26 +1,10 @@
 """Face crops of a real labelled GIF, taken by the face stream's own pipeline, and the stream's Evidence rebuilt
 from them."""
-from pathlib import Path
-
 import numpy as np
-import pytest
 
 from gifemo.evaluate import LabelledGif
 from gifemo.media import read_clip
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-FACE_GIF = SHARED / "data/gifs_dev/Happiness/fa78d4f4edc0.gif"  # "putin laugh": one real face, laughing
-
-
-@pytest.fixture(scope="module")
-def stream():
-    if not FACE_GIF.exists():
-        pytest.skip("../shared (development data) is absent")
-    from gifemo.config import Runtime
-    from gifemo.facs import FaceStream
-
-    with FaceStream(runtime=Runtime(models_dir=SHARED / "models")) as s:
-        yield s
+from test_facs_stream import FACE_GIF, stream  # noqa: F401  (the face stream fixture, skipped without ../shared)
 
 
 def test_crops_of_a_real_gif_rebuild_the_streams_evidence(stream, tmp_path):
