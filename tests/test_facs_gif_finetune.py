@@ -95,3 +95,17 @@ def test_decision_cross_validates_over_the_given_folds():
     _, held = fit_decision(rows, labels, groups, fold_of=one_class_out)
     assert [d.scores for d in held] != [d.scores for d in default]
     assert all(d.emotion != EMOTIONS[0] for d, label in zip(held, labels) if label == EMOTIONS[0])
+
+
+def test_keep_base_moves_the_weights_back_towards_the_fer_only_member():
+    from gifemo.facs.gif_finetune import interpolate
+
+    torch.manual_seed(0)
+    base, tuned = ExpressionNet(ExpressionConfig(widths=(4, 8))), ExpressionNet(ExpressionConfig(widths=(4, 8)))
+    start = {k: v.clone() for k, v in tuned.state_dict().items()}
+    mixed = interpolate(base.state_dict(), tuned, 0.25).state_dict()
+    for key, value in mixed.items():
+        if value.is_floating_point():
+            assert torch.allclose(value, 0.25 * base.state_dict()[key] + 0.75 * start[key])
+        else:
+            assert torch.equal(value, start[key])

@@ -128,6 +128,7 @@ def _cmd_train_face_gif(args: argparse.Namespace) -> int:
     from .gif_finetune import FaceGifJob, FaceGifOptions, build
 
     training = FaceGifOptions(epochs=args.epochs, folds=args.folds, learning_rate=args.lr, gif_share=args.gif_share,
+                              keep_base=args.keep_base,
                               seed=args.seed, jobs=args.jobs, threads=args.threads or 1, device=args.device)
     job = FaceGifJob([Path(d) for d in args.data], Path(args.fer), Path(args.crops), Path(args.work_dir),
                      Path(args.out), Path(args.init), reuse=args.reuse, training=training)
@@ -176,6 +177,8 @@ def add_train_target(train_sub, common) -> None:
     p.add_argument("--epochs", type=float, default=4, help="passes over FER2013 train per fine-tune")
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--gif-share", type=float, default=0.25, help="share of each batch drawn from GIF crops")
+    p.add_argument("--keep-base", type=float, default=0.5,
+                   help="share of the FER2013-only weights kept in each fine-tuned member (weight interpolation)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=1, help="fine-tunes run at once (processes)")
     p.add_argument("--device", default="cpu", help="torch device for the fine-tunes: cpu, cuda (default: %(default)s)")

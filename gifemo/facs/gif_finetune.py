@@ -48,7 +48,7 @@ class FaceGifOptions:
     erase_prob: float = 0.25
     # Weight-space share of the FER-only member kept in the fine-tuned one (WiSE-FT: interpolating the weights
     # of a network and its fine-tuned copy keeps most of both): the guard on FER2013 val accuracy.
-    keep_base: float = 0.0
+    keep_base: float = 0.5
     folds: int = 5
     # GIF crops trained on: faces the photo-face stream is meant for (the drawn stream reads drawings): GIFs of
     # these content types, and GIFs of no stated content that the drawn stream's check calls photographed
@@ -232,7 +232,9 @@ def oof_evidence(faces: GifFaces, work_dir: Path, stream, out: Optional[Path] = 
     with open(out, "w", encoding="utf-8") as handle:
         for info, fold, evidence in zip(faces.gifs, folds, faces.evidence(stream, probs)):
             if fold >= 0:
-                handle.write(json.dumps({"sha256": info["sha256"], "fold": fold, "evidence": evidence.to_dict()}) + "\n")
+                data = evidence.to_dict()
+                data["details"].pop("timeline", None)  # per-frame scores: for display, not for the decision
+                handle.write(json.dumps({"sha256": info["sha256"], "fold": fold, "evidence": data}) + "\n")
     return out
 
 
