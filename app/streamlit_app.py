@@ -116,7 +116,7 @@ def page_suggest(db: str) -> None:
     st.header("Suggest GIFs for a message")
     if not need_corpus(db):
         return
-    text_model = st.sidebar.selectbox("Text model", TEXT_MODELS)
+    text_model = st.sidebar.selectbox("Text model", TEXT_MODELS, index=TEXT_MODELS.index(DEFAULT_TEXT_MODEL))
     # No form: the suggestions follow the message each time it changes (Enter or leaving the box).
     message = st.text_input("Message", placeholder="let's dance!")
     k = st.slider("How many GIFs", 1, 24, 8)

@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from common import write_results
+from gifemo.caption.clean import split_run_together
 from gifemo.caption.stream import CaptionStream
 from gifemo.config import CaptionOptions, Runtime
 from gifemo.emotions import normalize_label
@@ -34,8 +35,10 @@ SHARED = ROOT.parent / "shared"
 def run(stream: CaptionStream, sets: dict[str, Path], frames: int) -> list[dict]:
     rows = [(name, folder, row) for name, folder in sets.items()
             for row in csv.DictReader(open(folder / "manifest.csv", newline=""))]
-    # Warm-up on a captioned GIF: loads the text model and the word segmenter, as the first GIF of a run would.
+    # Warm-up on a captioned GIF, and the word segmenter's counts (read on the first run-together word): loads
+    # that a process pays once, not per GIF.
     stream.analyze(read_clip(next(f / r["file"] for _, f, r in rows if r.get("caption") == "yes"), num_frames=frames))
+    split_run_together("warmup")
     out = []
     for name, folder, row in tqdm(rows, desc="caption", unit="gif"):
         clip = read_clip(folder / row["file"], num_frames=frames)

@@ -3,10 +3,14 @@
 The 100k GIF vectors are synthesised as in bench_recommender.py (real tag terms embedded by MiniLM, plus
 noise) and saved as the index of an empty corpus, so the service loads them as it would a real one. The
 server is the real `gifemo serve` in its own process on 127.0.0.1; the clients are threads in this process,
-each with its own keep-alive connection, sending real messages (tweet_emotion validation, each once). Bounded: at
-most --requests per client level and --seconds per level. Writes bench/results/service.json.
+each with its own keep-alive connection, sending real messages (tweet_emotion validation, each once), so no
+cache can answer. Bounded: at most --requests per client level and --seconds per level. Besides the
+latencies, it reports the CPU time the server's processes spent per request: on a machine shared with other
+jobs, the latencies mostly measure the other jobs, while the CPU per request says how many requests two
+quiet cores can answer (2,000 / ms per request, per second). Writes bench/results/service.json.
 
-    python bench/bench_service.py [--gifs 100000] [--requests 400] [--seconds 120]
+    python bench/bench_service.py [--gifs 100000] [--requests 400] [--seconds 60] [--workers 2]
+        [--server-checkout DIR --label before]
 """
 from __future__ import annotations
 
@@ -60,18 +64,43 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(port: int, server: subprocess.Popen, timeout: float = 300) -> dict:
+def wait_healthy(port: int, server: subprocess.Popen, workers: int, timeout: float = 300) -> dict:
+    """/health once every worker process has answered it (each loads its own models)."""
     deadline = time.time() + timeout
+    seen = set()
     while time.time() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"the server exited with {server.returncode}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conn.request("GET", "/health")
-            return json.loads(conn.getresponse().read())
+            health = json.loads(conn.getresponse().read())
+            seen.add(health.get("pid"))  # an older server says no pid: it has one process
+            if len(seen) >= workers:
+                return health
         except OSError:
-            time.sleep(0.5)
+            pass
+        time.sleep(0.2)
     raise RuntimeError("the server did not come up")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` and of every process below it (the service's workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents, total = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        parents[int(stat.parent.name)] = int(fields[1])
+        total[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    below = {pid}
+    while True:
+        more = {p for p, parent in parents.items() if parent in below} - below
+        if not more:
+            return sum(total.get(p, 0.0) for p in below)
+        below |= more
 
 
 def load(port: int, clients: int, messages: list[str], requests: int, seconds: float) -> dict:
@@ -117,13 +146,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gifs", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=400, help="per client level")
-    parser.add_argument("--seconds", type=float, default=120, help="per client level")
+    parser.add_argument("--seconds", type=float, default=60, help="per client level")
+    parser.add_argument("--workers", type=int, default=2, help="server processes (`gifemo serve --workers`)")
+    parser.add_argument("--server-checkout", type=Path, default=REPO,
+                        help="checkout whose gifemo the server runs (default: this one), to measure an older version "
+                             "the same way (with --workers 1 for one without the option)")
+    parser.add_argument("--label", default="after", help="name of this run in the results file")
     args = parser.parse_args()
     if not SHARED.is_dir():
         print(f"bench_service: needs {SHARED} (data and models)", file=sys.stderr)
         return 1
     env = {**os.environ, "GIFEMO_MODELS_DIR": os.environ.get("GIFEMO_MODELS_DIR", str(SHARED / "models")),
-           "PYTHONPATH": str(REPO)}
+           "PYTHONPATH": str(args.server_checkout.resolve())}
     os.environ.update(GIFEMO_MODELS_DIR=env["GIFEMO_MODELS_DIR"])
     messages = [line.rsplit(";", 1)[0] for line in
                 (SHARED / "data" / "tweet_emotion" / "val.txt").read_text().splitlines()]  # 2,000 distinct
@@ -132,17 +166,22 @@ def main() -> int:
         db = synthetic_db(Path(tmp), args.gifs)
         port = free_port()
         server = subprocess.Popen([sys.executable, "-c", "import sys; from gifemo.cli import main; sys.exit(main())",
-                                   "serve", "--db", str(db), "--port", str(port)], env=env,
+                                   "serve", "--db", str(db), "--port", str(port)] + ["--workers", str(args.workers)] * (args.workers > 1),
+                                  env=env, cwd=args.server_checkout,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             started = time.perf_counter()
-            health = wait_healthy(port, server)
+            health = wait_healthy(port, server, args.workers)
             startup_s = time.perf_counter() - started
-            load(port, 1, messages[-20:], 20, 30)  # warm-up: first-call costs out of the figures
+            load(port, CLIENT_LEVELS[-1], messages[-40:], 40, 30)  # warm-up, every worker: first-call costs out
             levels = []
             for level, clients in enumerate(CLIENT_LEVELS):
                 share = messages[level * args.requests:(level + 1) * args.requests]
+                cpu_before = cpu_seconds(server.pid)
                 levels.append(load(port, clients, share, args.requests, args.seconds))
+                levels[-1]["server_cpu_ms_per_request"] = round(
+                    1000 * (cpu_seconds(server.pid) - cpu_before) / max(levels[-1]["requests"], 1), 2)
+                levels[-1]["load_average_1min"] = round(os.getloadavg()[0], 1)
                 print(json.dumps(levels[-1]), flush=True)
         finally:
             server.terminate()
@@ -150,9 +189,13 @@ def main() -> int:
     load_avg = os.getloadavg()
     result = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; shared with other "
                          f"jobs (load average {load_avg[0]:.1f} at the end)",
-              "gifs": health["gifs"], "index": health["index"], "k": K, "server_startup_s": round(startup_s, 1),
+              "gifs": health["gifs"], "index": health["index"], "k": K, "workers": args.workers,
+              "server_startup_s": round(startup_s, 1),
               "levels": levels, "target": "p95 < 50 ms at 8 clients, 0 errors"}
-    write_results(RESULTS, result)
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    results = results if "levels" not in results else {}  # a file from before runs were labelled
+    results[args.label] = {**result, "server_checkout": str(args.server_checkout.resolve())}
+    write_results(RESULTS, results)
     return 0
 
 

@@ -35,6 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_recommender import RUNTIME, SHARED, labelled_messages  # noqa: E402
 
+from gifemo.config import DEFAULT_TEXT_MODEL, TEXT_MODELS  # noqa: E402
 from gifemo.emotions import EMOTIONS, normalize_label  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,10 +46,10 @@ PER_EMOTION = 20
 FORBIDDEN = {"sadness": {"happiness"}, "anger": {"happiness"}, "fear": {"happiness"}}
 
 
-def measure(db: Path, k: int) -> dict:
+def measure(db: Path, k: int, text_model: str | None = None) -> dict:
     from gifemo.recommender.suggest import Recommender
 
-    recommender = Recommender(db, RUNTIME)
+    recommender = Recommender(db, RUNTIME, text_model=text_model)
     messages = labelled_messages(PER_EMOTION * len(EMOTIONS))
     shown, strict, returned, tag_violations, true_violations = [], [], [], 0, 0
     per_emotion: dict[str, list[float]] = {e: [] for e in EMOTIONS}
@@ -115,13 +116,15 @@ def main() -> int:
     parser.add_argument("--label", required=True, help="name of this run in the results file, e.g. before, after")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--replay", action="store_true", help="also measure the 👍/👎 signal on a replay")
+    parser.add_argument("--text-model", choices=TEXT_MODELS, help="message emotion model (default: the default)")
     args = parser.parse_args()
     if not SHARED.is_dir() or not args.db.is_file():
         print(f"bench_suggest_quality: needs {SHARED} and the corpus {args.db}", file=sys.stderr)
         return 1
     os.environ.setdefault("GIFEMO_MODELS_DIR", str(SHARED / "models"))
     torch.set_num_threads(1)
-    result = measure(args.db, args.k)
+    result = measure(args.db, args.k, args.text_model)
+    result["text_model"] = args.text_model or DEFAULT_TEXT_MODEL
     if args.replay:
         result["feedback_replay"] = replay(args.db, args.k)
     import gifemo

@@ -14,8 +14,9 @@ from typing import Mapping, Optional
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 # Constants more than one module needs.
-TEXT_MODELS = ("bilstm", "minilm")         # the message-emotion models
-DEFAULT_TEXT_MODEL = "bilstm"              # the better of the two on the figures in data/weights/README.md
+TRAINED_TEXT_MODELS = ("bilstm", "minilm")             # the message-emotion models with weights of their own
+TEXT_MODELS = TRAINED_TEXT_MODELS + ("ensemble",)       # ensemble: the two mixed (gifemo.text.model)
+DEFAULT_TEXT_MODEL = "ensemble"            # the best on the figures in data/weights/README.md
 SEMANTIC_DIM = 384                         # all-MiniLM-L6-v2 sentence embeddings
 MAX_UPLOAD_MB = 10                         # the app's upload limit per GIF
 FLOW_METHODS = ("tvl1", "dis", "farneback")
@@ -151,7 +152,8 @@ class CaptionOptions:
     # The text model's top probability below this, or a neutral top, is no emotion: the stream abstains
     # (names, show titles, "Which seat can I take?").
     min_emotion_score: float = 0.5
-    text_model: str = DEFAULT_TEXT_MODEL  # one of TEXT_MODELS
+    # The BiLSTM alone: the fitted decision calibrates this stream on its readings (another model needs a refit).
+    text_model: str = "bilstm"
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from gifemo.caption.clean import caption_lines, drop_noise, is_watermark_text, tidy
@@ -68,6 +69,29 @@ def test_top_and_bottom_meme_caption_read_in_order(stream, tmp_path):
     assert evidence.coverage == pytest.approx(1.0)
     assert sum(evidence.scores.values()) == pytest.approx(1.0)
     assert Evidence.from_dict(evidence.to_dict()) == evidence
+
+
+def test_ocr_does_not_spin_and_the_caption_model_leaves_torch_threads_as_they_were(stream, tmp_path):
+    from rapidocr_onnxruntime.utils.infer_engine import OrtInferSession
+
+    engine = stream.reader.engine
+    for session in (engine.text_det.infer.session, engine.text_rec.session.session):
+        assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    with pytest.raises(RuntimeError):   # RapidOCR's own option building is patched only while ours are made
+        OrtInferSession._init_sess_opts({}).get_session_config_entry("session.intra_op.allow_spinning")
+    frames = []
+    for t in range(4):
+        image = scene(t)
+        meme_text(image, "SO HAPPY TODAY", "bottom")
+        frames.append(image)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        evidence = analyze(stream, write_gif(tmp_path / "happy.gif", frames))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert evidence.details["text"].upper() == "SO HAPPY TODAY" and evidence.emotion == "happiness"
 
 
 def test_caption_that_changes_mid_gif_keeps_both_in_order(stream, tmp_path):

@@ -148,13 +148,32 @@ def test_on_drawn_gifs_the_fit_learns_to_trust_the_drawn_stream_over_the_photo_f
         drawn_says = label if drawn else EMOTIONS[rng.integers(0, 7)]
         rows.append([Evidence("face", leaning(face_says, 0.5), 1.0, 0.5, "face"),
                      Evidence("drawn", leaning(drawn_says, 0.5), 1.0, 0.5, "drawn",
-                              {"drawn_probability": 0.95 if drawn else 0.05})])
+                              {"drawn_probability": 0.7 if drawn else 0.05})])   # below ROUTE_TO_DRAWN
         labels.append(label)
         groups.append(f"collection{i % 10}")
     decision, held_out = fit_decision(rows, labels, groups)
     assert decision.weight("face", 0.0) > decision.weight("drawn", 0.0)
     assert decision.weight("drawn", 1.0) > decision.weight("face", 1.0)
     assert np.mean([d.emotion == label for d, label in zip(held_out, labels)]) > 0.8
+
+
+def test_a_face_on_a_clearly_drawn_gif_is_left_to_the_drawn_model():
+    neutral_face = Evidence("face", leaning("neutral", 0.9), 1.0, 0.9, "neutral face")
+
+    def drawn(p_drawn, emotion="anger"):
+        if emotion is None:
+            return Evidence.abstain("drawn", "drawn, but no face", drawn_probability=p_drawn)
+        return Evidence("drawn", leaning(emotion, 0.45), 1.0, 0.45, "drawn face reads anger",
+                        {"drawn_probability": p_drawn})
+
+    decision = _fitted({"face": 1.0, "face@drawn": 1.0, "drawn": 1.0, "drawn@drawn": 1.0})
+    for decide in (decision.decide, RuleDecision().decide):
+        routed = decide([neutral_face, drawn(0.95)])
+        assert (routed.emotion, routed.source) == ("anger", "drawn")
+        assert [e.stream for e in routed.evidence] == ["face", "drawn"]   # still shown, not counted
+        # not clearly drawn, or the drawn model read nothing: the face counts
+        assert decide([neutral_face, drawn(0.6)]).emotion == "neutral"
+        assert decide([neutral_face, drawn(0.95, None)]).emotion == "neutral"
 
 
 def test_the_reason_quotes_only_streams_whose_own_reading_is_the_answer():

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from app_corpus import build_app_corpus
+from gifemo.config import DEFAULT_TEXT_MODEL
 from gifemo.corpus import Corpus
 from gifemo.media import DecodeLimits
 from gifemo.recommender.service import Service, ServiceOptions, create_app
@@ -33,7 +34,7 @@ def client(gifs_dev, runtime, tmp_path_factory):
 
 def test_health(client):
     body = client.get("/health").json()
-    assert body["status"] == "ok" and body["gifs"] >= 8 and body["text_model"] == "bilstm"
+    assert body["status"] == "ok" and body["gifs"] >= 8 and body["text_model"] == DEFAULT_TEXT_MODEL
 
 
 def test_suggest_returns_explained_gifs_that_fit(client):
@@ -115,3 +116,67 @@ def test_concurrent_requests_all_answer_the_same(client):
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda m: (m, client.get("/suggest", params={"q": m, "k": 4})), messages * 8))
     assert all(r.status_code == 200 and r.json() == expected[m] for m, r in answers)
+
+
+def test_a_vote_given_by_another_process_is_seen_before_the_next_suggestion(client, runtime):
+    """With `serve --workers 2`, each process has its own Recommender: one stores a vote, the other must feel it."""
+    from gifemo.recommender.suggest import Recommender
+
+    other = Recommender(client.db, runtime)
+    sha = client.get("/suggest", params={"q": "this is so funny, hilarious", "k": 1}).json()["suggestions"][0]["sha256"]
+    before = float(other.feedback[sha].sum()) if sha in other.feedback else 0.0
+    assert client.post("/feedback", json={"sha256": sha, "message": "this is so funny, hilarious", "vote": 1}).status_code == 200
+    other.suggest("anything at all", k=1)
+    assert float(other.feedback[sha].sum()) == before + 1
+
+
+def test_serve_with_two_workers_answers_from_both_and_stops_them(client, runtime):
+    import http.client
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, **({"GIFEMO_MODELS_DIR": str(runtime.models_dir)} if runtime.models_dir else {}))
+    server = subprocess.Popen([sys.executable, "-m", "gifemo", "serve", "--db", str(client.db), "--port", str(port),
+                               "--workers", "2"], stderr=subprocess.DEVNULL, env=env,
+                              cwd=Path(__file__).resolve().parents[1])
+    pids, deadline = set(), time.time() + 240
+    try:
+        while len(pids) < 2 and time.time() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request("GET", "/suggest?q=so+angry+right+now&k=2")
+                answer = conn.getresponse()
+                assert answer.status == 200 and json.loads(answer.read())["suggestions"]
+                conn.request("GET", "/health")
+                pids.add(json.loads(conn.getresponse().read())["pid"])
+            except OSError:
+                time.sleep(0.5)
+        assert len(pids) == 2 and server.pid not in pids
+    finally:
+        server.terminate()
+        assert server.wait(timeout=60) == 0
+    time.sleep(1)
+    for pid in pids:  # the workers ended with the server, none left behind
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(client, capsys):
+    import socket
+
+    from gifemo.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["serve", "--db", str(client.db), "--port", str(port), "--workers", "2"]) == 1
+    assert f"port {port} is in use" in capsys.readouterr().err

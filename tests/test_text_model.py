@@ -24,6 +24,11 @@ def minilm(runtime):
 
 
 @pytest.fixture(scope="module")
+def ensemble(runtime):
+    return load_model(runtime, "ensemble")
+
+
+@pytest.fixture(scope="module")
 def text_data(shared_dir):
     return shared_dir / "data"
 
@@ -82,6 +87,30 @@ def test_bilstm_on_real_validation_rows(bilstm, text_data):
     assert figures["macro_f1"] > 0.45
     # Reddit comments without emotion exist; the model must be able to say so.
     assert (reddit_probs.argmax(1) == EMOTIONS.index("neutral")).mean() > 0.15
+
+
+def test_ensemble_reads_disgust_and_plain_statements(ensemble, bilstm):
+    """Messages the BiLSTM alone misread: a disgust interjection it never learnt, a plain statement it took
+    for happiness."""
+    sandwich = ensemble.predict_one("ew, moldy sandwich")
+    assert max(sandwich, key=sandwich.get) == "disgust"
+    meeting, meeting_bilstm = ensemble.predict_one("meeting moved to 3pm"), bilstm.predict_one("meeting moved to 3pm")
+    assert max(meeting, key=meeting.get) == "neutral" and meeting["happiness"] < meeting_bilstm["happiness"]
+    grief = ensemble.predict_one("my grandmother passed away last night")
+    assert max(grief, key=grief.get) == "sadness" and grief["sadness"] > 0.7
+
+
+def test_ensemble_no_worse_than_bilstm_on_real_validation_rows(ensemble, bilstm, text_data):
+    for corpus, n in ((data.TWEETS, 300), (data.GOEMOTIONS, 600)):
+        rows = _sample(text_data, corpus, n)
+        ours, theirs = (metrics.headline(metrics.corpus_figures(rows, model.probabilities(rows.texts)))
+                        for model in (ensemble, bilstm))
+        assert ours >= theirs - 0.01, (corpus, ours, theirs)
+
+
+def test_ensemble_takes_no_weights_file(runtime, tmp_path):
+    with pytest.raises(ValueError, match="ensemble"):
+        load_model(runtime, "ensemble", weights=tmp_path / "x.pt")
 
 
 def test_default_model_and_unknown_name(runtime):

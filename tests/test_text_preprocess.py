@@ -29,6 +29,12 @@ def test_emoticons_mean_the_same_as_emoji():
     assert tokenize(":'(")[-1] == "sad" and tokenize("😭")[-1] == "crying"
 
 
+def test_disgust_interjections_also_get_the_plain_word():
+    assert tokenize("Ew, moldy sandwich") == ["ew", "disgusting", ",", "moldy", "sandwich"]
+    assert tokenize("ewwwwww")[-1] == tokenize("YUCK!")[-2] == "disgusting"  # elongated and shouted too
+    assert "disgusting" not in tokenize("a new view")  # only the interjection itself, not letters inside words
+
+
 def test_urls_handles_hashtags_and_elongation():
     tokens = tokenize("@Bob42 look at https://example.com/a?b=1 #Blessed soooooo HAPPYYYYY!!!")
     assert tokens[0] == USER_TOKEN and URL_TOKEN in tokens

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -75,7 +76,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     runtime = args.runtime
     print(f"gifemo serve: loading the models, then http://127.0.0.1:{args.port}/suggest?q=... (Ctrl-C stops)",
           file=sys.stderr)
-    serve(ServiceOptions(db=Path(args.db), port=args.port, text_model=args.text_model, actions=args.actions), runtime)
+    try:
+        serve(ServiceOptions(db=Path(args.db), port=args.port, text_model=args.text_model, actions=args.actions,
+                             workers=args.workers), runtime)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"gifemo serve: error: port {args.port} is in use (choose another with --port)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -133,6 +141,8 @@ def add_commands(sub, common) -> None:
     p.add_argument("--text-model", choices=TEXT_MODELS, help="message emotion model (default: the best)")
     p.add_argument("--actions", choices=["fallback", "always", "off"], default="fallback",
                    help="when uploads run the action stream (as `gifemo tag --actions`)")
+    p.add_argument("--workers", type=_positive_int, default=1,
+                   help="processes answering requests, each with its own models: one per core to use (default: 1)")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("app", parents=[common], help="start the Streamlit app (suggest, tag, browse, evaluate)")

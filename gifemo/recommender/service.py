@@ -8,10 +8,16 @@
 
 Suggestions are answered from worker threads at once (the text model and faiss read shared state only);
 tagging is serialised by a lock, since one Tagger holds the face models and runs on every core anyway.
+With `workers` > 1, that many processes share the listening socket, each with its own models and one
+thread per model call: a suggestion is mostly Python between the model calls, so one process, held by its
+GIL, cannot keep two cores busy (bench/bench_service.py). Each process notices the corpus being written by
+another (an upload, a vote) before its next suggestion.
 """
 from __future__ import annotations
 
+import os
 import re
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +44,7 @@ class ServiceOptions:
     limits: DecodeLimits = field(default_factory=DecodeLimits)   # the same as `gifemo tag`'s defaults
     actions: str = "fallback"   # when uploads run the action stream, as `gifemo tag --actions`
     host: str = "127.0.0.1"  # loopback only: the service has no authentication
+    workers: int = 1         # processes answering requests; one per core the service may use
 
 
 class Service:
@@ -77,7 +84,7 @@ def create_app(service: Service) -> FastAPI:
     @app.get("/health")
     def health() -> dict:
         return {"status": "ok", "gifs": len(recommender.index), "index": recommender.index.kind,
-                "text_model": recommender.text_model.name, "corpus": str(service.options.db)}
+                "text_model": recommender.text_model.name, "corpus": str(service.options.db), "pid": os.getpid()}
 
     @app.get("/suggest")
     def suggest(q: str = Query(..., max_length=MAX_MESSAGE_CHARS), k: int = Query(5, ge=1, le=MAX_K)) -> dict:
@@ -130,11 +137,49 @@ def create_app(service: Service) -> FastAPI:
 
 
 def serve(options: ServiceOptions, runtime: Runtime) -> None:
+    """Answer on options.host:options.port until interrupted, in `options.workers` processes."""
+    if options.workers == 1:
+        _serve_on(options, runtime, None)
+        return
+    import multiprocessing
+    import signal
+    import socket
+
+    # Named TCP (not protocol 0), so that asyncio turns Nagle off on each connection: with Nagle on, the
+    # response's body waits for the client's delayed ACK of its headers, 40 ms a request.
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listening.bind((options.host, options.port))
+    listening.listen(2048)
+    # spawn, not fork: each worker starts clean and loads its own models (torch and ONNX Runtime threads do
+    # not survive a fork).
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_serve_on, args=(options, runtime, listening), daemon=True)
+               for _ in range(options.workers)]
+    # A terminate (SIGTERM) stops the workers too, instead of orphaning them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+        for worker in workers:
+            worker.join(timeout=30)
+        listening.close()
+
+
+def _serve_on(options: ServiceOptions, runtime: Runtime, listening) -> None:
+    """One process of the service: its models, then uvicorn on `listening` (None: bind host:port itself)."""
     import uvicorn
 
     service = Service(options, runtime)
+    config = uvicorn.Config(create_app(service), host=options.host, port=options.port,
+                            log_level="info" if runtime.verbose else "warning")
     try:
-        uvicorn.run(create_app(service), host=options.host, port=options.port,
-                    log_level="info" if runtime.verbose else "warning")
+        uvicorn.Server(config).run(sockets=None if listening is None else [listening])
     finally:
         service.close()

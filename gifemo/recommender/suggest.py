@@ -21,6 +21,7 @@ class Recommender:
         import faiss
 
         from ..text import load_model
+        from ..text.onnx_encoder import load_message_encoder
 
         # One message at a time: a second OpenMP thread only adds contention on a shared CPU (see the bench).
         faiss.omp_set_num_threads(1)
@@ -29,14 +30,34 @@ class Recommender:
         self.options = options or RankingOptions()
         self.index_options = index_options
         self.text_model = load_model(runtime, name=text_model)
+        self.message_encoder = load_message_encoder(runtime)
+        self._seen_writes = self._corpus_writes()
         self.index: GifIndex = open_index(self.db_path, runtime, index_options, progress=progress)
         self.feedback = self._load_feedback()
 
     def refresh(self) -> GifIndex:
-        """Pick up GIFs tagged and votes given since the index was opened."""
-        self.index = open_index(self.db_path, self.runtime, self.index_options)
+        """Pick up GIFs tagged and votes given since the index was opened (here or by another process)."""
+        from ..corpus import Corpus
+
+        self._seen_writes = self._corpus_writes()  # first: a write during the reads below is seen next time
+        with Corpus(self.db_path, readonly=True) as corpus:
+            changed_at = corpus.changed_at()
+        if changed_at != self.index.corpus_changed_at:  # a vote alone leaves the GIFs as they were
+            self.index = open_index(self.db_path, self.runtime, self.index_options)
         self.feedback = self._load_feedback()
         return self.index
+
+    def _corpus_writes(self) -> tuple:
+        """Size and time of the corpus file and of its write-ahead log: every write changes one of them, and
+        two stat calls cost microseconds, against a query of the corpus per suggestion."""
+        signature = []
+        for path in (self.db_path, Path(str(self.db_path) + "-wal")):
+            try:
+                status = path.stat()
+                signature.append((status.st_mtime_ns, status.st_size))
+            except OSError:
+                signature.append(None)
+        return tuple(signature)
 
     def _load_feedback(self) -> dict[str, np.ndarray]:
         from ..corpus import Corpus
@@ -61,13 +82,14 @@ class Recommender:
         return hedge(scores) if unsupported_language(message) else scores
 
     def message_embedding(self, message: str) -> np.ndarray:
-        from ..text.encoder import embed
-
-        return embed([message], self.runtime)[0]
+        """MiniLM's embedding of the message, from its ONNX copy: half of PyTorch's CPU per message."""
+        return self.message_encoder.encode([message])[0]
 
     def suggest(self, message: str, k: int = 8, filters: Optional[Filters] = None) -> Suggestions:
         from ..text.language import unsupported_language
 
+        if self._corpus_writes() != self._seen_writes:
+            self.refresh()
         results = rank(self.index, self.message_scores(message), self.message_embedding(message), k, filters,
                        self.options, self.feedback)
         language = unsupported_language(message)

@@ -43,3 +43,24 @@ class BiLSTMClassifier(nn.Module):
 
     def config_dict(self) -> dict:
         return asdict(self.config)
+
+
+class BiLSTMProbabilities(nn.Module):
+    """The classifier with its softmax: the graph exported to ONNX for inference."""
+
+    def __init__(self, classifier: BiLSTMClassifier):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.classifier(token_ids, lengths), dim=-1)
+
+
+def export_onnx(classifier: BiLSTMClassifier, dest) -> None:
+    """Write the classifier (eval mode, softmax included) as ONNX, for batches of any size and length."""
+    token_ids = torch.tensor([[5, 6, 7], [8, 9, 0]])
+    lengths = torch.tensor([3, 2])
+    torch.onnx.export(BiLSTMProbabilities(classifier).eval(), (token_ids, lengths), str(dest),
+                      input_names=["token_ids", "lengths"], output_names=["probabilities"], opset_version=17,
+                      dynamo=False, dynamic_axes={"token_ids": {0: "batch", 1: "tokens"}, "lengths": {0: "batch"},
+                                                  "probabilities": {0: "batch"}})

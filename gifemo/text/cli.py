@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from ..emotions import EMOJI, top_emotion
-from ..config import DEFAULT_TEXT_MODEL, TEXT_MODELS
+from ..config import DEFAULT_TEXT_MODEL, TEXT_MODELS, TRAINED_TEXT_MODELS
 
 
 def _model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-model", choices=TEXT_MODELS, default=None,
-                        help=f"text emotion model (default: {DEFAULT_TEXT_MODEL}, the better one on validation)")
+                        help=f"text emotion model (default: {DEFAULT_TEXT_MODEL}, the best on validation)")
 
 
 def _cmd_emotion(args: argparse.Namespace) -> int:
@@ -62,7 +62,7 @@ def add_commands(sub, common) -> None:
 def _cmd_train_text(args: argparse.Namespace) -> int:
     from .train import TextTrainOptions, train
 
-    for name in ([args.text_model] if args.text_model else list(TEXT_MODELS)):
+    for name in ([args.text_model] if args.text_model else list(TRAINED_TEXT_MODELS)):
         options = TextTrainOptions(data=Path(args.data), model=name, out=Path(args.out), threads=args.threads or 1,
                                embed_cache=Path(args.embed_cache) if args.embed_cache else None,
                                train_limit=args.train_limit)
@@ -80,7 +80,7 @@ def add_train_target(train_sub, common) -> None:
     p = train_sub.add_parser("text", parents=[common], help="train the text emotion models on tweet_emotion + goemotions_ekman")
     p.add_argument("--data", required=True, metavar="DIR", help="folder with tweet_emotion/ and goemotions_ekman/ (e.g. ../shared/data)")
     p.add_argument("--out", default=str(WEIGHTS_DIR), metavar="DIR", help="where the weights go (default: %(default)s)")
-    p.add_argument("--text-model", choices=TEXT_MODELS, default=None, help="train only this model (default: both)")
+    p.add_argument("--text-model", choices=TRAINED_TEXT_MODELS, default=None, help="train only this model (default: both)")
     p.add_argument("--epochs", type=int, default=None, help="default: 8 (bilstm), 30 (minilm)")
     p.add_argument("--embed-cache", metavar="DIR", help="keep MiniLM embeddings of the corpora here between runs")
     p.add_argument("--train-limit", type=int, default=None, metavar="N",
