@@ -207,7 +207,8 @@ def _cmd_train_decision(args: argparse.Namespace) -> int:
     from .evaluate import format_report, train_decision, write_report
 
     report = train_decision(args.data, args.db, args.out, workers=args.workers, options=_tag_options(args),
-                            runtime=args.runtime, progress=not args.quiet)
+                            runtime=args.runtime, progress=not args.quiet, face_evidence=args.face_evidence,
+                            tag=not args.no_tag)
     out = Path(args.out)
     pictures = write_report(report, args.json, out / "decision_cv_confusion.png", out / "decision_cv_reliability.png")
     print("cross-validated, grouped by source collection:\n" + format_report(report))
@@ -227,6 +228,11 @@ def _add_train_decision(train_sub, common) -> None:
     p.add_argument("--out", default=str(WEIGHTS_DIR), metavar="DIR",
                    help="where decision.json and its two pictures go (default: %(default)s)")
     p.add_argument("--json", metavar="REPORT.json", help="also write the cross-validated report, GIF by GIF")
+    p.add_argument("--face-evidence", metavar="OOF.jsonl",
+                   help="out-of-fold face evidence of these GIFs from `gifemo train face-gif` (its folds are used): "
+                        "needed when the face model was fine-tuned on them")
+    p.add_argument("--no-tag", action="store_true",
+                   help="fit on the records already in --db as they are, without tagging anything")
     p.add_argument("-q", "--quiet", action="store_true")
     _add_tag_options(p)
     p.set_defaults(func=_cmd_train_decision)

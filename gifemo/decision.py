@@ -271,16 +271,28 @@ def _fit(rows: list[list[Evidence]], labels: np.ndarray) -> FittedDecision:
     return decision
 
 
-def fit_decision(rows: list[list[Evidence]], labels: Sequence[str], groups: Sequence[str],
-                 folds: int = 5) -> tuple[FittedDecision, list[Decided]]:
-    """Fit on every row; report predictions of a cross-validation grouped by `groups` (source collections:
-    GIFs of one collection are never split between fitting and testing)."""
+def group_folds(groups: Sequence[str], folds: int = 5) -> np.ndarray:
+    """The cross-validation fold of each row, grouped by `groups` (source collections: GIFs of one collection are
+    never split between fitting and testing). The face model's out-of-fold fine-tuning uses the same folds."""
     from sklearn.model_selection import GroupKFold
 
+    fold = np.zeros(len(groups), dtype=np.int64)
+    for k, (_, test) in enumerate(GroupKFold(min(folds, len(set(groups)))).split(np.zeros(len(groups)),
+                                                                                   groups=list(groups))):
+        fold[test] = k
+    return fold
+
+
+def fit_decision(rows: list[list[Evidence]], labels: Sequence[str], groups: Sequence[str],
+                 folds: int = 5, fold_of: Optional[Sequence[int]] = None) -> tuple[FittedDecision, list[Decided]]:
+    """Fit on every row; report predictions of a cross-validation grouped by `groups` (`group_folds`), or by the
+    given fold of each row (`fold_of`: the folds out-of-fold evidence was made with)."""
     y = np.array([EMOTIONS.index(label) for label in labels])
+    fold = np.asarray(fold_of) if fold_of is not None else group_folds(groups, folds)
     held_out: list[Decided] = [_none([])] * len(rows)
-    for train, test in GroupKFold(min(folds, len(set(groups)))).split(rows, y, list(groups)):
-        fold = _fit([rows[i] for i in train], y[train])
+    for k in np.unique(fold):
+        train, test = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        model = _fit([rows[i] for i in train], y[train])
         for i in test:
-            held_out[i] = fold.decide(rows[i])
+            held_out[i] = model.decide(rows[i])
     return _fit(rows, y), held_out

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -207,23 +207,53 @@ def write_report(report: dict, json_path: Optional[str | Path] = None, plot_path
     return pictures
 
 
+def read_face_evidence(path: str | Path) -> dict[str, dict]:
+    """sha256 -> {"fold", "evidence"}: out-of-fold face Evidence (`gifemo train face-gif`)."""
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {row["sha256"]: row for row in rows}
+
+
+def _with_face_evidence(record: GifRecord, face: dict) -> GifRecord:
+    """The record with its face Evidence replaced (the stream's own, uncalibrated: the decision calibrates it)."""
+    evidence = [e for e in record.evidence if e.get("stream") != "face"] + [face]
+    return replace(record, evidence=sorted(evidence, key=lambda e: STREAM_NAMES.index(e["stream"])
+                                           if e["stream"] in STREAM_NAMES else len(STREAM_NAMES)))
+
+
 def train_decision(datasets: Sequence[str | Path], db: str | Path, out: str | Path, workers: int = 1,
-                   options: Optional[TagOptions] = None, runtime=None, progress: bool = True) -> dict:
+                   options: Optional[TagOptions] = None, runtime=None, progress: bool = True,
+                   face_evidence: Optional[str | Path] = None, tag: bool = True) -> dict:
     """Tag the labelled sets into `db` (reusing what is there), fit the decision on their stored Evidence and
-    write it into the folder `out`; returns the cross-validated report (grouped by source collection) it stores beside it."""
+    write it into the folder `out`; returns the cross-validated report (grouped by source collection) it stores beside it.
+    `tag=False` reads the corpus as it is (the streams' evidence of an earlier run) without tagging anything.
+
+    With `face_evidence` (out-of-fold face Evidence, `gifemo train face-gif`), that replaces the face stream's
+    stored Evidence and its folds are the cross-validation's: a face model fine-tuned on these GIFs would
+    otherwise look better to the decision than it is on new GIFs."""
     from .decision import DECISION_WEIGHTS, fit_decision
 
     items = [item for dataset in datasets for item in load_dataset(dataset)]
-    records = labelled_records(items, db, True, workers, options, runtime, progress)
+    records = labelled_records(items, db, tag, workers, options, runtime, progress)
     usable = [(item, record) for item, record in zip(items, records) if record is not None and not record.error]
     if len({item.label for item, _ in usable}) < 2:
         raise ValueError("fitting the decision needs tagged GIFs of at least two emotions")
+    fold_of = None
+    if face_evidence:
+        oof = read_face_evidence(face_evidence)
+        missing = [str(item.path) for item, record in usable if record.sha256 not in oof]
+        if missing:
+            raise ValueError(f"{face_evidence}: no out-of-fold face evidence for {len(missing)} GIFs (e.g. "
+                             f"{missing[0]}); rerun `gifemo train face-gif` on the same data sets")
+        usable = [(item, _with_face_evidence(record, oof[record.sha256]["evidence"])) for item, record in usable]
+        fold_of = [oof[record.sha256]["fold"] for _, record in usable]
     rows = [[raw_evidence(e) for e in record.evidence] for _, record in usable]
-    decision, held_out = fit_decision(rows, [item.label for item, _ in usable], [item.group for item, _ in usable])
+    decision, held_out = fit_decision(rows, [item.label for item, _ in usable], [item.group for item, _ in usable],
+                                      fold_of=fold_of)
     cv = report([item for item, _ in usable], [record for _, record in usable], " + ".join(map(str, datasets)),
                 decided=held_out)
     decision.metrics = {
-        "cross_validation": "grouped by source collection, 5 folds",
+        "cross_validation": "grouped by source collection, 5 folds"
+                            + (", out-of-fold face evidence" if face_evidence else ""),
         "accuracy": cv["accuracy"], "macro_f1": cv["macro_f1"], "ece": cv["calibration"]["ece"],
         "recall": {e: c["recall"] for e, c in cv["per_class"].items()}, "by_content": cv["by_content"],
         "n": cv["n"], "fitted_sha256": sorted(record.sha256 for _, record in usable),

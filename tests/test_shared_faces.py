@@ -5,7 +5,7 @@ import pytest
 
 from gifemo.config import DrawnOptions, FaceOptions
 from gifemo.drawn.stream import DrawnStream
-from gifemo.facs.landmarks import FaceLandmarker, clip_faces
+from gifemo.facs.landmarks import FaceLandmarker
 from gifemo.facs.stream import FaceStream
 from gifemo.media import read_clip
 
@@ -51,7 +51,7 @@ def test_repeated_samples_take_the_observations_of_their_frame(gifs_dev, streams
     clip = read_clip(gifs_dev / GIF, num_frames=16)
     repeats = clip.repeats()
     assert repeats == [i > 0 and clip.indices[i] == clip.indices[i - 1] for i in range(16)] and any(repeats)
-    observed = face.observe(clip.frames, clip.times, clip_faces(clip, face.landmarker(video=True)), repeats)
+    observed = face.observe_clip(clip)
     for i, repeat in enumerate(repeats):
         assert all(o.frame == i and o.time == clip.times[i] for o in observed[i])
         if repeat:

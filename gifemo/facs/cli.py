@@ -124,6 +124,20 @@ def _cmd_train_face_combine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_face_gif(args: argparse.Namespace) -> int:
+    from .gif_finetune import FaceGifJob, FaceGifOptions, build
+
+    training = FaceGifOptions(epochs=args.epochs, folds=args.folds, learning_rate=args.lr, gif_share=args.gif_share,
+                              keep_base=args.keep_base,
+                              seed=args.seed, jobs=args.jobs, threads=args.threads or 1, device=args.device)
+    job = FaceGifJob([Path(d) for d in args.data], Path(args.fer), Path(args.crops), Path(args.work_dir),
+                     Path(args.out), Path(args.init), reuse=args.reuse, training=training)
+    metrics = build(job, args.runtime)
+    print(f"FER2013 val accuracy {metrics['accuracy']:.4f} ({metrics['views']} views), by views "
+          f"{metrics['accuracy_by_views']}; weights, figures and face_gif_oof.jsonl in {job.out}")
+    return 0
+
+
 def add_train_target(train_sub, common) -> None:
     p = train_sub.add_parser("face", parents=[common], help="train the facial-expression CNN on FER2013")
     p.add_argument("--data", required=True, metavar="DIR",
@@ -146,6 +160,31 @@ def add_train_target(train_sub, common) -> None:
     p.add_argument("--work-dir", metavar="DIR",
                    help="checkpoint folder (default: user cache, one per seed); an existing checkpoint is resumed")
     p.set_defaults(func=_cmd_train_face)
+
+    p = train_sub.add_parser("face-gif", parents=[common],
+                             help="fine-tune the expression ensemble on FER2013 + face crops of labelled GIFs, "
+                                  "with out-of-fold models for the decision")
+    p.add_argument("--data", required=True, action="append", metavar="DATASET",
+                   help="labelled GIF set with manifest.csv (repeat; same order as for `train decision`)")
+    p.add_argument("--fer", required=True, metavar="DIR", help="FER2013 folder (DIR/train, DIR/val)")
+    p.add_argument("--crops", required=True, metavar="FACES.npz",
+                   help="the GIFs' face crops; extracted with the face stream when the file does not exist")
+    p.add_argument("--init", required=True, metavar="WEIGHTS", help="the FER2013-only ensemble to fine-tune")
+    p.add_argument("--work-dir", required=True, metavar="DIR", help="fold models and out-of-fold probabilities")
+    p.add_argument("--out", default=str(WEIGHTS_DIR), metavar="DIR",
+                   help="where face_expression.pt, its figures and face_gif_oof.jsonl go (default: %(default)s)")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--epochs", type=float, default=4, help="passes over FER2013 train per fine-tune")
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--gif-share", type=float, default=0.25, help="share of each batch drawn from GIF crops")
+    p.add_argument("--keep-base", type=float, default=0.5,
+                   help="share of the FER2013-only weights kept in each fine-tuned member (weight interpolation)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1, help="fine-tunes run at once (processes)")
+    p.add_argument("--device", default="cpu", help="torch device for the fine-tunes: cpu, cuda (default: %(default)s)")
+    p.add_argument("--reuse", action="store_true",
+                   help="only write the shipped files from the fine-tunes already in --work-dir")
+    p.set_defaults(func=_cmd_train_face_gif)
 
     p = train_sub.add_parser("face-combine", parents=[common],
                              help="fit the CNN + EMFACS-rules combination on FER2013 val (after `train face`)")

@@ -50,6 +50,16 @@ def _rounded(d: dict[str, float]) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in d.items()}
 
 
+@dataclass
+class DetectedCrop:
+    """One detected face before scoring: where it is and the FER-framed crop the CNN reads."""
+    frame: int
+    time: float
+    face: DetectedFace
+    crop: np.ndarray                 # 48x48 uint8 grey
+    aus: dict[str, float]
+
+
 class FaceStream:
     """Loads the landmarker and the CNN once; analyses clips, frame lists and aligned crops."""
 
@@ -105,42 +115,55 @@ class FaceStream:
         return [scores_dict(p) for p in probs]
 
     # ------------------------------------------------------------ frames
-    def analyze_frames(self, frames: Sequence[np.ndarray], times: Sequence[float],
-                       video: bool = True) -> list[list[FaceObservation]]:
-        """Faces of each frame (HxWx3 uint8 RGB). `video=True` tracks faces between consecutive frames of
-        one clip; pass False for unrelated still images."""
+    def detect_faces(self, frames: Sequence[np.ndarray], times: Sequence[float],
+                     video: bool = True) -> list[DetectedCrop]:
+        """Every face of the frames (HxWx3 uint8 RGB), aligned and with its AUs: what the CNN reads.
+        `video=True` tracks faces between consecutive frames of one clip; pass False for unrelated still images."""
         landmarker = self.landmarker(video)
         if video:
             landmarker.new_clip()
-        return self.observe(frames, times, [landmarker.detect(frame, int(round(t * 1000)))
-                                            for frame, t in zip(frames, times)])
+        faces = [landmarker.detect(frame, int(round(t * 1000))) for frame, t in zip(frames, times)]
+        return self.crops(frames, times, faces)
 
-    def observe(self, frames: Sequence[np.ndarray], times: Sequence[float], faces: Sequence[Sequence[DetectedFace]],
-                repeats: Optional[Sequence[bool]] = None) -> list[list[FaceObservation]]:
-        """The observations of the detected `faces` of each frame; all crops go through the CNN in one call.
-        A frame marked in `repeats` (see Clip.repeats) takes the observations of the frame before it."""
-        repeats = repeats or [False] * len(frames)
-        detected, crops, rules, aus_list = [], [], [], []
-        for i, (frame, t, found, repeat) in enumerate(zip(frames, times, faces, repeats)):
-            for face in [] if repeat else found:
-                aus = action_units(face.blendshapes)
-                detected.append((i, t, face))
-                crops.append(align_face(frame, face))
-                aus_list.append(aus)
-                rules.append(scores_vector(rule_scores(aus)))
-        probs = self.combine(self.cnn_probs(crops), np.stack(rules) if rules else None)
-        result: list[list[FaceObservation]] = [[] for _ in frames]
-        for (i, t, face), p, aus in zip(detected, probs, aus_list):
+    def crops(self, frames: Sequence[np.ndarray], times: Sequence[float], faces: Sequence[Sequence[DetectedFace]],
+              skip: Optional[Sequence[bool]] = None) -> list[DetectedCrop]:
+        """The detected `faces` of each frame, aligned and with their AUs, leaving out the frames marked in `skip`."""
+        skip = skip or [False] * len(frames)
+        return [DetectedCrop(i, float(t), face, align_face(frame, face), action_units(face.blendshapes))
+                for i, (frame, t, found, skipped) in enumerate(zip(frames, times, faces, skip)) if not skipped
+                for face in found]
+
+    def observe(self, found: Sequence[DetectedCrop], frame_count: int,
+                cnn_probs: Optional[np.ndarray] = None) -> list[list[FaceObservation]]:
+        """The per-frame observations of detected faces, scored by this stream's CNN (or by `cnn_probs`
+        from another one) combined with the EMFACS rules."""
+        if cnn_probs is None:
+            cnn_probs = self.cnn_probs([f.crop for f in found])
+        rules = np.stack([scores_vector(rule_scores(f.aus)) for f in found]) if found else None
+        result: list[list[FaceObservation]] = [[] for _ in range(frame_count)]
+        for f, p in zip(found, self.combine(cnn_probs, rules)):
             scores = scores_dict(p)
-            result[i].append(FaceObservation(i, float(t), face.box, scores, top_emotion(scores), aus))
+            result[f.frame].append(FaceObservation(f.frame, f.time, f.face.box, scores, top_emotion(scores), f.aus))
+        return result
+
+    def analyze_frames(self, frames: Sequence[np.ndarray], times: Sequence[float],
+                       video: bool = True) -> list[list[FaceObservation]]:
+        """Faces of each frame (HxWx3 uint8 RGB), scored; see detect_faces for `video`."""
+        return self.observe(self.detect_faces(frames, times, video), len(frames))
+
+    def observe_clip(self, clip: Clip) -> list[list[FaceObservation]]:
+        """The observations of each sample of `clip`, from the clip's shared detections (clip_faces); a sample
+        marked a repeat (Clip.repeats) takes those of the sample before it instead of being read again."""
+        repeats = clip.repeats()
+        faces = clip_faces(clip, self.landmarker(video=True))
+        result = self.observe(self.crops(clip.frames, clip.times, faces, repeats), len(clip.frames))
         for i, repeat in enumerate(repeats):
             if repeat:
-                result[i] = [replace(o, frame=i, time=float(times[i])) for o in result[i - 1]]
+                result[i] = [replace(o, frame=i, time=float(clip.times[i])) for o in result[i - 1]]
         return result
 
     def analyze(self, clip: Clip) -> Evidence:
-        faces = clip_faces(clip, self.landmarker(video=True))
-        return pool(self.observe(clip.frames, clip.times, faces, clip.repeats()), clip.times)
+        return pool(self.observe_clip(clip), clip.times)
 
 
 EXPRESSIVENESS_FLOOR = 0.05  # a fully neutral face still counts a little: a GIF of calm faces is "neutral"
