@@ -186,7 +186,7 @@ REGISTRY: dict[str, ModelSpec] = {
         _own("drawn-style", "photo-or-drawing check (logistic regression fitted on gifs_train's content column)",
              "drawn_style.json", 871, "ac3414a3c78a0fd19904483e38a68c45e7370face3bd21edf847f6bf9e4c9679", OWN_LICENCE),
         _own("decision", "the GIF-level decision: per-stream calibration and pooling (fitted on gifs_train + gifs_dev)",
-             "decision.json", 19495, "2af8f648da48d1a2f94ea0ee3f7418aba5b990c57380264d67d60f96e6d13530", OWN_LICENCE),
+             "decision.json", 19497, "b9e9d2c0044653308cc6ce8592c048f3336b1c13ead86ca2b328cfa80cdca170", OWN_LICENCE),
         _own("text-bilstm", "BiLSTM text-emotion model (tweet_emotion + GoEmotions-Ekman)",
              "text_bilstm.pt", 5046472, "a2cb89e0ed2af180402ad4279d510460dbab88848a57c116036c16d8c70052ba", OWN_LICENCE),
         _own("text-minilm-head", "MLP head on MiniLM sentence embeddings (tweet_emotion + GoEmotions-Ekman)",
