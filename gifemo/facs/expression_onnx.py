@@ -1,7 +1,7 @@
 """The expression ensemble run by ONNX Runtime: the same probabilities as torch (within 1e-5), for about 40 %
 less CPU per face on these small convolutions (bench/bench_tag.py).
 
-The graph is built from the loaded weights on first use and cached per weights file (gifemo.text.onnx_build), so
+The graph is built from the loaded weights on first use and cached per weights file (gifemo.onnx_build), so
 new weights get a new graph and every later process only loads it.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..config import Runtime
-from ..text.onnx_build import built_model, session
+from ..onnx_build import built_model, session
 from .expression import CROP_SIZE, ExpressionEnsemble
 
 RECIPE = "ensemble-log-mean-probs/opset17"

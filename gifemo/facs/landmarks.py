@@ -50,8 +50,10 @@ class FaceLandmarker:
             min_face_detection_confidence=min_detection_confidence,
             min_face_presence_confidence=min_detection_confidence)
         self._quiet = runtime.verbose == 0
-        with native_stderr_silenced(self._quiet):
-            self._landmarker = _Landmarker.create_from_options(options)
+        # The graph is built on the first frame: a stream that finds its clip's faces already detected by
+        # another (clip_faces) never pays for building one.
+        self._create = lambda: _Landmarker.create_from_options(options)
+        self._landmarker = None
         self.video = video
         self.min_side = min_side
         # Two landmarkers with the same settings find the same faces: the key of shared clip detections.
@@ -70,6 +72,8 @@ class FaceLandmarker:
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
         with native_stderr_silenced(self._quiet):
             self._quiet = False  # only the first frame speaks
+            if self._landmarker is None:
+                self._landmarker = self._create()
             if self.video:
                 wanted = self._clip_start_ms + int(timestamp_ms) if timestamp_ms is not None else self._clock_ms + 1
                 self._clock_ms = max(self._clock_ms + 1, wanted)
@@ -90,7 +94,9 @@ class FaceLandmarker:
 
     def close(self) -> None:
         """Close explicitly (or use `with`): MediaPipe's own clean-up fails noisily at interpreter exit."""
-        self._landmarker.close()
+        if self._landmarker is not None:
+            self._landmarker.close()
+            self._landmarker = None
 
     def __enter__(self):
         return self

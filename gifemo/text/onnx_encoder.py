@@ -5,7 +5,7 @@ exported to ONNX with its attention, GELU and layer norms fused, about half that
 embeddings (bench/bench_message_encoder.py). Quantising its weights to int8 would save 4 ms more, but moved
 embeddings of short messages to a cosine of 0.97 from PyTorch's and cost the ranking a hit on GoEmotions
 messages (P@5 0.371 -> 0.369, bench/bench_suggest_quality.py). The copy is built on first use from the
-registry's MiniLM files, their sha256 checked first (gifemo.text.onnx_build).
+registry's MiniLM files, their sha256 checked first (gifemo.onnx_build).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import torch
 
 from .. import models
 from ..config import SEMANTIC_DIM, Runtime
-from .onnx_build import built_model, session
+from ..onnx_build import built_model, session
 from .preprocess import normalize
 
 # Bump when the export changes: the cache key includes it.
@@ -80,8 +80,8 @@ class MessageEncoder:
     def __init__(self, runtime: Runtime, cached_messages: int = CACHED_MESSAGES):
         from tokenizers import Tokenizer
 
+        source = models.resolve("minilm", runtime)  # first: fetched from its sources when not here yet
         self.session = session(built_path(runtime))
-        source = models.resolve("minilm", runtime)
         self.tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
         # tokenizer.json pads every message to 128 tokens; only the words are worth computing.
         self.tokenizer.no_padding()

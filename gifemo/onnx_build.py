@@ -1,4 +1,5 @@
-"""ONNX copies of the text networks, built once per machine from verified weights and cached.
+"""ONNX copies of the project's networks (text models, the expression CNN), built once per machine from verified
+weights and cached.
 
 A message is scored one at a time in the service, where PyTorch's per-layer dispatch costs more than the
 arithmetic: the same networks run by ONNX Runtime on one thread take a fraction of the CPU
@@ -15,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-from ..config import Runtime
+from .config import Runtime
 
 
 def built_model(label: str, source_digest: str, recipe: str, runtime: Runtime,
