@@ -258,6 +258,18 @@ def test_why_says_what_the_streams_saw_and_the_caption(md):
     assert "no action" not in why["/gifs/new.gif"]  # an abstaining stream is not a reason
 
 
+def test_why_leaves_out_the_photo_face_reading_of_a_drawing():
+    sticker = record("sticker", "sadness", 0.76)
+    face = {"stream": "face", "scores": peaked("fear"), "confidence": 0.9, "reason": "fear face in 16 of 16 frames"}
+    sticker.evidence = [face, {"stream": "drawn", "scores": peaked("sadness"), "confidence": 0.7,
+                               "reason": "drawn face reads sadness in 6 of 6 frames",
+                               "details": {"drawn_probability": 1.0}}]
+    # The decision read only the drawn-face model here (gifemo.decision.routed): the why says only what it read.
+    assert vectors.reasons(sticker) == ["drawn face reads sadness in 6 of 6 frames"]
+    sticker.evidence[1]["details"]["drawn_probability"] = 0.3   # a photograph: both readings count
+    assert vectors.reasons(sticker) == ["fear face in 16 of 16 frames", "drawn face reads sadness in 6 of 6 frames"]
+
+
 def test_a_caption_is_matched_by_meaning(md):
     records = [record(f"c{i}", "neutral", 0.5, frames=10 + i) for i in range(4)]
     records[2].caption = "see you on monday, weekend is here"

@@ -22,7 +22,7 @@ from ..corpus import Corpus, GifRecord
 from ..emotions import EMOTIONS
 from . import vectors
 
-FORMAT_VERSION = 2   # 2: caption embedding, reasons
+FORMAT_VERSION = 3   # 2: caption embedding, reasons; 3: reasons only of the evidence the decision read
 # A filtered query that leaves at most this many GIFs is answered by an exact scan of just those.
 EXACT_SUBSET_MAX = 20_000
 

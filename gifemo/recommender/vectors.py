@@ -15,7 +15,9 @@ import numpy as np
 
 from ..config import SEMANTIC_DIM, Runtime
 from ..corpus import GifRecord
+from ..decision import routed
 from ..emotions import EMOTIONS, scores_vector
+from ..evidence import Evidence
 from ..facs.aus import au_names
 
 DIM = len(EMOTIONS) + SEMANTIC_DIM
@@ -99,11 +101,12 @@ def caption(record: GifRecord) -> str:
 
 
 def reasons(record: GifRecord) -> list[str]:
-    """What the streams saw, in words, most confident first: the reasons of the Evidence that did not
-    abstain; for a record without Evidence, its one-line reason."""
-    evidence = [e for e in record.evidence if e.get("scores") and e.get("reason")]
+    """What the streams saw, in words, most confident first: the reasons of the Evidence that the decision
+    read and that did not abstain; for a record without Evidence, its one-line reason."""
+    read = routed([Evidence.from_dict(e) for e in record.evidence])  # not a photo-face reading of a drawing
+    evidence = [e for e in read if e.scores and e.reason]
     if evidence:
-        return [e["reason"] for e in sorted(evidence, key=lambda e: -float(e.get("confidence") or 0.0))]
+        return [e.reason for e in sorted(evidence, key=lambda e: -e.confidence)]
     return [record.reason] if record.reason else []
 
 
