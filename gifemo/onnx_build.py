@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import Runtime
+from .native_stderr import native_stderr_silenced
 
 
 def built_model(label: str, source_digest: str, recipe: str, runtime: Runtime,
@@ -27,8 +28,10 @@ def built_model(label: str, source_digest: str, recipe: str, runtime: Runtime,
     path = runtime.models_cache() / "built" / f"{label}-{key}.onnx"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=path.parent, prefix=".build-") as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporters' notes on tracing say nothing to a user
+        # The exporters' notes on tracing say nothing to a user: Python's as warnings, torch's C++ ones on fd 2.
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=".build-") as tmp, warnings.catch_warnings(), \
+                native_stderr_silenced(runtime.verbose == 0):
+            warnings.simplefilter("ignore")
             partial = Path(tmp) / path.name
             build(partial)
             os.replace(partial, path)
