@@ -31,3 +31,15 @@ def test_crops_of_a_real_gif_rebuild_the_streams_evidence(stream, tmp_path):
     assert all(abs(rebuilt.scores[e] - direct.scores[e]) < 1e-6 for e in direct.scores)
     assert saved.evidence(stream, probs)[1].abstained
     assert np.array_equal(saved.labels(["anger", "happiness"]), np.ones(len(faces), dtype=np.int64))
+
+
+def test_crops_take_a_repeated_sample_as_tagging_does(stream):
+    from gifemo.facs.gif_crops import extract
+
+    clip = read_clip(FACE_GIF, num_frames=16)
+    assert any(clip.repeats())   # a sample that shows the same frame as the one before it
+    faces = extract([LabelledGif(FACE_GIF, "happiness", "live-action-face", "putin")], stream, 16, progress=False)
+    rebuilt = faces.evidence(stream, stream.cnn_probs(list(faces.crops)))[0]
+    direct = stream.analyze(clip)
+    assert all(abs(rebuilt.scores[e] - direct.scores[e]) < 1e-6 for e in direct.scores)
+

@@ -21,7 +21,7 @@ from ..evidence import Evidence
 from ..media import MediaError, read_clip
 from ..models import sha256_of
 from .align import face_transform
-from .landmarks import MOUTH, DetectedFace
+from .landmarks import MOUTH, DetectedFace, clip_faces
 from .stream import DetectedCrop, FaceStream, pool
 
 
@@ -92,23 +92,14 @@ def face_row(found: DetectedCrop) -> tuple:
     return angle, scale, float(mid[0]), float(mid[1])
 
 
-def drawn_probability(frames: Sequence[np.ndarray], style) -> float:
-    """The drawn stream's photo-or-drawing check on the frames it would look at (for GIFs whose data set does
-    not say what they show)."""
-    from ..config import DrawnOptions
-    from ..drawn.stream import even_sample
-    from ..drawn.style import clip_features
-
-    picked = even_sample(len(frames), DrawnOptions().num_frames)
-    return float(style.probability(clip_features([frames[i] for i in picked]))) if picked else 0.0
-
-
 def extract(items: Sequence, stream: FaceStream, num_frames: int, progress: bool = True) -> GifFaces:
     """Faces of labelled GIFs (`evaluate.LabelledGif`), found and aligned by `stream`; a GIF that cannot be
     decoded is kept with its error and no faces (the tagger records it as failed too)."""
+    from ..config import DrawnOptions
+    from ..drawn.stream import drawn_probability
     from ..drawn.style import StyleModel
 
-    style = StyleModel.load()
+    style, looked_at = StyleModel.load(), DrawnOptions().num_frames
     gifs, rows, crops = [], [], []
     au_names: Optional[list[str]] = None
     for g, item in enumerate(tqdm(items, desc="faces in GIFs", unit="gif", disable=not progress)):
@@ -122,9 +113,12 @@ def extract(items: Sequence, stream: FaceStream, num_frames: int, progress: bool
             gifs.append(info)
             continue
         info["times"] = [float(t) for t in clip.times]
-        info["drawn_probability"] = drawn_probability(clip.frames, style)
+        info["drawn_probability"] = drawn_probability(clip.frames, style, looked_at)
         gifs.append(info)
-        for found in stream.detect_faces(clip.frames, clip.times):
+        # The faces as tagging finds them: the clip's shared detections, a repeated sample taking the faces
+        # of the one before it, so that the Evidence rebuilt from these crops is the tagger's.
+        faces = clip_faces(clip, stream.landmarker(video=True))
+        for found in stream.crops(clip.frames, clip.times, faces):
             au_names = au_names or list(found.aus)
             rows.append((g, found.frame, found.face.box, [found.aus[a] for a in au_names], face_row(found)))
             crops.append(found.crop)
