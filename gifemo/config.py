@@ -81,7 +81,7 @@ class FaceOptions:
     # 0.3 finds faces in 29 of the 43 gifs_dev GIFs against 26 at MediaPipe's default 0.5 (see README).
     min_detection_confidence: float = 0.3
     views: int = 2                    # CNN test-time views per face: 1, 2 (with mirror) or 10 (see facs/expression.py)
-    onnx_runtime: bool = True         # run the CNN on ONNX Runtime when installed: the same scores as torch, less CPU
+    onnx_runtime: bool = True         # run the CNN on ONNX Runtime: the same scores as torch, less CPU
     # combination weights are loaded from data/weights/face_combine.json, not set here
 
 

@@ -7,7 +7,6 @@ new weights get a new graph and every later process only loads it.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from pathlib import Path
 
 import torch
@@ -18,11 +17,6 @@ from ..onnx_build import built_model, session
 from .expression import CROP_SIZE, ExpressionEnsemble
 
 RECIPE = "ensemble-log-mean-probs/opset17"
-
-
-def available() -> bool:
-    """The onnx package exports the graph and ONNX Runtime runs it; without either, torch runs the CNN (same scores)."""
-    return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
 
 
 def export(model: ExpressionEnsemble, dest: Path) -> None:

@@ -71,10 +71,9 @@ class FaceStream:
         weights = weights or models.resolve("face-expression", self.runtime)
         self.cnn = load_expression(weights)
         if self.options.onnx_runtime:
-            from . import expression_onnx
+            from .expression_onnx import OnnxEnsemble
 
-            if expression_onnx.available():
-                self.cnn = expression_onnx.OnnxEnsemble(self.cnn, weights, self.runtime, self.runtime.torch_threads())
+            self.cnn = OnnxEnsemble(self.cnn, weights, self.runtime, self.runtime.torch_threads())
         self.combination = Combination.load(combine or models.resolve("face-combine", self.runtime))
         self._landmarkers: dict[bool, FaceLandmarker] = {}
 
