@@ -1,4 +1,6 @@
 """The cheap "can the text models read this?" check, on real messages."""
+import json
+
 import pytest
 
 from gifemo.text import language as language_module
@@ -42,3 +44,22 @@ def test_hedged_scores_stay_a_distribution_near_chance():
                     "neutral": 1.0})
     assert abs(sum(scores.values()) - 1) < 1e-9
     assert scores["neutral"] == pytest.approx(UNREAD_TRUST + (1 - UNREAD_TRUST) / 7)
+
+
+def test_emotion_command_hedges_and_notes_a_message_it_cannot_read(tmp_path, capsys):
+    from gifemo.cli import main
+
+    spanish = "no puedo creer que se haya ido, estoy muy triste"
+    assert main(["emotion", spanish, "--text-model", "bilstm"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    top = float(lines[1].split()[1])  # "  neutral    0.314": the highest score comes first
+    assert top <= UNREAD_TRUST + (1 - UNREAD_TRUST) / 7 + 1e-3  # near chance: an honest "don't know"
+    assert lines[-1].startswith("note: language not supported (this looks spanish")
+    source = tmp_path / "messages.txt"
+    source.write_text(f"so angry right now\n{spanish}\nя так рад тебя видеть\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["emotion", "--input", str(source), "--jsonl", str(out), "--text-model", "bilstm"]) == 0
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert records[0]["note"] == "" and records[0]["emotion"] == "anger" and max(records[0]["scores"].values()) > 0.5
+    assert "spanish" in records[1]["note"] and "non-Latin script" in records[2]["note"]
+    assert all(max(r["scores"].values()) < 0.35 for r in records[1:])

@@ -153,3 +153,25 @@ def test_tiny_training_run_writes_loadable_weights(tmp_path, text_data, runtime)
         assert path.with_name(f"text_bilstm_confusion_{corpus}.png").stat().st_size > 1000
     model = load_model(runtime, "bilstm", weights=path)
     _check_distribution(model.predict_one("i feel fine"))
+
+
+def test_partial_label_loss_ignores_emotions_a_corpus_cannot_name():
+    """A tweet row (no neutral or disgust label in CARER) says nothing about neutral or disgust; with
+    outside weight 1 the loss is the ordinary 7-way cross-entropy, for every row."""
+    import torch
+
+    from gifemo.text.train import partial_label_cross_entropy
+
+    torch.manual_seed(0)
+    logits = torch.randn(4, len(EMOTIONS), requires_grad=True)
+    targets = torch.tensor(np.eye(len(EMOTIONS), dtype=np.float32)[[0, 2, 3, 6]])  # the last row: a neutral Reddit row
+    space = torch.tensor(np.stack([data.label_space(data.TWEETS)] * 3 + [data.label_space(data.GOEMOTIONS)]))
+    weights = torch.linspace(0.5, 2.0, len(EMOTIONS))
+    ordinary = torch.nn.functional.cross_entropy(logits, targets.argmax(1), weight=weights, reduction="sum") / 4
+    assert torch.allclose(partial_label_cross_entropy(logits, targets, weights, space, 1.0), ordinary)
+    partial = partial_label_cross_entropy(logits, targets, weights, space, 0.0)
+    partial.backward()
+    outside = [EMOTIONS.index("neutral"), EMOTIONS.index("disgust")]
+    assert torch.all(logits.grad[:3, outside] == 0)       # tweet rows leave neutral and disgust alone
+    assert torch.all(logits.grad[3, outside] != 0)        # the Reddit row still teaches them
+    assert partial.item() < ordinary.item()

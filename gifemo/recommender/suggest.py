@@ -76,17 +76,16 @@ class Recommender:
 
     def message_scores(self, message: str) -> dict:
         """How the message reads; nearly even for a language the text models were not trained on."""
-        from ..text.language import hedge, unsupported_language
+        from ..text.language import honest_reading
 
-        scores = self.text_model.predict_one(message)
-        return hedge(scores) if unsupported_language(message) else scores
+        return honest_reading(message, self.text_model.predict_one(message))[0]
 
     def message_embedding(self, message: str) -> np.ndarray:
         """MiniLM's embedding of the message, from its ONNX copy: half of PyTorch's CPU per message."""
         return self.message_encoder.encode([message])[0]
 
     def suggest(self, message: str, k: int = 8, filters: Optional[Filters] = None) -> Suggestions:
-        from ..text.language import unsupported_language
+        from ..text.language import unsupported_language, unsupported_note
 
         if self._corpus_writes() != self._seen_writes:
             self.refresh()
@@ -94,8 +93,7 @@ class Recommender:
                        self.options, self.feedback)
         language = unsupported_language(message)
         if language:
-            results.note = "; ".join(filter(None, [f"language not supported (this looks {language}; the text "
-                                                   "models read English): its emotion is a guess", results.note]))
+            results.note = "; ".join(filter(None, [unsupported_note(language), results.note]))
         return results
 
     def suggest_for_face(self, face_scores: dict, k: int = 8, filters: Optional[Filters] = None) -> Suggestions:

@@ -19,31 +19,36 @@ def _cmd_emotion(args: argparse.Namespace) -> int:
     if (args.text is None) == (args.input is None):
         print("gifemo emotion: error: give either TEXT or --input FILE", file=sys.stderr)
         return 2
+    from .language import honest_reading
     from .model import load_model
 
     model = load_model(args.runtime, args.text_model)
     if args.text is not None:
-        scores = model.predict_one(args.text)
+        scores, note = honest_reading(args.text, model.predict_one(args.text))
         if args.jsonl:
-            _write_jsonl([args.text], [scores], args.jsonl)
+            _write_jsonl([args.text], [(scores, note)], args.jsonl)
         else:
             emotion = top_emotion(scores)
             print(f"{EMOJI[emotion]} {emotion}  ({model.name})")
             for name, value in sorted(scores.items(), key=lambda item: -item[1]):
                 print(f"  {name:10s} {value:.3f}")
+            if note:
+                print(f"note: {note}")
         return 0
     source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
     with source:
         texts = [line.rstrip("\r\n") for line in source]
-    _write_jsonl(texts, model.predict(texts), args.jsonl or "-")
+    _write_jsonl(texts, [honest_reading(t, s) for t, s in zip(texts, model.predict(texts))], args.jsonl or "-")
     return 0
 
 
-def _write_jsonl(texts: list[str], scores: list[dict], destination: str) -> None:
+def _write_jsonl(texts: list[str], readings: list[tuple[dict, str]], destination: str) -> None:
+    """One JSON object per text: its top emotion, scores and note ("" or why the scores are a guess)."""
     out = sys.stdout if destination == "-" else open(destination, "w", encoding="utf-8")
     try:
-        for text, score in zip(texts, scores):
-            record = {"text": text, "emotion": top_emotion(score), "scores": {k: round(v, 6) for k, v in score.items()}}
+        for text, (score, note) in zip(texts, readings):
+            record = {"text": text, "emotion": top_emotion(score), "scores": {k: round(v, 6) for k, v in score.items()},
+                      "note": note}
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     finally:
         if out is not sys.stdout:
@@ -65,7 +70,8 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
     for name in ([args.text_model] if args.text_model else list(TRAINED_TEXT_MODELS)):
         options = TextTrainOptions(data=Path(args.data), model=name, out=Path(args.out), threads=args.threads or 1,
                                embed_cache=Path(args.embed_cache) if args.embed_cache else None,
-                               train_limit=args.train_limit)
+                               train_limit=args.train_limit, device=args.device,
+                               outside_label_weight=args.outside_label_weight)
         if args.epochs:
             options.epochs = args.epochs
         elif name == "minilm":
@@ -85,4 +91,8 @@ def add_train_target(train_sub, common) -> None:
     p.add_argument("--embed-cache", metavar="DIR", help="keep MiniLM embeddings of the corpora here between runs")
     p.add_argument("--train-limit", type=int, default=None, metavar="N",
                    help="train on a seeded random N rows of each corpus (to bound MiniLM embedding time)")
+    p.add_argument("--outside-label-weight", type=float, default=0.0, metavar="W",
+                   help="how hard a row is pushed away from emotions its corpus never labels (tweets: neutral, disgust): "
+                        "0 = softmax over the corpus's own emotions (default), 1 = ordinary 7-way cross-entropy")
+    p.add_argument("--device", default="cpu", help="torch device for training: cpu, cuda (default: %(default)s)")
     p.set_defaults(func=_cmd_train_text)

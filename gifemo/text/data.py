@@ -17,6 +17,7 @@ from ..emotions import EMOTIONS, normalize_label
 TWEETS, GOEMOTIONS = "tweet_emotion", "goemotions_ekman"
 CORPORA = (TWEETS, GOEMOTIONS)
 TWEET_EMOTIONS = ("anger", "fear", "happiness", "sadness", "surprise")  # after joy/love -> happiness
+LABEL_SPACES = {TWEETS: TWEET_EMOTIONS, GOEMOTIONS: EMOTIONS}  # the emotions each corpus can label
 SPLITS = {TWEETS: {"train": "train.txt", "val": "val.txt", "test": "test.txt"},
           GOEMOTIONS: {"train": "train.tsv", "val": "dev.tsv", "test": "test.tsv"}}
 
@@ -68,6 +69,11 @@ def read_goemotions(path: Path) -> TextSet:
         texts.append(fields[0])
         label_sets.append([names[int(i)] for i in fields[1].split(",")])
     return _one_corpus(GOEMOTIONS, texts, label_sets)
+
+
+def label_space(corpus: str) -> np.ndarray:
+    """(7,) bool: which EMOTIONS `corpus` can label (CARER has no neutral or disgust)."""
+    return np.array([e in LABEL_SPACES[corpus] for e in EMOTIONS])
 
 
 def read_split(data_dir: Path, corpus: str, split: str) -> TextSet:

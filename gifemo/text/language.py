@@ -57,3 +57,14 @@ def hedge(scores: dict[str, float]) -> dict[str, float]:
     """The scores of a message in an unsupported language: mostly even, keeping UNREAD_TRUST of the reading."""
     even = 1.0 / len(scores)
     return {e: UNREAD_TRUST * v + (1 - UNREAD_TRUST) * even for e, v in scores.items()}
+
+
+def unsupported_note(language: str) -> str:
+    """What a person is told about a message in `language` (from `unsupported_language`)."""
+    return f"language not supported (this looks {language}; the text models read English): its emotion is a guess"
+
+
+def honest_reading(text: str, scores: dict[str, float]) -> tuple[dict[str, float], str]:
+    """A model's `scores` for `text`, hedged and with a note when the text is in a language it cannot read."""
+    language = unsupported_language(text)
+    return (hedge(scores), unsupported_note(language)) if language else (scores, "")

@@ -1,10 +1,12 @@
 """Training of both text models on tweet_emotion + goemotions_ekman together.
 
 One 7-way softmax is trained on the union of the two corpora. Each row's target is its label
-distribution (multi-label GoEmotions rows split evenly). Tweet rows also push disgust and neutral
-down, which is right for them: the CARER tweets were collected by emotion hashtags and none is
-neutral. The style difference between the corpora lets the model keep neutral for Reddit-like
-text. Classes are weighted by (inverse frequency) ** class_weight_power over the union, so the
+distribution (multi-label GoEmotions rows split evenly). A corpus only says which of ITS emotions a
+row shows: CARER has no neutral or disgust label at all, so a tweet row is scored by a partial-label
+softmax over the 5 tweet emotions (`partial_label_cross_entropy`). Trained against neutral on every
+tweet instead, the model learns "tweet register = some feeling" and reads plain statements
+("the report is attached") as happiness. `outside_label_weight` keeps a share of that push (1 = the
+ordinary 7-way cross-entropy). Classes are weighted by (inverse frequency) ** class_weight_power over the union, so the
 rare GoEmotions classes (fear, disgust, surprise) are not drowned. The epoch kept is the one with
 the best mean of tweet val accuracy and GoEmotions dev macro-F1; figures are in metrics.py.
 """
@@ -28,7 +30,7 @@ from ..paths import WEIGHTS_DIR
 from ..plots import plot_confusion
 from . import metrics
 from .bilstm import BiLSTMClassifier, BiLSTMConfig
-from .data import CORPORA, TextSet, read_split
+from .data import CORPORA, TextSet, label_space, read_split
 from .encoder import EmbeddingHead, HeadConfig, embed
 from .model import WEIGHTS, pad_batch
 from .preprocess import PreprocessOptions, Vocabulary, tokenize
@@ -49,7 +51,11 @@ class TextTrainOptions:
     bilstm: dict = field(default_factory=dict)  # BiLSTMConfig overrides
     train_limit: Optional[int] = None  # a seeded random subset of each train split (MiniLM: embedding time)
     embed_cache: Optional[Path] = None  # folder for MiniLM embeddings of the splits
+    # Weight of the term pushing a row away from emotions its corpus never labels (tweets: neutral, disgust):
+    # 0 = partial-label softmax over the corpus's own emotions, 1 = ordinary 7-way cross-entropy.
+    outside_label_weight: float = 0.0
     threads: int = 1
+    device: str = "cpu"
     seed: int = 0
 
 
@@ -65,6 +71,11 @@ class Splits:
     @property
     def train_texts(self) -> list[str]:
         return [t for c in self.train for t in c.texts]
+
+    @property
+    def train_label_space(self) -> np.ndarray:
+        """(N, 7) bool: the emotions each row's corpus can label."""
+        return np.concatenate([np.tile(label_space(c.name), (len(c), 1)) for c in self.train])
 
 
 def subset(corpus: TextSet, limit: Optional[int], seed: int) -> TextSet:
@@ -86,8 +97,18 @@ def class_weights(targets: np.ndarray, power: float) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    return -(targets * weights * torch.log_softmax(logits, dim=-1)).sum(-1).mean()
+def partial_label_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor,
+                                label_space: torch.Tensor, outside_weight: float) -> torch.Tensor:
+    """Soft cross-entropy of the softmax over each row's label space, plus `outside_weight` x -log P(label space).
+
+    -log p(y) over all 7 classes = -log p(y | label space) - log P(label space): with outside_weight 1 this is
+    the ordinary 7-way loss; with 0 a row says nothing about emotions its corpus cannot name.
+    """
+    inside = logits.masked_fill(~label_space, float("-inf"))
+    inside_total = torch.logsumexp(inside, dim=-1, keepdim=True)
+    log_probs = inside - inside_total + outside_weight * (inside_total - torch.logsumexp(logits, dim=-1, keepdim=True))
+    # Targets are 0 outside the label space; where() keeps 0 x -inf out of the sum.
+    return -torch.where(label_space, targets * weights * log_probs, 0.0).sum(-1).mean()
 
 
 # ---------------------------------------------------------------- the two kinds of input
@@ -147,30 +168,35 @@ def cached_embeddings(corpus: TextSet, split: str, options: TextTrainOptions, ru
 # ---------------------------------------------------------------- loop
 def predict_probs(network: nn.Module, inputs, batch_size: int = 512) -> np.ndarray:
     network.eval()
+    device = next(network.parameters()).device
     out = np.zeros((len(inputs), len(EMOTIONS)), dtype=np.float32)
     with torch.inference_mode():
         for batch, tensors in inputs.batches(np.arange(len(inputs)), batch_size, False, None):
-            out[batch] = torch.softmax(network(*tensors), dim=-1).numpy()
+            out[batch] = torch.softmax(network(*(t.to(device) for t in tensors)), dim=-1).cpu().numpy()
     return out
 
 
-def fit(network: nn.Module, train_inputs, targets: np.ndarray, val: list[tuple[TextSet, object]],
-        options: TextTrainOptions) -> tuple[dict, list[dict]]:
-    """Train; returns the best epoch's state dict and every epoch's validation figures."""
+def fit(network: nn.Module, train_inputs, targets: np.ndarray, label_space: np.ndarray,
+        val: list[tuple[TextSet, object]], options: TextTrainOptions) -> tuple[dict, list[dict]]:
+    """Train; returns the best epoch's state dict (on the CPU) and every epoch's validation figures."""
     rng = np.random.default_rng(options.seed)
-    weights = class_weights(targets, options.class_weight_power)
+    device = torch.device(options.device)
+    network.to(device)
+    weights = class_weights(targets, options.class_weight_power).to(device)
     optimizer = torch.optim.AdamW(network.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay)
     steps = options.epochs * -(-len(train_inputs) // options.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, options.learning_rate, total_steps=steps,
                                                    pct_start=max(0.1, 2 / steps))  # 2+ warm-up steps on tiny runs
-    target_tensor = torch.from_numpy(targets)
+    target_tensor, space_tensor = torch.from_numpy(targets).to(device), torch.from_numpy(label_space).to(device)
     history, best_state, best_score = [], None, -1.0
     for epoch in range(1, options.epochs + 1):
         network.train()
         started, total = time.time(), 0.0
         batches = train_inputs.batches(rng.permutation(len(train_inputs)), options.batch_size, True, rng)
         for batch, tensors in tqdm(batches, total=-(-len(train_inputs) // options.batch_size), desc=f"epoch {epoch}", leave=False):
-            loss = soft_cross_entropy(network(*tensors), target_tensor[batch], weights)
+            rows = torch.from_numpy(batch).to(device)
+            loss = partial_label_cross_entropy(network(*(t.to(device) for t in tensors)), target_tensor[rows], weights,
+                                               space_tensor[rows], options.outside_label_weight)
             optimizer.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(network.parameters(), 1.0)
@@ -185,7 +211,7 @@ def fit(network: nn.Module, train_inputs, targets: np.ndarray, val: list[tuple[T
               + "  ".join(f"{name} {metrics.headline(f):.4f}" for name, f in figures.items())
               + f"  ({time.time() - started:.0f}s)", flush=True)
         if score > best_score:
-            best_score, best_state = score, {k: v.detach().clone() for k, v in network.state_dict().items()}
+            best_score, best_state = score, {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
     return best_state, history
 
 
@@ -210,8 +236,8 @@ def train(options: TextTrainOptions, runtime: Runtime) -> Path:
         raise ValueError(f"unknown text model {options.model!r}")
     train_inputs = make_inputs(splits.train_texts, splits.train, "train")
     val = [(c, make_inputs(c.texts, [c], "val")) for c in splits.val]
-    best_state, history = fit(network, train_inputs, targets, val, options)
-    network.load_state_dict(best_state)
+    best_state, history = fit(network, train_inputs, targets, splits.train_label_space, val, options)
+    network.cpu().load_state_dict(best_state)
     best = max(history, key=lambda h: h["score"])
     figures = {c.name: metrics.corpus_figures(c, predict_probs(network, inputs)) for c, inputs in val}
     checkpoint = {
