@@ -91,8 +91,8 @@ def add_train_target(train_sub, common) -> None:
     p.add_argument("--embed-cache", metavar="DIR", help="keep MiniLM embeddings of the corpora here between runs")
     p.add_argument("--train-limit", type=int, default=None, metavar="N",
                    help="train on a seeded random N rows of each corpus (to bound MiniLM embedding time)")
-    p.add_argument("--outside-label-weight", type=float, default=0.0, metavar="W",
+    p.add_argument("--outside-label-weight", type=float, default=1.0, metavar="W",
                    help="how hard a row is pushed away from emotions its corpus never labels (tweets: neutral, disgust): "
-                        "0 = softmax over the corpus's own emotions (default), 1 = ordinary 7-way cross-entropy")
+                        "0 = softmax over the corpus's own emotions, 1 = ordinary 7-way cross-entropy (default)")
     p.add_argument("--device", default="cpu", help="torch device for training: cpu, cuda (default: %(default)s)")
     p.set_defaults(func=_cmd_train_text)
