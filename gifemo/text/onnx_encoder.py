@@ -111,24 +111,25 @@ class MessageEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Messages seen lately come from a bounded cache (the recommender asks twice per message: for its
-        emotion and for the search); the rest are run in batches of similar length, so little is padding."""
-        inputs = [normalize(text).strip() for text in texts]
-        out = np.zeros((len(inputs), SEMANTIC_DIM), dtype=np.float32)
+        emotion and for the search), looked up by the text as given, before normalising it; the rest are run
+        in batches of similar length, so little is padding."""
+        out = np.zeros((len(texts), SEMANTIC_DIM), dtype=np.float32)
         missing = []
         with self._lock:
-            for row, text in enumerate(inputs):
+            for row, text in enumerate(texts):
                 if text in self._recent:
                     self._recent.move_to_end(text)
                     out[row] = self._recent[text]
                 else:
                     missing.append(row)
+        inputs = {row: normalize(texts[row]).strip() for row in missing}
         missing.sort(key=lambda row: len(inputs[row]))
         for start in range(0, len(missing), BATCH):
             rows = missing[start:start + BATCH]
             out[rows] = self._run([inputs[row] for row in rows])
         with self._lock:
             for row in missing:
-                self._recent[inputs[row]] = out[row]
+                self._recent[texts[row]] = out[row]
             while len(self._recent) > self.cached_messages:
                 self._recent.popitem(last=False)
         return out
