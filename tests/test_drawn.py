@@ -57,21 +57,15 @@ def demo_evidence(tmp_path_factory, stream):
     return {path.name.split("-")[0]: stream.analyze(read_clip(path, num_frames=16)) for path in make_demo_gifs(folder)}
 
 
-def test_demo_emoji_are_read_as_drawn_faces(demo_evidence):
-    right = [emotion for emotion, evidence in demo_evidence.items() if evidence.emotion == emotion]
-    # the committed weights read 5 of 7 (disgust is read neutral, fear surprise): no regression below that
-    assert len(right) >= 5, {e: ev.emotion for e, ev in demo_evidence.items()}
+def test_demo_emoji_are_read_seven_of_seven_as_drawn_faces(demo_evidence):
+    # the demo's style is in the CNN's training mix (procedural.demo_face), so this is a learnt-style figure
+    assert {e: ev.emotion for e, ev in demo_evidence.items()} == {e: e for e in EMOTIONS}
     for evidence in demo_evidence.values():
         assert evidence.stream == "drawn" and evidence.coverage == 1.0
         assert evidence.details["drawn_probability"] > 0.5
         assert evidence.details["model"] == "drawn"
         assert all(face["source"] in ("object", "landmarks") for face in evidence.details["faces"])
         assert abs(sum(evidence.scores.values()) - 1) < 1e-6 and 0 < evidence.confidence <= 1
-
-
-@pytest.mark.xfail(strict=True, reason="the issue's target; the committed weights read 5 of 7")
-def test_demo_emoji_are_read_seven_of_seven(demo_evidence):
-    assert all(evidence.emotion == emotion for emotion, evidence in demo_evidence.items())
 
 
 def test_style_check_tells_drawings_from_a_photographed_face(shared_dir):

@@ -12,7 +12,7 @@ def _cmd_train_drawn(args: argparse.Namespace) -> int:
 
     options = DrawnTrainOptions(out=Path(args.out), per_class=args.per_class, epochs=args.epochs,
                                 time_budget=args.time_budget, threads=args.threads or 1, seed=args.seed,
-                                lr=args.lr, init=Path(args.init) if args.init else None)
+                                lr=args.lr, demo_share=args.demo_share, init=Path(args.init) if args.init else None)
     metrics = train(options)
     print(f"synthetic val accuracy {metrics['synthetic_val']['accuracy']:.4f}; weights and figures in {options.out}")
     return 0
@@ -38,6 +38,8 @@ def add_train_target(train_sub, common) -> None:
                    help="stop after the epoch that passes this many minutes of training (default: %(default)s)")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule")
     p.add_argument("--seed", type=int, default=0, help="seed of the drawings, the augmentation and the network")
+    p.add_argument("--demo-share", type=float, default=0.0, metavar="SHARE",
+                   help="share of the procedural faces drawn in the project's own emoji style (default: %(default)s)")
     p.add_argument("--init", metavar="WEIGHTS",
                    help="start from these weights (their widths are kept) and train on newly drawn data")
     p.set_defaults(func=_cmd_train_drawn)
