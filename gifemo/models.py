@@ -181,7 +181,7 @@ REGISTRY: dict[str, ModelSpec] = {
         _own("face-combine", "CNN + EMFACS-rules combination weights (fitted on FER2013 val)",
              "face_combine.json", 2601, "be26cfbd6c8ff9696139851a6932a3c8b5394c2e975618c8fea3733363ea74cd", OWN_LICENCE),
         _own("drawn-expression", "expression CNN for drawn faces (emoji, stickers; rendered and procedural faces)",
-             "drawn_expression.pt", 339445, "bed1e0f969826f88115bb5fba657fb13925b2f283809a24dbd0d2116e204734e",
+             "drawn_expression.pt", 338869, "da4a22c224edf350e652bd6de8c3caff53fd4e5d0bcacd93fd8bb2a6e42ce746",
              OWN_LICENCE),
         _own("drawn-style", "photo-or-drawing check (logistic regression fitted on gifs_train's content column)",
              "drawn_style.json", 871, "ac3414a3c78a0fd19904483e38a68c45e7370face3bd21edf847f6bf9e4c9679", OWN_LICENCE),
