@@ -94,25 +94,29 @@ def _mean_over_frames(face: Optional[Evidence]) -> Optional[Evidence]:
 
 def ablation(records: Sequence[Optional[GifRecord]], models: Sequence) -> dict[str, list[tuple[str, float]]]:
     """(prediction, confidence) of each variant, computed from the stored Evidence; `models`: the decision each
-    record is scored with (the shipped one, or held-out fold models); "calibrated" is its calibration of that
-    stream."""
+    record is scored with (the shipped one, or held-out fold models); "calibrated" is the stream as that
+    decision reads it (its calibration, where it has one for the stream)."""
     rule = RuleDecision()
+    calibrated = [name for name in STREAM_NAMES if any(name in getattr(m, "calibration", {}) for m in models)]
+    fitted_any = any(isinstance(m, FittedDecision) for m in models)
     variants: dict[str, list[tuple[str, float]]] = {}
-    for record, fitted in zip(records, models):
+    for record, decision in zip(records, models):
         raw = [raw_evidence(e) for e in record.evidence] if record and not record.error else []
         by_stream = {e.stream: e for e in raw}
-        calibrations = getattr(fitted, "calibration", {})
+        calibrations = getattr(decision, "calibration", {})
         row = {}
         for name in STREAM_NAMES:
-            row[f"{name} alone"] = _answer(by_stream.get(name))
-            if name in calibrations:
-                row[f"{name} alone, calibrated"] = _answer(calibrations[name].apply(by_stream[name])
-                                                           if name in by_stream else None)
+            said = by_stream.get(name)
+            row[f"{name} alone"] = _answer(said)
+            if name in calibrated:
+                row[f"{name} alone, calibrated"] = _answer(calibrations[name].apply(said)
+                                                           if said and name in calibrations else said)
         row["face, mean over frames"] = _answer(_mean_over_frames(by_stream.get("face")))
         row["rule decision (uncalibrated)"] = _answer(rule.decide(raw))
-        row["fitted decision"] = _answer(fitted.decide(raw))
-        if isinstance(fitted, FittedDecision):   # the same answers; the confidence as the class-weighted fit says it
-            uncorrected = replace(fitted, prior_correction=np.zeros(len(EMOTIONS)))
+        row["fitted decision"] = _answer(decision.decide(raw))
+        if fitted_any:   # the same answers; the confidence as the class-weighted fit says it
+            uncorrected = (replace(decision, prior_correction=np.zeros(len(EMOTIONS)))
+                           if isinstance(decision, FittedDecision) else decision)
             row["fitted, confidence not prior-corrected"] = _answer(uncorrected.decide(raw))
         for name, answer in row.items():
             variants.setdefault(name, []).append(answer)
