@@ -253,7 +253,8 @@ def train_decision(datasets: Sequence[str | Path], db: str | Path, out: str | Pa
                    options: Optional[TagOptions] = None, runtime=None, progress: bool = True,
                    face_evidence: Optional[str | Path] = None, tag: bool = True) -> dict:
     """Tag the labelled sets into `db` (reusing what is there), fit the decision on their stored Evidence and
-    write it into the folder `out`; returns the cross-validated report (grouped by source collection) it stores beside it.
+    write it into the folder `out`; returns the cross-validated report (grouped by source collection; its ablation
+    too: each GIF is scored by the decision fitted without its fold) it stores beside it.
     `tag=False` reads the corpus as it is (the streams' evidence of an earlier run) without tagging anything.
 
     With `face_evidence` (out-of-fold face Evidence, `gifemo train face-gif`), that replaces the face stream's
