@@ -232,7 +232,9 @@ def _add_train_decision(train_sub, common) -> None:
                    help="out-of-fold face evidence of these GIFs from `gifemo train face-gif` (its folds are used): "
                         "needed when the face model was fine-tuned on them")
     p.add_argument("--no-tag", action="store_true",
-                   help="fit on the records already in --db as they are, without tagging anything")
+                   help="fit on the records already in --db as they are, without tagging anything (to refit on the "
+                        "same streams: the tag key names the shipped decision, so after a refit tagging again "
+                        "would re-run every stream)")
     p.add_argument("-q", "--quiet", action="store_true")
     _add_tag_options(p)
     p.set_defaults(func=_cmd_train_decision)
