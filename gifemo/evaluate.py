@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .config import Runtime
 from .corpus import Corpus, GifRecord
 from .decision import Decided, FittedDecision, RuleDecision, load_decision, raw_evidence
 from .emotions import EMOTIONS, normalize_label
@@ -22,7 +23,7 @@ from .media import MEDIA_EXTENSIONS
 from .metrics import NONE, calibration, classification
 from .models import sha256_of
 from .streams import STREAM_NAMES
-from .tagger import TagOptions, tag_paths
+from .tagger import Decider, TagOptions, tag_paths
 
 MANIFEST = "manifest.csv"
 
@@ -67,15 +68,21 @@ def _from_csv(path: Path) -> list[LabelledGif]:
 def labelled_records(items: Sequence[LabelledGif], db: Optional[str | Path] = None, tag: bool = True, workers: int = 1,
                      options: Optional[TagOptions] = None, runtime=None, progress: bool = True
                      ) -> list[Optional[GifRecord]]:
-    """The corpus record of every item, tagging those not yet tagged with these options (unless `tag` is False:
-    then the corpus is read as it is, whatever options made it)."""
+    """The corpus record of every item as the current decision decides it: items tagged with these options (their
+    streams run only where the corpus has no record of them with these options and models). With `tag` False no
+    stream runs: the corpus's Evidence is used whatever options made it, and re-decided where another decision
+    made the record."""
     with tempfile.TemporaryDirectory() as scratch:
         db = Path(db) if db else Path(scratch) / "evaluate.db"
         if tag:
             tag_paths([item.path for item in items], db, workers=workers, options=options, runtime=runtime,
                       progress=progress)
+        decider = Decider(runtime or Runtime())
         with Corpus(db) as corpus:
-            return [corpus.get(sha256_of(item.path)) if item.path.is_file() else None for item in items]
+            records = [corpus.get(sha256_of(item.path)) if item.path.is_file() else None for item in items]
+            redecided = {r.sha256: decider.redecide(r) for r in records if r and not decider.is_current(r)}
+            corpus.put_many(list(redecided.values()))
+            return [redecided.get(r.sha256, r) if r else None for r in records]
 
 
 def _answer(said: Optional[Evidence | Decided]) -> tuple[str, float]:
@@ -255,7 +262,7 @@ def train_decision(datasets: Sequence[str | Path], db: str | Path, out: str | Pa
     """Tag the labelled sets into `db` (reusing what is there), fit the decision on their stored Evidence and
     write it into the folder `out`; returns the cross-validated report (grouped by source collection; its ablation
     too: each GIF is scored by the decision fitted without its fold) it stores beside it.
-    `tag=False` reads the corpus as it is (the streams' evidence of an earlier run) without tagging anything.
+    `tag=False` runs no stream: the Evidence in the corpus is fitted on whatever options made it.
 
     With `face_evidence` (out-of-fold face Evidence, `gifemo train face-gif`), that replaces the face stream's
     stored Evidence and its folds are the cross-validation's: a face model fine-tuned on these GIFs would
