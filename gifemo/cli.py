@@ -198,8 +198,7 @@ def _add_evaluate(sub, common) -> None:
     p.add_argument("--db", metavar="CORPUS.db", help="reuse/extend this corpus instead of a temporary one")
     p.add_argument("--no-tag", action="store_true",
                    help="run no stream: score the evidence already in --db, whatever options made it (without it, "
-                        "only GIFs missing there or tagged with other options or stream models are tagged; records "
-                        "decided by another fitted decision are re-decided either way)")
+                        "only GIFs missing there or tagged with other options or stream models are tagged)")
     p.add_argument("-q", "--quiet", action="store_true")
     _add_tag_options(p, actions_default="always")
     p.set_defaults(func=_cmd_evaluate)

@@ -1,9 +1,9 @@
 """The tagged corpus: one SQLite row per file content (sha256), written as soon as each file is done.
 
 SQLite in WAL mode with one commit per record (per batch, as batches come back from a cluster) means a
-killed run loses nothing already committed, and a rerun reuses what is there: a record whose streams ran with the
-same options and models keeps its Evidence (only re-decided when the fitted decision changed). A corpus carries the project's `application_id`, so another program's database is never
-silently changed; readers open it read-only, so a corpus on a read-only disk can be searched. Every
+killed run loses nothing already committed, and a rerun reuses what is there: a record whose streams ran
+with the same options and models keeps its Evidence (re-decided when the fitted decision changed). A corpus
+carries the project's `application_id`, so another program's database is never silently changed; readers open it read-only, so a corpus on a read-only disk can be searched. Every
 storage failure is a one-line `StorageError`.
 """
 from __future__ import annotations
@@ -163,9 +163,8 @@ class Corpus:
             raise StorageError(f"{readable(self.path)}: cannot {doing}: {exc.strerror or exc}") from None
 
     def _rename_pre_split_key(self) -> None:
-        """A corpus from before the tag key was split keeps its one key, `model_version`, as its streams' key
-        (never equal to a new one, so those records are tagged again unless gifemo.tagger adopts them) and
-        gains `decision_version` empty (never decided by a known decision)."""
+        """A corpus from before the tag key was split keeps its one key, `model_version`, as its streams' key:
+        never equal to a new one, so those records are tagged again unless `adopt_pre_split` vouches for them."""
         have = {row["name"] for row in self.conn.execute("PRAGMA table_info(gifs)")}
         if "model_version" in have and "streams_version" not in have:
             self.conn.execute("ALTER TABLE gifs RENAME COLUMN model_version TO streams_version")
@@ -215,13 +214,12 @@ class Corpus:
         row = self._one("SELECT * FROM gifs WHERE sha256 = ? AND streams_version = ?", sha256, streams_version)
         return _record(row) if row else None
 
-    def adopt_pre_split(self, old_key: str, streams_version: str) -> int:
+    def adopt_pre_split(self, old_key: str, streams_version: str) -> None:
         """Records from before the tag key was split, tagged under `old_key` (these streams' options and models
-        with the shipped decision), get `streams_version`: their Evidence is reused, their decision made again.
-        Returns how many."""
+        with the shipped decision), get `streams_version`: their Evidence is reused, their decision made again."""
         with self._guard("write the corpus"), self.conn:
-            return self.conn.execute("UPDATE gifs SET streams_version = ? WHERE streams_version = ?",
-                                     (streams_version, old_key)).rowcount
+            self.conn.execute("UPDATE gifs SET streams_version = ? WHERE streams_version = ?",
+                              (streams_version, old_key))
 
     def records(self, include_errors: bool = True) -> Iterator[GifRecord]:
         query = "SELECT * FROM gifs" + ("" if include_errors else " WHERE error IS NULL") + " ORDER BY path"
