@@ -83,7 +83,7 @@ def draw_faces(frame: np.ndarray, observations) -> Image.Image:
 
 
 
-# Frames are analysed in runs of this many (face tracking restarts at each run): memory holds one run.
+# Frames are analysed in runs of this many (face tracking goes on from run to run): memory holds one run.
 CHUNK_FRAMES = 32
 # Audio codecs an MP4 holds as they are (copied packet by packet); any other is re-encoded to AAC.
 MP4_AUDIO_CODECS = {"aac", "mp3", "alac", "ac3", "eac3"}
@@ -149,9 +149,9 @@ def _using(face_stream, runtime):
 
 def analysed(frames: Iterator, face_stream, summary: EmotionSummary) -> Iterator[tuple[float, np.ndarray, list]]:
     """(time, frame, faces) for each (time, frame), analysed a run at a time; `summary` counts the faces."""
-    for run in _runs(frames, CHUNK_FRAMES):
+    for number, run in enumerate(_runs(frames, CHUNK_FRAMES)):
         times, pixels = zip(*run)
-        for time, frame, faces in zip(times, pixels, face_stream.analyze_frames(pixels, times)):
+        for time, frame, faces in zip(times, pixels, face_stream.analyze_frames(pixels, times, continues=number > 0)):
             summary.add(time, faces)
             yield time, frame, faces
 
