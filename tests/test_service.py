@@ -204,3 +204,29 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(client, capsys):
         port = taken.getsockname()[1]
         assert main(["serve", "--db", str(client.db), "--port", str(port), "--workers", "2"]) == 1
     assert f"port {port} is in use" in capsys.readouterr().err
+
+
+def _wait(recommender, seconds: float) -> int:
+    """A call that keeps a model process busy (sent to it by name)."""
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_a_model_process_that_dies_fails_its_call_and_the_other_answers(client, runtime):
+    import signal
+
+    from gifemo.recommender.service import suggestion_json
+    from gifemo.recommender.workers import ModelProcesses
+
+    models = ModelProcesses(2, client.db, runtime)
+    try:
+        busy = models.submit(_wait, 30)
+        time.sleep(1)  # the call has reached a process
+        doomed = next(pid for pid in models.pids if pid != models.submit(_wait, 0).result(timeout=30))
+        os.kill(doomed, signal.SIGKILL)
+        with pytest.raises(RuntimeError, match="model process died: signal 9"):
+            busy.result(timeout=30)
+        answer = json.loads(models.submit(suggestion_json, "so angry right now", 3).result(timeout=30))
+        assert answer == client.get("/suggest", params={"q": "so angry right now", "k": 3}).json()
+    finally:
+        models.close()
