@@ -10,7 +10,7 @@ jobs, the latencies mostly measure the other jobs, while the CPU per request say
 quiet cores can answer (2,000 / ms per request, per second). The clients' own CPU per request is reported
 too, since they share the two cores with the server. Writes bench/results/service.json.
 
-    python bench/bench_service.py [--gifs 100000] [--requests 400] [--seconds 60] [--workers 2]
+    python bench/bench_service.py [--gifs 100000] [--requests 300] [--seconds 60] [--workers 2]
         [--server-checkout DIR --label before]
 """
 from __future__ import annotations
@@ -187,7 +187,7 @@ def load(port: int, clients: int, messages: list[str], requests: int, seconds: f
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gifs", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=400, help="per client level")
+    parser.add_argument("--requests", type=int, default=300, help="per client level")
     parser.add_argument("--seconds", type=float, default=60, help="per client level")
     parser.add_argument("--workers", type=int, default=2, help="server processes (`gifemo serve --workers`)")
     parser.add_argument("--server-checkout", type=Path, default=REPO,
