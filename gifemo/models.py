@@ -186,7 +186,7 @@ REGISTRY: dict[str, ModelSpec] = {
         _own("drawn-style", "photo-or-drawing check (logistic regression fitted on gifs_train's content column)",
              "drawn_style.json", 871, "ac3414a3c78a0fd19904483e38a68c45e7370face3bd21edf847f6bf9e4c9679", OWN_LICENCE),
         _own("decision", "the GIF-level decision: stream calibration, pooling, prior correction (fitted on gifs_train + gifs_dev)",
-             "decision.json", 19610, "ba98a505a533cf72e3cb1305be98716441e694811435a4fd9d77c9d3d6791039", OWN_LICENCE),
+             "decision.json", 19598, "a49ae5df19d9c28d045e7e794b2d8dfa029e153255e87c7a74c2140ec7041614", OWN_LICENCE),
         _own("text-bilstm", "BiLSTM text-emotion model (tweet_emotion + GoEmotions-Ekman)",
              "text_bilstm.pt", 5046472, "a2cb89e0ed2af180402ad4279d510460dbab88848a57c116036c16d8c70052ba", OWN_LICENCE),
         _own("text-minilm-head", "MLP head on MiniLM sentence embeddings (tweet_emotion + GoEmotions-Ekman)",

@@ -17,6 +17,7 @@ from gifemo.evidence import Evidence
 from gifemo.models import sha256_of
 from gifemo.paths import WEIGHTS_DIR
 from gifemo.recommender.uploads import add_upload
+from gifemo.show import show
 from gifemo.tagger import Tagger, TagOptions, pre_split_version, tag_paths
 
 GIF = "Happiness/f178bf0e170d.gif"
@@ -77,6 +78,11 @@ def test_a_new_decision_redecides_stored_evidence_as_a_fresh_tag_would(gifs_dev,
     fresh = only_record(tmp_path / "fresh.db")
     assert fresh.emotion != first.emotion and fresh.decision_version != first.decision_version
     decoded = len(decodes)
+
+    # `show --db` answers as the new decision would, from the stored evidence, leaving the corpus as it was.
+    text, shown = show(gif, db=tmp_path / "kept.db", options=fast_options(), runtime=runtime)
+    assert same(shown, fresh) and fresh.emotion in text and len(decodes) == decoded
+    assert same(only_record(tmp_path / "kept.db"), first)
 
     rerun = tag_paths([gif], tmp_path / "kept.db", options=fast_options(), runtime=runtime, progress=False)
     assert (rerun.redecided, rerun.tagged, rerun.skipped) == (1, 0, 0)
