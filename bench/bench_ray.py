@@ -43,7 +43,7 @@ class EmptyWorker:
         pass
 
     def __call__(self, item):
-        return GifRecord(sha256=item[1], path=item[0], model_version="empty")
+        return GifRecord(sha256=item[1], path=item[0], streams_version="empty")
 
     def close(self):
         pass

@@ -2,14 +2,15 @@
 
 The 100k GIF vectors are synthesised as in bench_recommender.py (real tag terms embedded by MiniLM, plus
 noise) and saved as the index of an empty corpus, so the service loads them as it would a real one. The
-server is the real `gifemo serve` in its own process on 127.0.0.1; the clients are threads in this process,
-each with its own keep-alive connection, sending real messages (tweet_emotion validation, each once), so no
-cache can answer. Bounded: at most --requests per client level and --seconds per level. Besides the
+server is the real `gifemo serve` in its own process on 127.0.0.1; the clients are keep-alive connections
+driven by one thread of this process, each sending its next request when the last is answered, with real
+messages (tweet_emotion validation, each once), so no cache can answer. Bounded: at most --requests per client level and --seconds per level. Besides the
 latencies, it reports the CPU time the server's processes spent per request: on a machine shared with other
 jobs, the latencies mostly measure the other jobs, while the CPU per request says how many requests two
-quiet cores can answer (2,000 / ms per request, per second). Writes bench/results/service.json.
+quiet cores can answer (2,000 / ms per request, per second). The clients' own CPU per request is reported
+too, since they share the two cores with the server. Writes bench/results/service.json.
 
-    python bench/bench_service.py [--gifs 100000] [--requests 400] [--seconds 60] [--workers 2]
+    python bench/bench_service.py [--gifs 100000] [--requests 300] [--seconds 60] [--workers 2]
         [--server-checkout DIR --label before]
 """
 from __future__ import annotations
@@ -19,14 +20,15 @@ import http.client
 import json
 import os
 import platform
+import selectors
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -65,7 +67,7 @@ def free_port() -> int:
 
 
 def wait_healthy(port: int, server: subprocess.Popen, workers: int, timeout: float = 300) -> dict:
-    """/health once every worker process has answered it (each loads its own models)."""
+    """/health once every model process has loaded its models."""
     deadline = time.time() + timeout
     seen = set()
     while time.time() < deadline:
@@ -75,8 +77,10 @@ def wait_healthy(port: int, server: subprocess.Popen, workers: int, timeout: flo
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conn.request("GET", "/health")
             health = json.loads(conn.getresponse().read())
-            seen.add(health.get("pid"))  # an older server says no pid: it has one process
-            if len(seen) >= workers:
+            # Today's server lists its model processes once all have loaded; an older one answered from each of
+            # its processes in turn (and an even older one has one process and says no pid).
+            seen.add(health.get("pid"))
+            if max(len(health.get("model_processes", [])), len(seen)) >= workers:
                 return health
         except OSError:
             pass
@@ -103,40 +107,78 @@ def cpu_seconds(pid: int) -> float:
         below |= more
 
 
+class Connection:
+    """One client: a keep-alive connection with at most one request in flight."""
+
+    def __init__(self, port: int):
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer, self.started = b"", 0.0
+
+    def send(self, request: bytes) -> None:
+        self.buffer, self.started = b"", time.perf_counter()
+        self.socket.sendall(request)
+
+    def receive(self) -> Optional[tuple[int, bytes]]:
+        """(status, body) once the whole response is in, else None; raises OSError when the server hung up."""
+        data = self.socket.recv(1 << 16)
+        if not data:
+            raise ConnectionResetError("the server closed the connection")
+        self.buffer += data
+        head, found, body = self.buffer.partition(b"\r\n\r\n")
+        if not found:
+            return None
+        lines = head.decode("latin-1").split("\r\n")
+        length = next((int(line.split(":", 1)[1]) for line in lines[1:] if line.lower().startswith("content-length:")), 0)
+        return (int(lines[0].split()[1]), body) if len(body) >= length else None
+
+
 def load(port: int, clients: int, messages: list[str], requests: int, seconds: float) -> dict:
-    """`clients` threads share `requests` requests (round robin over the messages), stopping at `seconds`."""
+    """`clients` connections, each sending its next request as soon as the last is answered, share `requests`
+    requests (round robin over the messages), stopping at `seconds`. One thread drives them all with the
+    requests written beforehand, so the clients take little of the CPU they share with the server, and no
+    client waits on another's Python to read its answer."""
+    pending = [("GET /suggest?" + urllib.parse.urlencode({"q": messages[i % len(messages)], "k": K}) +
+                " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").encode() for i in range(requests)][::-1]
     latencies: list[float] = []
     errors: list[str] = []
-    lock = threading.Lock()
-    counter = iter(range(requests))
     deadline = time.time() + seconds
+    selector = selectors.DefaultSelector()
 
-    def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        for i in counter:  # shared iterator: next() under the GIL hands each index out once
-            if time.time() > deadline:
-                break
-            path = "/suggest?" + urllib.parse.urlencode({"q": messages[i % len(messages)], "k": K})
-            start = time.perf_counter()
-            try:
-                conn.request("GET", path)
-                response = conn.getresponse()
-                body = response.read()
-                ok = response.status == 200 and "suggestions" in json.loads(body)
-            except (OSError, http.client.HTTPException, ValueError) as exc:
-                ok, body = False, str(exc).encode()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            with lock:
-                latencies.append(time.perf_counter() - start)
-                if not ok:
-                    errors.append(body[:200].decode(errors="replace"))
+    def next_request(connection: Connection) -> None:
+        if pending and time.time() < deadline:
+            connection.send(pending.pop())
+            selector.register(connection.socket, selectors.EVENT_READ, connection)
+        else:
+            connection.socket.close()
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for _ in range(min(clients, requests)):
+        next_request(Connection(port))
+    while selector.get_map():
+        for key, _ in selector.select(timeout=30) or [(None, None)]:
+            if key is None:
+                raise RuntimeError("no answer from the server in 30 s")
+            connection = key.data
+            try:
+                response = connection.receive()
+            except OSError as exc:
+                response = (0, str(exc).encode())
+            if response is None:
+                continue
+            latencies.append(time.perf_counter() - connection.started)
+            status, body = response
+            try:
+                ok = status == 200 and "suggestions" in json.loads(body)
+            except ValueError:
+                ok = False
+            if not ok:
+                errors.append(f"{status}: {body[:200].decode(errors='replace')}")
+            selector.unregister(connection.socket)
+            if status == 0:  # the connection is gone: the next request goes on a new one
+                connection.socket.close()
+                connection = Connection(port)
+            next_request(connection)
     wall = time.perf_counter() - started
     return {"clients": clients, "requests": len(latencies), **percentiles(latencies),
             "throughput_per_s": round(len(latencies) / wall, 1), "errors": len(errors), "first_errors": errors[:3]}
@@ -145,7 +187,7 @@ def load(port: int, clients: int, messages: list[str], requests: int, seconds: f
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gifs", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=400, help="per client level")
+    parser.add_argument("--requests", type=int, default=300, help="per client level")
     parser.add_argument("--seconds", type=float, default=60, help="per client level")
     parser.add_argument("--workers", type=int, default=2, help="server processes (`gifemo serve --workers`)")
     parser.add_argument("--server-checkout", type=Path, default=REPO,
@@ -177,10 +219,11 @@ def main() -> int:
             levels = []
             for level, clients in enumerate(CLIENT_LEVELS):
                 share = messages[level * args.requests:(level + 1) * args.requests]
-                cpu_before = cpu_seconds(server.pid)
+                cpu_before, client_before = cpu_seconds(server.pid), time.process_time()
                 levels.append(load(port, clients, share, args.requests, args.seconds))
-                levels[-1]["server_cpu_ms_per_request"] = round(
-                    1000 * (cpu_seconds(server.pid) - cpu_before) / max(levels[-1]["requests"], 1), 2)
+                requests = max(levels[-1]["requests"], 1)
+                levels[-1]["server_cpu_ms_per_request"] = round(1000 * (cpu_seconds(server.pid) - cpu_before) / requests, 2)
+                levels[-1]["client_cpu_ms_per_request"] = round(1000 * (time.process_time() - client_before) / requests, 2)
                 levels[-1]["load_average_1min"] = round(os.getloadavg()[0], 1)
                 print(json.dumps(levels[-1]), flush=True)
         finally:

@@ -24,35 +24,36 @@ from .names import one_line
 from .plots import COLOURS
 
 
-def draw_emoji(draw: ImageDraw.ImageDraw, x: int, y: int, size: int, emotion: str) -> None:
+def draw_emoji(draw: ImageDraw.ImageDraw, x: int, y: int, size: int, emotion: str, fill="#ffd23f",
+               ink="black") -> None:
     """A small face drawn with primitives (no emoji font needed): brows, eyes and mouth per emotion."""
     s = size
-    draw.ellipse([x, y, x + s, y + s], fill="#ffd23f", outline="black", width=max(1, s // 16))
+    draw.ellipse([x, y, x + s, y + s], fill=fill, outline=ink, width=max(1, s // 16))
     eye_y = y + int(0.4 * s)
     eye_h = int(0.16 * s) if emotion in ("surprise", "fear") else int(0.1 * s)
     for ex in (x + int(0.3 * s), x + int(0.62 * s)):
-        draw.ellipse([ex, eye_y - eye_h // 2, ex + int(0.1 * s), eye_y + eye_h // 2], fill="black")
+        draw.ellipse([ex, eye_y - eye_h // 2, ex + int(0.1 * s), eye_y + eye_h // 2], fill=ink)
     brow_y = y + int(0.25 * s)
     if emotion == "anger":       # brows down towards the nose
-        draw.line([x + int(0.25 * s), brow_y - 2, x + int(0.45 * s), brow_y + 3], fill="black", width=2)
-        draw.line([x + int(0.75 * s), brow_y - 2, x + int(0.55 * s), brow_y + 3], fill="black", width=2)
+        draw.line([x + int(0.25 * s), brow_y - 2, x + int(0.45 * s), brow_y + 3], fill=ink, width=2)
+        draw.line([x + int(0.75 * s), brow_y - 2, x + int(0.55 * s), brow_y + 3], fill=ink, width=2)
     elif emotion in ("sadness", "fear"):  # brows raised in the middle
-        draw.line([x + int(0.25 * s), brow_y + 3, x + int(0.45 * s), brow_y - 2], fill="black", width=2)
-        draw.line([x + int(0.75 * s), brow_y + 3, x + int(0.55 * s), brow_y - 2], fill="black", width=2)
+        draw.line([x + int(0.25 * s), brow_y + 3, x + int(0.45 * s), brow_y - 2], fill=ink, width=2)
+        draw.line([x + int(0.75 * s), brow_y + 3, x + int(0.55 * s), brow_y - 2], fill=ink, width=2)
     mouth = [x + int(0.28 * s), y + int(0.58 * s), x + int(0.72 * s), y + int(0.85 * s)]
     if emotion == "happiness":
-        draw.chord(mouth, 0, 180, fill="black")
+        draw.chord(mouth, 0, 180, fill=ink)
     elif emotion == "sadness":
-        draw.arc([mouth[0], mouth[1] + int(0.12 * s), mouth[2], mouth[3] + int(0.12 * s)], 200, 340, fill="black", width=2)
+        draw.arc([mouth[0], mouth[1] + int(0.12 * s), mouth[2], mouth[3] + int(0.12 * s)], 200, 340, fill=ink, width=2)
     elif emotion in ("surprise", "fear"):
-        draw.ellipse([x + int(0.42 * s), y + int(0.6 * s), x + int(0.58 * s), y + int(0.82 * s)], fill="black")
+        draw.ellipse([x + int(0.42 * s), y + int(0.6 * s), x + int(0.58 * s), y + int(0.82 * s)], fill=ink)
     elif emotion == "disgust":
-        draw.line([mouth[0], mouth[1] + int(0.12 * s), mouth[2], mouth[1] + int(0.05 * s)], fill="black", width=2)
-        draw.line([x + int(0.22 * s), y + int(0.36 * s), x + int(0.4 * s), y + int(0.4 * s)], fill="black", width=1)
+        draw.line([mouth[0], mouth[1] + int(0.12 * s), mouth[2], mouth[1] + int(0.05 * s)], fill=ink, width=2)
+        draw.line([x + int(0.22 * s), y + int(0.36 * s), x + int(0.4 * s), y + int(0.4 * s)], fill=ink, width=1)
     elif emotion == "anger":
-        draw.arc([mouth[0], mouth[1] + int(0.12 * s), mouth[2], mouth[3] + int(0.1 * s)], 200, 340, fill="black", width=3)
+        draw.arc([mouth[0], mouth[1] + int(0.12 * s), mouth[2], mouth[3] + int(0.1 * s)], 200, 340, fill=ink, width=3)
     else:  # neutral
-        draw.line([mouth[0], mouth[1] + int(0.1 * s), mouth[2], mouth[1] + int(0.1 * s)], fill="black", width=2)
+        draw.line([mouth[0], mouth[1] + int(0.1 * s), mouth[2], mouth[1] + int(0.1 * s)], fill=ink, width=2)
 
 
 def _font(size: int):
@@ -82,7 +83,7 @@ def draw_faces(frame: np.ndarray, observations) -> Image.Image:
 
 
 
-# Frames are analysed in runs of this many (face tracking restarts at each run): memory holds one run.
+# Frames are analysed in runs of this many (face tracking goes on from run to run): memory holds one run.
 CHUNK_FRAMES = 32
 # Audio codecs an MP4 holds as they are (copied packet by packet); any other is re-encoded to AAC.
 MP4_AUDIO_CODECS = {"aac", "mp3", "alac", "ac3", "eac3"}
@@ -148,9 +149,9 @@ def _using(face_stream, runtime):
 
 def analysed(frames: Iterator, face_stream, summary: EmotionSummary) -> Iterator[tuple[float, np.ndarray, list]]:
     """(time, frame, faces) for each (time, frame), analysed a run at a time; `summary` counts the faces."""
-    for run in _runs(frames, CHUNK_FRAMES):
+    for number, run in enumerate(_runs(frames, CHUNK_FRAMES)):
         times, pixels = zip(*run)
-        for time, frame, faces in zip(times, pixels, face_stream.analyze_frames(pixels, times)):
+        for time, frame, faces in zip(times, pixels, face_stream.analyze_frames(pixels, times, continues=number > 0)):
             summary.add(time, faces)
             yield time, frame, faces
 

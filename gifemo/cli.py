@@ -197,7 +197,8 @@ def _add_evaluate(sub, common) -> None:
     p.add_argument("--plot", metavar="CM.png", help="confusion matrix picture (and CM-reliability.png beside it)")
     p.add_argument("--db", metavar="CORPUS.db", help="reuse/extend this corpus instead of a temporary one")
     p.add_argument("--no-tag", action="store_true",
-                   help="score the records already in --db as they are, without tagging anything")
+                   help="run no stream: score the evidence already in --db, whatever options made it (without it, "
+                        "only GIFs missing there or tagged with other options or stream models are tagged)")
     p.add_argument("-q", "--quiet", action="store_true")
     _add_tag_options(p, actions_default="always")
     p.set_defaults(func=_cmd_evaluate)
@@ -232,7 +233,8 @@ def _add_train_decision(train_sub, common) -> None:
                    help="out-of-fold face evidence of these GIFs from `gifemo train face-gif` (its folds are used): "
                         "needed when the face model was fine-tuned on them")
     p.add_argument("--no-tag", action="store_true",
-                   help="fit on the records already in --db as they are, without tagging anything")
+                   help="run no stream: fit on the evidence already in --db, whatever options made it (without it, "
+                        "only GIFs missing there or tagged with other options or stream models are tagged)")
     p.add_argument("-q", "--quiet", action="store_true")
     _add_tag_options(p)
     p.set_defaults(func=_cmd_train_decision)

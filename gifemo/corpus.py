@@ -1,9 +1,9 @@
 """The tagged corpus: one SQLite row per file content (sha256), written as soon as each file is done.
 
 SQLite in WAL mode with one commit per record (per batch, as batches come back from a cluster) means a
-killed run loses nothing already committed, and a rerun skips what is there (same content, same model
-version). A corpus carries the project's `application_id`, so another program's database is never
-silently changed; readers open it read-only, so a corpus on a read-only disk can be searched. Every
+killed run loses nothing already committed, and a rerun reuses what is there: a record whose streams ran
+with the same options and models keeps its Evidence (re-decided when the fitted decision changed). A corpus
+carries the project's `application_id`, so another program's database is never silently changed; readers open it read-only, so a corpus on a read-only disk can be searched. Every
 storage failure is a one-line `StorageError`.
 """
 from __future__ import annotations
@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS gifs (
     reason        TEXT,
     caption       TEXT,
     evidence      TEXT,
-    model_version TEXT,
+    streams_version  TEXT,
+    decision_version TEXT,
     warnings      TEXT,
     error         TEXT,
     tagged_at     REAL
@@ -80,7 +81,8 @@ class GifRecord:
     reason: str = ""                     # why, in words: "sad face in 12 of 16 frames; caption 'I have failed you'"
     caption: str = ""                    # the words written in the GIF, when the caption stream read any
     evidence: list = field(default_factory=list)    # every stream's Evidence.to_dict(), as the decision read it
-    model_version: str = ""
+    streams_version: str = ""            # the options and stream models that made the evidence (gifemo.tagger)
+    decision_version: str = ""           # sha256 of the fitted decision that decided it ("" when never decided)
     warnings: list = field(default_factory=list)   # e.g. "file is truncated; used the complete frames"
     error: Optional[str] = None
     tagged_at: float = field(default_factory=time.time)
@@ -133,6 +135,7 @@ class Corpus:
                 self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.execute("PRAGMA synchronous=NORMAL")
+                self._rename_pre_split_key()
                 self.conn.executescript(SCHEMA + FEEDBACK_SCHEMA)
                 self._add_missing_columns()
                 self.conn.commit()
@@ -159,9 +162,16 @@ class Corpus:
         except OSError as exc:
             raise StorageError(f"{readable(self.path)}: cannot {doing}: {exc.strerror or exc}") from None
 
+    def _rename_pre_split_key(self) -> None:
+        """A corpus from before the tag key was split keeps its one key, `model_version`, as its streams' key:
+        never equal to a new one, so those records are tagged again unless `adopt_pre_split` vouches for them."""
+        have = {row["name"] for row in self.conn.execute("PRAGMA table_info(gifs)")}
+        if "model_version" in have and "streams_version" not in have:
+            self.conn.execute("ALTER TABLE gifs RENAME COLUMN model_version TO streams_version")
+
     def _add_missing_columns(self) -> None:
         """A corpus written by an older gifemo gains the newer columns (its records are retagged anyway,
-        since their model version differs)."""
+        since their streams' key differs)."""
         have = {row["name"] for row in self.conn.execute("PRAGMA table_info(gifs)")}
         for name, kind in re.findall(r"^\s+(\w+)\s+(TEXT|REAL|INTEGER|BLOB)", SCHEMA, re.M):
             if name not in have:
@@ -198,9 +208,18 @@ class Corpus:
         row = self._one("SELECT * FROM gifs WHERE sha256 = ?", sha256)
         return _record(row) if row else None
 
-    def is_current(self, sha256: str, model_version: str) -> bool:
-        row = self._one("SELECT model_version FROM gifs WHERE sha256 = ?", sha256)
-        return row is not None and row["model_version"] == model_version
+    def reusable(self, sha256: str, streams_version: str) -> Optional[GifRecord]:
+        """The record of `sha256` when its streams ran with `streams_version`: its Evidence stands, whatever
+        decided it. None when there is none, or when it was made with other options or stream models."""
+        row = self._one("SELECT * FROM gifs WHERE sha256 = ? AND streams_version = ?", sha256, streams_version)
+        return _record(row) if row else None
+
+    def adopt_pre_split(self, old_key: str, streams_version: str) -> None:
+        """Records from before the tag key was split, tagged under `old_key` (these streams' options and models
+        with the shipped decision), get `streams_version`: their Evidence is reused, their decision made again."""
+        with self._guard("write the corpus"), self.conn:
+            self.conn.execute("UPDATE gifs SET streams_version = ? WHERE streams_version = ?",
+                              (streams_version, old_key))
 
     def records(self, include_errors: bool = True) -> Iterator[GifRecord]:
         query = "SELECT * FROM gifs" + ("" if include_errors else " WHERE error IS NULL") + " ORDER BY path"
@@ -317,5 +336,6 @@ def _record(row: sqlite3.Row) -> GifRecord:
     data["path"] = from_raw_name(data["path"], row["path_raw"] if "path_raw" in row.keys() else None)
     for key in JSON_FIELDS:
         data[key] = json.loads(data[key]) if data[key] else ([] if key in ("evidence", "warnings") else {})
-    data["reason"], data["caption"] = data.get("reason") or "", data.get("caption") or ""
+    for key in ("reason", "caption", "streams_version", "decision_version"):
+        data[key] = data.get(key) or ""
     return GifRecord(**data)

@@ -1,7 +1,7 @@
 """Evaluate tags on a labelled GIF set: accuracy, macro-F1, per class, confusion, calibration (ECE and a
 reliability diagram), a table per content type when the set says what each GIF shows, and an ablation read from
-the stored Evidence (each stream alone, mean vs expressive face pooling, the rule vs the fitted decision), so
-no variant needs a second tagging run.
+the stored Evidence (each stream alone, raw and calibrated to GIFs; mean vs expressive face pooling; the rule vs
+the fitted decision), each with its accuracy, macro-F1 and ECE, so no variant needs a second tagging run.
 """
 from __future__ import annotations
 
@@ -12,14 +12,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
+import numpy as np
+
+from .config import Runtime
 from .corpus import Corpus, GifRecord
-from .decision import Decided, RuleDecision, load_decision, raw_evidence
-from .emotions import EMOTIONS, normalize_label, top_emotion
+from .decision import Decided, FittedDecision, RuleDecision, load_decision, raw_evidence
+from .emotions import EMOTIONS, normalize_label
+from .evidence import Evidence
 from .media import MEDIA_EXTENSIONS
 from .metrics import NONE, calibration, classification
 from .models import sha256_of
 from .streams import STREAM_NAMES
-from .tagger import TagOptions, tag_paths
+from .tagger import Decider, TagOptions, tag_paths
 
 MANIFEST = "manifest.csv"
 
@@ -64,43 +68,72 @@ def _from_csv(path: Path) -> list[LabelledGif]:
 def labelled_records(items: Sequence[LabelledGif], db: Optional[str | Path] = None, tag: bool = True, workers: int = 1,
                      options: Optional[TagOptions] = None, runtime=None, progress: bool = True
                      ) -> list[Optional[GifRecord]]:
-    """The corpus record of every item, tagging those not yet tagged with these options (unless `tag` is False:
-    then the corpus is read as it is, whatever options made it)."""
+    """The corpus record of every item as the current decision decides it: items tagged with these options (their
+    streams run only where the corpus has no record of them with these options and models). With `tag` False no
+    stream runs: the corpus's Evidence is used whatever options made it, and re-decided where another decision
+    made the record."""
     with tempfile.TemporaryDirectory() as scratch:
         db = Path(db) if db else Path(scratch) / "evaluate.db"
         if tag:
             tag_paths([item.path for item in items], db, workers=workers, options=options, runtime=runtime,
                       progress=progress)
+        decider = Decider(runtime or Runtime())
         with Corpus(db) as corpus:
-            return [corpus.get(sha256_of(item.path)) if item.path.is_file() else None for item in items]
+            records = [corpus.get(sha256_of(item.path)) if item.path.is_file() else None for item in items]
+            redecided = {r.sha256: decider.redecide(r) for r in records if r and not decider.is_current(r)}
+            corpus.put_many(list(redecided.values()))
+            return [redecided.get(r.sha256, r) if r else None for r in records]
 
 
-def _prediction(decided_or_scores) -> str:
-    if isinstance(decided_or_scores, Decided):
-        return decided_or_scores.emotion or NONE
-    return top_emotion(decided_or_scores) if decided_or_scores else NONE
+def _answer(said: Optional[Evidence | Decided]) -> tuple[str, float]:
+    """(emotion or NONE, confidence) of a stream's Evidence or of a decision."""
+    if said is None or said.emotion is None:
+        return NONE, 0.0
+    return said.emotion, said.confidence
 
 
-def ablation(records: Sequence[Optional[GifRecord]], fitted) -> dict[str, list[str]]:
-    """Predictions of each variant, computed from the stored Evidence (`fitted`: the shipped decision)."""
+def _mean_over_frames(face: Optional[Evidence]) -> Optional[Evidence]:
+    """The face stream's Evidence as a plain mean over frames would have said it (the stream declares no
+    confidence for the mean: its top score stands in)."""
+    mean = face.details.get("scores_mean") if face else None
+    return replace(face, scores=dict(mean), confidence=max(mean.values())) if mean else None
+
+
+def ablation(records: Sequence[Optional[GifRecord]], models: Sequence) -> dict[str, list[tuple[str, float]]]:
+    """(prediction, confidence) of each variant, computed from the stored Evidence; `models`: the decision each
+    record is scored with (the shipped one, or held-out fold models); "calibrated" is the stream as that
+    decision reads it (its calibration, where it has one for the stream)."""
     rule = RuleDecision()
-    variants: dict[str, list[str]] = {}
-    for record in records:
+    calibrated = [name for name in STREAM_NAMES if any(name in getattr(m, "calibration", {}) for m in models)]
+    fitted_any = any(isinstance(m, FittedDecision) for m in models)
+    variants: dict[str, list[tuple[str, float]]] = {}
+    for record, decision in zip(records, models):
         raw = [raw_evidence(e) for e in record.evidence] if record and not record.error else []
         by_stream = {e.stream: e for e in raw}
-        face = by_stream.get("face")
-        row = {f"{name} alone": _prediction(by_stream[name].scores if name in by_stream else {}) for name in STREAM_NAMES}
-        row["face, mean over frames"] = _prediction(face.details.get("scores_mean") if face else {})
-        row["rule decision (uncalibrated)"] = _prediction(rule.decide(raw))
-        row["fitted decision"] = _prediction(fitted.decide(raw)) if raw else NONE
-        for name, prediction in row.items():
-            variants.setdefault(name, []).append(prediction)
-    return {name: predictions for name, predictions in variants.items() if any(p != NONE for p in predictions)}
+        calibrations = getattr(decision, "calibration", {})
+        row = {}
+        for name in STREAM_NAMES:
+            said = by_stream.get(name)
+            row[f"{name} alone"] = _answer(said)
+            if name in calibrated:
+                row[f"{name} alone, calibrated"] = _answer(calibrations[name].apply(said)
+                                                           if said and name in calibrations else said)
+        row["face, mean over frames"] = _answer(_mean_over_frames(by_stream.get("face")))
+        row["rule decision (uncalibrated)"] = _answer(rule.decide(raw))
+        row["fitted decision"] = _answer(decision.decide(raw))
+        if fitted_any:   # the same answers; the confidence as the class-weighted fit says it
+            uncorrected = (replace(decision, prior_correction=np.zeros(len(EMOTIONS)))
+                           if isinstance(decision, FittedDecision) else decision)
+            row["fitted, confidence not prior-corrected"] = _answer(uncorrected.decide(raw))
+        for name, answer in row.items():
+            variants.setdefault(name, []).append(answer)
+    return {name: answers for name, answers in variants.items() if any(p != NONE for p, _ in answers)}
 
 
 def report(items: Sequence[LabelledGif], records: Sequence[Optional[GifRecord]], dataset: str,
-           decided: Optional[Sequence[Decided]] = None) -> dict:
-    """Everything evaluate prints; `decided` replaces the stored decisions (e.g. cross-validated ones)."""
+           decided: Optional[Sequence[Decided]] = None, models: Optional[Sequence] = None) -> dict:
+    """Everything evaluate prints; `decided` replaces the stored decisions (e.g. cross-validated ones) and
+    `models` the shipped decision in the ablation (one per record: e.g. the held-out fold models)."""
     truth = [item.label for item in items]
     if decided is None:
         predicted = [(r.emotion or NONE) if r and not r.error else NONE for r in records]
@@ -118,9 +151,11 @@ def report(items: Sequence[LabelledGif], records: Sequence[Optional[GifRecord]],
         "calibration": calibration(truth, predicted, confidence),
         "coverage_by_source": {s: sources.count(s) for s in dict.fromkeys(sources)},
         "baseline_majority": {"emotion": majority, "accuracy": truth.count(majority) / len(truth) if truth else 0.0},
-        "ablation": {name: _summary(classification(truth, p)) for name, p in ablation(records, shipped).items()},
+        "ablation": {name: _summary(classification(truth, [p for p, _ in answers]))
+                     | {"ece": calibration(truth, *zip(*answers))["ece"]}
+                     for name, answers in ablation(records, models or [shipped] * len(records)).items()},
         "by_content": _by_content(items, truth, predicted),
-        "fitted_on": _fitted_on(records, shipped),
+        "fitted_on": 0 if models else _fitted_on(records, shipped),
         "items": [{"path": str(item.path), "label": item.label, "content": item.content, "predicted": p,
                    "confidence": c, "source": s, "error": r.error if r else f"{item.path}: not tagged"}
                   for item, p, c, s, r in zip(items, predicted, confidence, sources, records)],
@@ -166,9 +201,10 @@ def format_report(report: dict) -> str:
     if report["fitted_on"]:
         lines.append(f"NOTE: the decision was fitted on {report['fitted_on']} of these GIFs: not a held-out figure "
                      "(`gifemo train decision` reports cross-validated ones)")
-    lines += ["", f"{'variant':30s} {'accuracy':>8s} {'macro-F1':>8s} {'answered':>8s}"]
+    lines += ["", f"{'variant':38s} {'accuracy':>8s} {'macro-F1':>8s} {'ECE':>6s} {'answered':>8s}"]
     for name, m in report["ablation"].items():
-        lines.append(f"{name:30s} {m['accuracy']:8.3f} {m['macro_f1']:8.3f} {m['coverage']:8.2f}")
+        ece = f"{m['ece']:6.3f}" if m["ece"] is not None else f"{'':6s}"
+        lines.append(f"{name:38s} {m['accuracy']:8.3f} {m['macro_f1']:8.3f} {ece} {m['coverage']:8.2f}")
     if report["by_content"]:
         lines += ["", f"{'content':20s} {'n':>4s} {'accuracy':>8s} {'macro-F1':>8s} {'answered':>8s}"]
         for kind, m in report["by_content"].items():
@@ -224,13 +260,14 @@ def train_decision(datasets: Sequence[str | Path], db: str | Path, out: str | Pa
                    options: Optional[TagOptions] = None, runtime=None, progress: bool = True,
                    face_evidence: Optional[str | Path] = None, tag: bool = True) -> dict:
     """Tag the labelled sets into `db` (reusing what is there), fit the decision on their stored Evidence and
-    write it into the folder `out`; returns the cross-validated report (grouped by source collection) it stores beside it.
-    `tag=False` reads the corpus as it is (the streams' evidence of an earlier run) without tagging anything.
+    write it into the folder `out`; returns the cross-validated report (grouped by source collection; its ablation
+    too: each GIF is scored by the decision fitted without its fold) it stores beside it.
+    `tag=False` runs no stream: the Evidence in the corpus is fitted on whatever options made it.
 
     With `face_evidence` (out-of-fold face Evidence, `gifemo train face-gif`), that replaces the face stream's
     stored Evidence and its folds are the cross-validation's: a face model fine-tuned on these GIFs would
     otherwise look better to the decision than it is on new GIFs."""
-    from .decision import DECISION_WEIGHTS, fit_decision
+    from .decision import DECISION_WEIGHTS, fit_all, held_out_models
 
     items = [item for dataset in datasets for item in load_dataset(dataset)]
     records = labelled_records(items, db, tag, workers, options, runtime, progress)
@@ -247,10 +284,11 @@ def train_decision(datasets: Sequence[str | Path], db: str | Path, out: str | Pa
         usable = [(item, _with_face_evidence(record, oof[record.sha256]["evidence"])) for item, record in usable]
         fold_of = [oof[record.sha256]["fold"] for _, record in usable]
     rows = [[raw_evidence(e) for e in record.evidence] for _, record in usable]
-    decision, held_out = fit_decision(rows, [item.label for item, _ in usable], [item.group for item, _ in usable],
-                                      fold_of=fold_of)
+    labels = [item.label for item, _ in usable]
+    models = held_out_models(rows, labels, [item.group for item, _ in usable], fold_of=fold_of)
     cv = report([item for item, _ in usable], [record for _, record in usable], " + ".join(map(str, datasets)),
-                decided=held_out)
+                decided=[model.decide(row) for model, row in zip(models, rows)], models=models)
+    decision = fit_all(rows, labels)
     decision.metrics = {
         "cross_validation": "grouped by source collection, 5 folds"
                             + (", out-of-fold face evidence" if face_evidence else ""),

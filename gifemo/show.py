@@ -57,10 +57,14 @@ def describe(record: GifRecord) -> str:
 
 def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | Path] = None, options=None,
          runtime=None) -> tuple[str, GifRecord]:
-    """The summary text and the record it describes (its `error` is set when the GIF could not be tagged)."""
+    """The summary text and the record it describes (its `error` is set when the GIF could not be tagged).
+    A record in `db` is shown as the current streams and decision would tag the GIF: tagged again when other
+    options or stream models made it, decided again from its stored evidence when another decision did."""
+    from .config import Runtime
     from .media import MediaError, content_sha256
-    from .tagger import Tagger
+    from .tagger import Decider, Tagger, TagOptions, streams_version
 
+    options, runtime = options or TagOptions(), runtime or Runtime()
     record = None
     if db and Path(db).exists():
         with Corpus(db, readonly=True) as corpus:
@@ -68,6 +72,11 @@ def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | 
                 record = corpus.get(content_sha256(gif))
             except MediaError:
                 record = None  # tagging it below gives the failed record that says why
+    if record is not None and record.streams_version != streams_version(options, runtime):
+        record = None
+    if record is not None:
+        decider = Decider(runtime)
+        record = record if decider.is_current(record) else decider.redecide(record)
     if record is None:
         with Tagger(options, runtime) as tagger:
             record = tagger.tag_file(gif)

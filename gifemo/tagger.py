@@ -1,8 +1,11 @@
 """Bulk tagging: decode once -> every stream (gifemo.streams) -> the decision -> one corpus record per file.
 
-The main process hashes files, skips those already tagged with the same model version, and writes
-each record to SQLite (and JSONL) the moment a worker returns it, so a killed run loses nothing
-done and a rerun finishes the rest. Workers load the models once.
+A record carries two keys: the streams' (every option and stream model: whether the streams must run again) and
+the decision's (the fitted decision file's sha256). The main process hashes files, skips those whose record has
+both keys, re-decides from the stored Evidence those whose streams' key alone matches (no decoding, no models:
+the decision is refitted far more often than a stream changes), and hands the rest to the workers; it writes
+each record to SQLite (and JSONL) the moment it is done, so a killed run loses nothing done and a rerun finishes
+the rest. Workers load the models once.
 """
 from __future__ import annotations
 
@@ -19,10 +22,10 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Protocol
 from .corpus import Corpus, GifRecord, JsonlWriter
 from .cache_key import tag_version
 from .config import DecodeLimits, Runtime
-from .decision import is_decided, load_decision
+from .decision import is_decided, load_decision, raw_evidence
 from .evidence import Evidence
 from . import models
-from .models import MissingModelError, ModelVerificationError, digests
+from .models import MissingModelError, ModelVerificationError, digests, sha256_of
 from .media import MediaError, MediaWarning, content_sha256, read_clip, walk_media
 from .names import one_line, readable
 from .pool import WorkerPool
@@ -53,11 +56,48 @@ class TagOptions:
         return [entry for entry in STREAMS if self.run[entry.name] != "off"]
 
 
-def model_version(options: TagOptions, runtime: Optional[Runtime] = None) -> str:
-    """Names everything that changes a tag, so a rerun retags only when something did: every option (see
-    gifemo.cache_key) and the registry's sha256 of the decision and of each enabled stream's models."""
-    return tag_version(options, digests(["decision"] + [name for entry in options.enabled() for name in entry.models],
-                                        runtime or Runtime()))
+def _stream_models(options: TagOptions) -> list[str]:
+    return [name for entry in options.enabled() for name in entry.models]
+
+
+def streams_version(options: TagOptions, runtime: Optional[Runtime] = None) -> str:
+    """Names everything that changes the streams' Evidence, so a rerun runs them again only when something did:
+    every option (see gifemo.cache_key) and the registry's sha256 of each enabled stream's models. Fallback
+    streams run by a fixed coverage rule (`is_decided`), not by the fitted decision, which is left out."""
+    return tag_version(options, digests(_stream_models(options), runtime or Runtime()))
+
+
+def pre_split_version(options: TagOptions, runtime: Optional[Runtime] = None) -> str:
+    """The one key of corpora written before the streams' key and the decision's were split: the streams' key
+    with the shipped decision's registry sha256 in it. A record under it has these streams' Evidence."""
+    return tag_version(options, digests(["decision"] + _stream_models(options), runtime or Runtime()))
+
+
+class Decider:
+    """The fitted decision and its version (the file's sha256, so that a decision refitted in place counts as new
+    before its registry entry is updated): turns Evidence into a record's answer."""
+
+    def __init__(self, runtime: Runtime):
+        path = models.resolve("decision", runtime)
+        self.decision = load_decision(path)
+        self.version = sha256_of(path)
+
+    def decide(self, record: GifRecord, evidence: list[Evidence]) -> GifRecord:
+        decided = self.decision.decide(evidence)
+        record = replace(record, emotion=decided.emotion, scores=decided.scores, confidence=decided.confidence,
+                         source=decided.source, reason=decided.reason,
+                         evidence=[e.to_dict() for e in decided.evidence], decision_version=self.version)
+        record.caption = record.detail("caption", "text", "")
+        return record
+
+    def is_current(self, record: GifRecord) -> bool:
+        """Whether `record` needs no decision made again: this decision made it, or it failed (nothing to decide)."""
+        return bool(record.error) or record.decision_version == self.version
+
+    def redecide(self, record: GifRecord) -> GifRecord:
+        """`record` as this decision decides its stored Evidence (the streams' own, uncalibrated): the record a
+        fresh tag with the same streams would give, without decoding or running any stream."""
+        return self.decide(record, [raw_evidence(e) for e in record.evidence])
 
 
 class Tagger:
@@ -68,8 +108,8 @@ class Tagger:
         self.runtime = runtime or Runtime()
         self.streams = [(entry, entry.load(self.options.stream_options[entry.name], self.runtime))
                         for entry in self.options.enabled()]
-        self.decision = load_decision(models.resolve("decision", self.runtime))
-        self.model_version = model_version(self.options, self.runtime)
+        self.decider = Decider(self.runtime)
+        self.streams_version = streams_version(self.options, self.runtime)
 
     def close(self) -> None:
         for _, stream in self.streams:
@@ -92,7 +132,7 @@ class Tagger:
 
     def tag_file(self, path: os.PathLike | str, sha256: Optional[str] = None) -> GifRecord:
         path = Path(path)
-        record = GifRecord(sha256=sha256 or "", path=str(path), model_version=self.model_version)
+        record = GifRecord(sha256=sha256 or "", path=str(path), streams_version=self.streams_version)
         try:
             record.sha256 = record.sha256 or content_sha256(path, self.options.limits)  # checks type and size first
             record.size = path.stat().st_size
@@ -112,12 +152,7 @@ class Tagger:
             return record
         info = clip.info
         record.frames, record.duration, record.width, record.height = info.frame_count, info.duration, info.width, info.height
-        decided = self.decision.decide(evidence)
-        record.emotion, record.scores, record.confidence = decided.emotion, decided.scores, decided.confidence
-        record.source, record.reason = decided.source, decided.reason
-        record.evidence = [e.to_dict() for e in decided.evidence]
-        record.caption = record.detail("caption", "text", "")
-        return record
+        return self.decider.decide(record, evidence)
 
 
 # ------------------------------------------------------------------ bulk runs
@@ -126,6 +161,7 @@ class TagSummary:
     files: int = 0
     ignored: int = 0          # files in the folders that are neither GIF nor video (by name and content)
     tagged: int = 0
+    redecided: int = 0        # same streams, another decision: decided again from the stored Evidence
     skipped: int = 0
     failed: int = 0
     seconds: float = 0.0
@@ -143,8 +179,8 @@ class TagSummary:
             self.by_emotion[key] = self.by_emotion.get(key, 0) + 1
 
     def text(self) -> str:
-        lines = [f"{self.files} files: {self.tagged} tagged, {self.skipped} already up to date, {self.failed} failed "
-                 f"({self.seconds:.1f} s)"]
+        lines = [f"{self.files} files: {self.tagged} tagged, {self.redecided} re-decided from stored evidence, "
+                 f"{self.skipped} already up to date, {self.failed} failed ({self.seconds:.1f} s)"]
         if self.ignored:
             lines.append(f"{self.ignored} other files ignored (neither GIF nor video by name or content)")
         if self.by_source:
@@ -172,11 +208,14 @@ class Engine(Protocol):
 
     def batches(self, todo: list[tuple[str, str]], options: TagOptions, runtime: Runtime, worker: Callable,
                 version: str) -> Iterator[list[GifRecord]]:
-        """One record per (path, sha256) of `todo`, in batches as they are done, in any order."""
+        """One record per (path, sha256) of `todo`, in batches as they are done, in any order; `version`: the
+        streams' key, for the failure record of a file a worker lost."""
 
 
 # A worker stuck in native code (the decoding budget bounds everything in Python) is stopped after this.
 WORKER_TIMEOUT_S = 900.0
+# Re-decided records are committed this many at a time (one transaction each, not one per record).
+REDECIDE_BATCH = 256
 
 
 def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: Optional[os.PathLike | str] = None,
@@ -187,7 +226,7 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
 
     `worker(options, runtime)` builds what each pool worker runs (with workers > 1, or on an `engine`).
     `engine`: runs the files to tag elsewhere (e.g. gifemo.ray_engine on a cluster) instead of `workers` here;
-    this process still walks, hashes, skips and is the only writer of the corpus.
+    this process still walks, hashes, skips, re-decides and is the only writer of the corpus.
     `adopt_db`: accept a SQLite file gifemo did not make as the corpus.
     Raises StorageError when the corpus or the JSONL cannot be written.
     """
@@ -198,8 +237,11 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
     started = time.time()
     walk = walk_media(list(paths))
     summary = TagSummary(files=len(walk.entries), ignored=len(walk.ignored))
-    version = model_version(options, runtime)
+    version = streams_version(options, runtime)
+    decider = Decider(runtime)
     with Corpus(db, adopt=adopt_db) as corpus, JsonlWriter(jsonl) as out:
+        corpus.adopt_pre_split(pre_split_version(options, runtime), version)
+
         def keep(records: list[GifRecord]) -> None:
             corpus.put_many(records)  # one transaction: a killed run loses at most the batch being written
             for record in records:
@@ -207,6 +249,13 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                 out.write(record, record.path)
 
         todo: list[tuple[str, str]] = []
+        redecided: list[GifRecord] = []
+
+        def keep_redecided() -> None:
+            keep(redecided)
+            summary.redecided += len(redecided)
+            redecided.clear()
+
         for entry in tqdm(walk.entries, desc="hashing", unit="file", disable=not progress or len(walk.entries) < 200):
             path = str(entry.path)
             try:
@@ -214,15 +263,20 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                     raise MediaError(path, entry.problem)
                 sha = content_sha256(path, options.limits)
             except MediaError as exc:
-                keep([GifRecord(sha256=_unreadable_key(path), path=path, model_version=version, error=str(exc))])
+                keep([GifRecord(sha256=_unreadable_key(path), path=path, streams_version=version, error=str(exc))])
                 continue
-            existing = corpus.get(sha) if corpus.is_current(sha, version) else None
-            if existing is not None and not (retry_errors and existing.error):
+            existing = corpus.reusable(sha, version)
+            if existing is None or (retry_errors and existing.error):
+                todo.append((path, sha))
+            elif decider.is_current(existing):
                 summary.skipped += 1
                 summary.add(existing)
                 out.write(existing, path)
             else:
-                todo.append((path, sha))
+                redecided.append(decider.redecide(replace(existing, path=path)))
+                if len(redecided) == REDECIDE_BATCH:
+                    keep_redecided()
+        keep_redecided()
         bar = tqdm(total=len(todo), desc="tagging", unit="gif", disable=not progress or not todo)
         batches = (engine.batches(todo, options, runtime, worker, version) if engine and todo
                    else ([record] for record in _run(todo, workers, options, runtime, worker, version)))
@@ -263,4 +317,4 @@ def _run(todo: list[tuple[str, str]], workers: int, options: TagOptions, runtime
 def lost_record(item: tuple[str, str], version: str, why: str) -> GifRecord:
     """The failure record of a (path, sha256) whose worker died or hung on it (a crash, out of memory)."""
     path, sha = item
-    return GifRecord(sha256=sha, path=path, model_version=version, error=f"{readable(path)}: {why}")
+    return GifRecord(sha256=sha, path=path, streams_version=version, error=f"{readable(path)}: {why}")

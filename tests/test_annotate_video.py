@@ -63,6 +63,21 @@ def test_video_out_keeps_every_frame_its_timing_and_the_audio(name, audio, frame
     assert not list(tmp_path.glob(".*partial"))
 
 
+def test_face_tracking_goes_on_across_the_runs_a_long_video_is_read_in(frames, face_stream, tmp_path, monkeypatch):
+    from gifemo.annotate import CHUNK_FRAMES
+    from gifemo.facs.landmarks import FaceLandmarker
+
+    long = (frames * (2 * CHUNK_FRAMES // len(frames) + 2))[: 2 * CHUNK_FRAMES + 5]   # three runs
+    src = write_clip(tmp_path / "long.mp4", long, FPS, audio=False)
+    starts = []
+    original = FaceLandmarker.new_clip
+    monkeypatch.setattr(FaceLandmarker, "new_clip", lambda self, *a, **k: (starts.append(1), original(self, *a, **k)))
+    done = annotate_video(src, tmp_path / "out.mp4", face_stream)
+    assert done.frames == len(long)
+    assert len(starts) == 1    # one clip for the tracker, not one per run
+    assert sum(done.summary.frames_with_face.values()) >= len(long) - 2
+
+
 def test_cli_writes_the_per_second_summary(frames, models_dir, tmp_path, capsys):
     src = write_clip(tmp_path / "clip.mp4", frames, FPS, audio=True)
     out, summary = tmp_path / "annotated.mp4", tmp_path / "summary.json"

@@ -1,4 +1,6 @@
 """The GIF-level decision on constructed Evidence: every branch of the rule, calibration, pooling, fitting."""
+import json
+
 import numpy as np
 import pytest
 
@@ -94,16 +96,41 @@ def test_a_face_in_few_frames_counts_less():
     assert full.emotion == "sadness" and glimpse.emotion == "anger"
 
 
+def test_the_confidence_gives_back_what_the_class_weighting_took():
+    """The answer is the class-weighted one; its confidence is read with each class's prior given back."""
+    correction = np.zeros(len(EMOTIONS))
+    correction[EMOTIONS.index("happiness")] = 1.0             # the common class: the fit weighed it down
+    correction[EMOTIONS.index("disgust")] = -1.0              # a rare one: the fit weighed it up
+    plain, corrected = _fitted(), _fitted()
+    corrected.prior_correction = correction
+    for emotion, more_often_right in (("happiness", True), ("disgust", False)):
+        evidence = [face(emotion, strength=0.5)]
+        before, after = plain.decide(evidence), corrected.decide(evidence)
+        assert after.emotion == before.emotion == emotion and after.scores == before.scores
+        assert before.confidence == pytest.approx(before.scores[emotion])   # no correction: the top score
+        assert (after.confidence > before.confidence + 0.1) == more_often_right
+        assert (after.confidence < before.confidence - 0.1) != more_often_right
+    assert corrected.decide([Evidence.abstain("face", "no face")]).source == "none"
+
+
 def test_decision_file_round_trip(tmp_path):
     decision = _fitted({"face": 1.5, "caption": 0.7}, np.linspace(-1, 1, len(EMOTIONS)),
                        {"face": Calibration(0.8, np.arange(len(EMOTIONS)) / 10)})
+    decision.prior_correction = np.linspace(0.5, -0.5, len(EMOTIONS))
     decision.metrics = {"accuracy": 0.5}
     path = decision.save(tmp_path / "decision.json")
     loaded = load_decision(path)
     evidence = [face("fear"), caption("surprise")]
     assert loaded.decide(evidence).scores == pytest.approx(decision.decide(evidence).scores)
+    assert loaded.decide(evidence).confidence == pytest.approx(decision.decide(evidence).confidence)
     assert loaded.metrics == {"accuracy": 0.5}
     assert isinstance(load_decision(tmp_path / "absent.json"), RuleDecision)
+    # a file from before the prior correction: its confidence is its top score, as it was
+    older = json.loads(path.read_text())
+    del older["prior_correction"]
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    decided = load_decision(tmp_path / "older.json").decide(evidence)
+    assert decided.confidence == pytest.approx(max(decided.scores.values()))
 
 
 # ------------------------------------------------------------------ fitting
@@ -135,6 +162,29 @@ def test_fitting_learns_priors_and_which_stream_to_trust():
     confidence = np.array([d.confidence for d in held_out])
     right = np.array([d.emotion == label for d, label in zip(held_out, labels)])
     assert abs(confidence.mean() - right.mean()) < 0.1             # confidence means the chance of being right
+
+
+def test_held_out_confidence_is_the_chance_of_being_right_for_common_and_rare_answers():
+    """Skewed labels (60 % happiness) and a face right half of the time: the class-weighted fit answers rare
+    emotions more often; its top score then flatters rare answers and undersells "happiness". The confidence,
+    the weighting undone, matches how often each kind of answer is right on held-out GIFs."""
+    rng = np.random.default_rng(0)
+    rows, labels, groups = [], [], []
+    for i in range(300):
+        label = "happiness" if rng.random() < 0.6 else EMOTIONS[rng.integers(0, 7)]
+        says = label if rng.random() < 0.5 else EMOTIONS[rng.integers(0, 7)]
+        rows.append([Evidence("face", leaning(says, 0.4 + 0.3 * rng.random()), 1.0, 0.5, "face")])
+        labels.append(label)
+        groups.append(f"collection{i % 10}")
+    decision, held_out = fit_decision(rows, labels, groups)
+    assert EMOTIONS[int(np.argmax(decision.prior_correction))] == "happiness"
+    right = np.array([d.emotion == label for d, label in zip(held_out, labels)])
+    confidence = np.array([d.confidence for d in held_out])
+    top_score = np.array([max(d.scores.values()) for d in held_out])
+    common = np.array([d.emotion == "happiness" for d in held_out])
+    for answers in (common, ~common):
+        assert abs(confidence[answers].mean() - right[answers].mean()) < 0.05
+        assert abs(top_score[answers].mean() - right[answers].mean()) > 0.08
 
 
 def test_on_drawn_gifs_the_fit_learns_to_trust_the_drawn_stream_over_the_photo_face_model():

@@ -65,15 +65,15 @@ def test_corpus_roundtrip_and_counts(tmp_path):
         face = Evidence("face", scores_dict([0, 0, 0, 1, 0, 0, 0]), 0.5, 0.9, "happiness face in 1 of 2 frames",
                         {"timeline": [{"time": 0.1, "scores": None}]})
         corpus.put(GifRecord("a" * 64, "/x/a.gif", emotion="happiness", source="face", caption="YES",
-                             scores=scores_dict([0, 0, 0, 1, 0, 0, 0]), model_version="v1",
+                             scores=scores_dict([0, 0, 0, 1, 0, 0, 0]), streams_version="v1",
                              evidence=[face.to_dict()]))
-        corpus.put(GifRecord("b" * 64, "/x/b.gif", error="/x/b.gif: not a GIF", model_version="v1"))
+        corpus.put(GifRecord("b" * 64, "/x/b.gif", error="/x/b.gif: not a GIF", streams_version="v1"))
     with Corpus(db) as corpus:   # reopened: everything was committed
         assert len(corpus) == 2
         a = corpus.get("a" * 64)
         assert a.scores["happiness"] == 1.0 and a.timeline == [{"time": 0.1, "scores": None}]
         assert a.caption == "YES" and Evidence.from_dict(a.stream("face")) == face and a.stream("caption") is None
-        assert corpus.is_current("a" * 64, "v1") and not corpus.is_current("a" * 64, "v2")
+        assert corpus.reusable("a" * 64, "v1") == a and corpus.reusable("a" * 64, "v2") is None
         assert [r.path for r in corpus.records(include_errors=False)] == ["/x/a.gif"]
         assert corpus.counts() == {"emotion": {"happiness": 1}, "source": {"face": 1}, "error": {"failed": 1}}
         assert corpus.changed_at() > 0
@@ -91,8 +91,9 @@ def test_a_corpus_of_an_older_gifemo_gains_the_new_columns(tmp_path):
     with Corpus(db) as corpus:
         old = corpus.get("c")
         assert old.emotion == "fear" and old.evidence == [] and old.caption == "" and old.reason == ""
-        assert not corpus.is_current("c", "new")   # so a rerun tags it again, now with evidence
-        corpus.put(GifRecord("c", "/x/c.gif", emotion="anger", caption="GRR", model_version="new"))
+        assert old.streams_version == "old" and old.decision_version == ""  # its one key, now the streams' key
+        assert corpus.reusable("c", "new") is None   # so a rerun tags it again, now with evidence
+        corpus.put(GifRecord("c", "/x/c.gif", emotion="anger", caption="GRR", streams_version="new"))
         assert corpus.get("c").caption == "GRR"
 
 

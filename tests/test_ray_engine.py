@@ -100,7 +100,8 @@ def test_a_killed_driver_resumes_without_duplicates_or_loss(cluster, gifs_dev, t
     stamps = dict(sqlite3.connect(db).execute("SELECT sha256, tagged_at FROM gifs"))
     rerun = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{len(files) - len(before)} tagged, {len(before)} already up to date, 0 failed" in rerun.stdout
+    assert (f"{len(files) - len(before)} tagged, 0 re-decided from stored evidence, {len(before)} already up to "
+            "date, 0 failed") in rerun.stdout
     after = rows(db)
     assert sorted(after) == sorted(map(str, files))                        # every file once: no loss, no duplicate
     assert all(row["error"] is None for row in after.values())

@@ -1,7 +1,13 @@
 """`gifemo serve`'s API on a real tagged corpus (a few gifs_dev files), through FastAPI's in-process client:
 every endpoint, bad input, uploads landing in the corpus, and concurrent requests."""
 import hashlib
+import http.client
+import json
+import os
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import torch
@@ -130,16 +136,21 @@ def test_a_vote_given_by_another_process_is_seen_before_the_next_suggestion(clie
     assert float(other.feedback[sha].sum()) == before + 1
 
 
-def test_serve_with_two_workers_answers_from_both_and_stops_them(client, runtime):
-    import http.client
-    import json
-    import os
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_serve_with_two_workers_shares_requests_between_them_and_stops_them(client, runtime):
+    """8 clients at once on `serve --workers 2`: every answer is the one the in-process service gives, both
+    model processes did the work (also when one connection would all land on one process), and they end
+    with the server."""
     import socket
     import subprocess
     import sys
-    import time
-    from pathlib import Path
 
+    if not Path("/proc/self/stat").is_file():
+        pytest.skip("needs /proc to see each process's CPU time")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -147,26 +158,39 @@ def test_serve_with_two_workers_answers_from_both_and_stops_them(client, runtime
     server = subprocess.Popen([sys.executable, "-m", "gifemo", "serve", "--db", str(client.db), "--port", str(port),
                                "--workers", "2"], stderr=subprocess.DEVNULL, env=env,
                               cwd=Path(__file__).resolve().parents[1])
-    pids, deadline = set(), time.time() + 240
+    messages = ["so angry right now", "I'm so happy today", "that was terrifying", "wow, didn't see that coming"]
     try:
-        while len(pids) < 2 and time.time() < deadline:
+        health, deadline = None, time.time() + 240
+        while health is None and time.time() < deadline:
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                conn.request("GET", "/suggest?q=so+angry+right+now&k=2")
-                answer = conn.getresponse()
-                assert answer.status == 200 and json.loads(answer.read())["suggestions"]
-                conn.request("GET", "/health")
-                pids.add(json.loads(conn.getresponse().read())["pid"])
+                health = _get(port, "/health")
             except OSError:
                 time.sleep(0.5)
-        assert len(pids) == 2 and server.pid not in pids
+        workers = health["model_processes"]
+        assert len(set(workers)) == 2 and server.pid not in workers
+        cpu_before = {pid: _cpu_seconds(pid) for pid in workers}
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda m: (m, _get(port, "/suggest?" + urlencode({"q": m, "k": 4}))), messages * 6))
+        assert all(answer == client.get("/suggest", params={"q": m, "k": 4}).json() for m, answer in answers)
+        assert all(_cpu_seconds(pid) > cpu_before[pid] for pid in workers)
     finally:
         server.terminate()
         assert server.wait(timeout=60) == 0
     time.sleep(1)
-    for pid in pids:  # the workers ended with the server, none left behind
+    for pid in workers:  # the model processes ended with the server, none left behind
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def _get(port: int, path: str) -> dict:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", path)
+        answer = connection.getresponse()
+        assert answer.status == 200
+        return json.loads(answer.read())
+    finally:
+        connection.close()
 
 
 def test_serve_on_a_port_in_use_says_so_in_one_line(client, capsys):
@@ -180,3 +204,29 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(client, capsys):
         port = taken.getsockname()[1]
         assert main(["serve", "--db", str(client.db), "--port", str(port), "--workers", "2"]) == 1
     assert f"port {port} is in use" in capsys.readouterr().err
+
+
+def _wait(recommender, seconds: float) -> int:
+    """A call that keeps a model process busy (sent to it by name)."""
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_a_model_process_that_dies_fails_its_call_and_the_other_answers(client, runtime):
+    import signal
+
+    from gifemo.recommender.service import suggestion_json
+    from gifemo.recommender.workers import ModelProcesses
+
+    models = ModelProcesses(2, client.db, runtime)
+    try:
+        busy = models.submit(_wait, 30)
+        time.sleep(1)  # the call has reached a process
+        doomed = next(pid for pid in models.pids if pid != models.submit(_wait, 0).result(timeout=30))
+        os.kill(doomed, signal.SIGKILL)
+        with pytest.raises(RuntimeError, match="model process died: signal 9"):
+            busy.result(timeout=30)
+        answer = json.loads(models.submit(suggestion_json, "so angry right now", 3).result(timeout=30))
+        assert answer == client.get("/suggest", params={"q": "so angry right now", "k": 3}).json()
+    finally:
+        models.close()

@@ -78,3 +78,19 @@ def load_drawn(path: str | Path | None = None) -> DrawnNet:
     model = DrawnNet(checkpoint["widths"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in checkpoint["state_dict"].items()})
     return model.eval()
+
+
+def average_drawn(paths: Sequence[str | Path]) -> DrawnNet:
+    """One network whose weights are the mean of these runs' (a "model soup"): runs fine-tuned from the same
+    weights on different draws of the data stay in one basin, and their mean reads better than each run."""
+    networks = [load_drawn(path) for path in paths]
+    if not networks:
+        raise ValueError("no weights to average")
+    if len({n.widths for n in networks}) > 1:
+        raise ValueError(f"these weights have different widths and cannot be averaged: {[str(p) for p in paths]}")
+    states = [n.state_dict() for n in networks]
+    # floating tensors (weights, BatchNorm statistics) are averaged; counters are the first run's
+    mean = {k: sum(s[k] for s in states) / len(states) if v.is_floating_point() else v for k, v in states[0].items()}
+    model = DrawnNet(networks[0].widths)
+    model.load_state_dict(mean)
+    return model.eval()

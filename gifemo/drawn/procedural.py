@@ -1,8 +1,10 @@
 """Randomised cartoon faces drawn with primitives: head, eyes, brows, mouth and extras chosen per emotion.
 
 Each emotion has several drawings of its cues (a smile is an arc, an open grin or closed "^ ^" eyes; fear is
-raised inner brows with wide eyes), so the network learns the cues, not one picture. The generator never uses
-`gifemo.annotate.draw_emoji`: the demo's emoji drawn by it are the test, not training data.
+raised inner brows with wide eyes), so the network learns the cues, not one picture.
+
+`demo_face` draws the project's own emoji style (`gifemo.annotate.draw_emoji`, which the demo GIFs, `show`'s
+annotations and the app use) at random sizes and in random colours, so that style is learnt, not only read.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import random
 
 from PIL import Image, ImageDraw
 
+from ..annotate import draw_emoji
 from ..emotions import EMOTIONS
 from .render import Sprite
 
@@ -41,6 +44,16 @@ def draw_face(emotion: str, rng: random.Random) -> Sprite:
     face = _Face(draw, rng, x0, y0, w, h, ink, head)
     FEATURES[emotion](face)
     return Sprite(image, emotion, "procedural")
+
+
+def demo_face(emotion: str, rng: random.Random) -> Sprite:
+    """The project's emoji style: its strokes are fixed in pixels, so a random size also varies their weight."""
+    side = rng.randint(28, 120)
+    image = Image.new("RGBA", (side + 2, side + 2), (0, 0, 0, 0))
+    head = (255, 210, 63) if rng.random() < 0.5 else _head_colour(emotion, rng)
+    ink = rng.choice([(0, 0, 0), (0, 0, 0), (40, 30, 20), (20, 20, 60)])
+    draw_emoji(ImageDraw.Draw(image), 1, 1, side, emotion, fill=head, ink=ink)
+    return Sprite(image, emotion, "demo-style")
 
 
 def _head_colour(emotion: str, rng: random.Random) -> tuple[int, int, int]:

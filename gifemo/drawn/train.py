@@ -23,7 +23,7 @@ from ..emotions import EMOTIONS
 from ..paths import WEIGHTS_DIR
 from .augment import sticker_frame
 from .model import DEFAULT_WIDTHS, DRAWN_WEIGHTS, DrawnNet, load_drawn, predict_proba, save_drawn, to_tensor
-from .procedural import draw_face
+from .procedural import demo_face, draw_face
 from .render import Sprite, render_emoji
 
 
@@ -33,6 +33,7 @@ class DrawnTrainOptions:
     per_class: int = 2500          # training images per emotion
     val_per_class: int = 300
     emoji_share: float = 0.5       # the rest are procedural faces
+    demo_share: float = 0.0        # share of the procedural faces drawn in the project's own emoji style
     epochs: int = 8
     time_budget: float = 20.0      # minutes of training (data generation not counted)
     batch_size: int = 128
@@ -43,14 +44,16 @@ class DrawnTrainOptions:
     init: Optional[Path] = None    # start from these weights (a warm restart on freshly drawn data)
 
 
-def make_images(sprites: dict[str, list[Sprite]], per_class: int, emoji_share: float,
+def make_images(sprites: dict[str, list[Sprite]], per_class: int, emoji_share: float, demo_share: float,
                 rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
     """(N, 64, 64, 3) uint8 images and (N,) labels, balanced over the emotions."""
     images, labels = [], []
     for label, emotion in enumerate(EMOTIONS):
         for _ in range(per_class):
-            use_emoji = sprites[emotion] and rng.random() < emoji_share
-            sprite = rng.choice(sprites[emotion]) if use_emoji else draw_face(emotion, rng)
+            if sprites[emotion] and rng.random() < emoji_share:
+                sprite = rng.choice(sprites[emotion])
+            else:
+                sprite = (demo_face if rng.random() < demo_share else draw_face)(emotion, rng)
             images.append(sticker_frame(sprite.image, rng))
             labels.append(label)
     return np.stack(images), np.array(labels, dtype=np.int64)
@@ -80,8 +83,9 @@ def train(options: DrawnTrainOptions, log=functools.partial(print, flush=True)) 
     for sprite in render_emoji():
         sprites[sprite.emotion].append(sprite)
     start = time.time()
-    x_train, y_train = make_images(sprites, options.per_class, options.emoji_share, rng)
-    x_val, y_val = make_images(sprites, options.val_per_class, options.emoji_share, random.Random(options.seed + 1000))
+    x_train, y_train = make_images(sprites, options.per_class, options.emoji_share, options.demo_share, rng)
+    x_val, y_val = make_images(sprites, options.val_per_class, options.emoji_share, options.demo_share,
+                               random.Random(options.seed + 1000))
     log(f"{len(x_train)} training and {len(x_val)} validation images from "
         f"{sum(map(len, sprites.values()))} emoji renderings + procedural faces in {time.time() - start:.0f} s")
 

@@ -115,11 +115,12 @@ class FaceStream:
 
     # ------------------------------------------------------------ frames
     def detect_faces(self, frames: Sequence[np.ndarray], times: Sequence[float],
-                     video: bool = True) -> list[DetectedCrop]:
+                     video: bool = True, continues: bool = False) -> list[DetectedCrop]:
         """Every face of the frames (HxWx3 uint8 RGB), aligned and with its AUs: what the CNN reads.
-        `video=True` tracks faces between consecutive frames of one clip; pass False for unrelated still images."""
+        `video=True` tracks faces between consecutive frames of one clip; pass False for unrelated still images.
+        `continues=True` says these frames follow the last call's in the same clip, so tracking goes on."""
         landmarker = self.landmarker(video)
-        if video:
+        if video and not continues:
             landmarker.new_clip()
         faces = [landmarker.detect(frame, int(round(t * 1000))) for frame, t in zip(frames, times)]
         return self.crops(frames, times, faces)
@@ -146,9 +147,9 @@ class FaceStream:
         return result
 
     def analyze_frames(self, frames: Sequence[np.ndarray], times: Sequence[float],
-                       video: bool = True) -> list[list[FaceObservation]]:
-        """Faces of each frame (HxWx3 uint8 RGB), scored; see detect_faces for `video`."""
-        return self.observe(self.detect_faces(frames, times, video), len(frames))
+                       video: bool = True, continues: bool = False) -> list[list[FaceObservation]]:
+        """Faces of each frame (HxWx3 uint8 RGB), scored; see detect_faces for `video` and `continues`."""
+        return self.observe(self.detect_faces(frames, times, video, continues), len(frames))
 
     def observe_clip(self, clip: Clip) -> list[list[FaceObservation]]:
         """The observations of each sample of `clip`, from the clip's shared detections (clip_faces); a sample

@@ -142,7 +142,8 @@ def add_commands(sub, common) -> None:
     p.add_argument("--actions", choices=["fallback", "always", "off"], default="fallback",
                    help="when uploads run the action stream (as `gifemo tag --actions`)")
     p.add_argument("--workers", type=_positive_int, default=1,
-                   help="processes answering requests, each with its own models: one per core to use (default: 1)")
+                   help="model processes behind the HTTP one, each with its own models: one per core to use "
+                        "(default: 1, the models in the HTTP process)")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("app", parents=[common], help="start the Streamlit app (suggest, tag, browse, evaluate)")

@@ -6,15 +6,19 @@
     GET  /gifs/{sha256}       the GIF file of a corpus record
     GET  /health              status, corpus size, model names
 
-Suggestions are answered from worker threads at once (the text model and faiss read shared state only);
-tagging is serialised by a lock, since one Tagger holds the face models and runs on every core anyway.
-With `workers` > 1, that many processes share the listening socket, each with its own models and one
-thread per model call: a suggestion is mostly Python between the model calls, so one process, held by its
-GIL, cannot keep two cores busy (bench/bench_service.py). Each process notices the corpus being written by
-another (an upload, a vote) before its next suggestion.
+With `workers` 1, suggestions are answered from worker threads of the one process (the text model and
+faiss read shared state only). With `workers` > 1, one front process speaks HTTP and hands each call that
+needs the models (suggest, vote, health) to whichever of `workers` model processes is idle
+(gifemo.recommender.workers): most of a suggestion holds the GIL, so one process cannot keep two cores
+busy, and processes sharing the listening socket got uneven shares of the connections
+(bench/bench_service.py). Tagging runs in the front process, serialised by a lock, since one Tagger holds
+the face models and runs on every core anyway. Each model process notices the corpus being written (an
+upload, a vote) before its next suggestion.
 """
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import sys
@@ -23,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from fastapi import Body, FastAPI, File, HTTPException, Query, UploadFile
+from fastapi import Body, FastAPI, File, HTTPException, Query, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 from ..config import Runtime
@@ -44,25 +49,33 @@ class ServiceOptions:
     limits: DecodeLimits = field(default_factory=DecodeLimits)   # the same as `gifemo tag`'s defaults
     actions: str = "fallback"   # when uploads run the action stream, as `gifemo tag --actions`
     host: str = "127.0.0.1"  # loopback only: the service has no authentication
-    workers: int = 1         # processes answering requests; one per core the service may use
+    workers: int = 1         # model processes (1: the models in the serving process); one per core to use
 
 
 class Service:
-    """The warm state: recommender (text model, encoder, index) now, the tagger on the first upload."""
+    """The warm state: the recommender (text model, encoder, index), in this process or in model processes;
+    the tagger on the first upload."""
 
     def __init__(self, options: ServiceOptions, runtime: Runtime):
-        import torch
+        from .workers import ModelProcesses, load_recommender
 
-        from .suggest import Recommender
-
-        # Requests run side by side in worker threads: one torch thread each, not all of them fighting for
-        # every core (bench/bench_service.py).
-        torch.set_num_threads(1)
         self.options = options
         self.runtime = runtime
-        self.recommender = Recommender(options.db, runtime, text_model=options.text_model)
+        self.models = (ModelProcesses(options.workers, options.db, runtime, options.text_model)
+                       if options.workers > 1 else None)
+        self.recommender = None if self.models else load_recommender(options.db, runtime, options.text_model)
         self._tagger = None
         self._tag_lock = threading.Lock()
+
+    async def call(self, function, *args):
+        """`function(recommender, *args)`, in a worker thread or in an idle model process."""
+        if self.models:
+            return await asyncio.wrap_future(self.models.submit(function, *args))
+        return await run_in_threadpool(function, self.recommender, *args)
+
+    def call_waiting(self, function, *args):
+        """`call`, from a worker thread."""
+        return self.models.submit(function, *args).result() if self.models else function(self.recommender, *args)
 
     def tagger(self):
         from ..tagger import TagOptions, Tagger
@@ -75,24 +88,43 @@ class Service:
     def close(self) -> None:
         if self._tagger is not None:
             self._tagger.close()
+        if self.models:
+            self.models.close()
+
+
+# What the endpoints ask of a recommender: module-level, so that a model process can be sent them by name.
+def suggestion_json(recommender, message: str, k: int) -> bytes:
+    results = recommender.suggest(message, k=k)
+    return json.dumps({"message": message, "reading": {e: round(v, 3) for e, v in results.reading.items()},
+                       "suggestions": [r.to_json() for r in results], "note": results.note}).encode()
+
+
+def recommender_status(recommender) -> dict:
+    return {"gifs": len(recommender.index), "index": recommender.index.kind, "text_model": recommender.text_model.name}
+
+
+def store_vote(recommender, sha256: str, message: str, vote: int) -> None:
+    recommender.vote(sha256, message, vote)
+
+
+def refreshed_size(recommender) -> int:
+    return len(recommender.refresh())
 
 
 def create_app(service: Service) -> FastAPI:
     app = FastAPI(title="gifemo", summary="GIF suggestions for a message")
-    recommender = service.recommender
 
     @app.get("/health")
-    def health() -> dict:
-        return {"status": "ok", "gifs": len(recommender.index), "index": recommender.index.kind,
-                "text_model": recommender.text_model.name, "corpus": str(service.options.db), "pid": os.getpid()}
+    async def health() -> dict:
+        return {"status": "ok", **await service.call(recommender_status), "corpus": str(service.options.db),
+                "pid": os.getpid(), "model_processes": service.models.pids if service.models else []}
 
     @app.get("/suggest")
-    def suggest(q: str = Query(..., max_length=MAX_MESSAGE_CHARS), k: int = Query(5, ge=1, le=MAX_K)) -> dict:
+    async def suggest(q: str = Query(..., max_length=MAX_MESSAGE_CHARS), k: int = Query(5, ge=1, le=MAX_K)):
         if not q.strip():
             raise HTTPException(400, "the message q is empty")
-        results = recommender.suggest(q, k=k)
-        return {"message": q, "reading": {e: round(v, 3) for e, v in results.reading.items()},
-                "suggestions": [r.to_json() for r in results], "note": results.note}
+        # JSON written where the suggestion is made: no generic encoding walk, and bytes between processes.
+        return Response(await service.call(suggestion_json, q, k), media_type="application/json")
 
     @app.post("/tag")
     def tag(file: UploadFile = File(...)) -> dict:
@@ -106,19 +138,19 @@ def create_app(service: Service) -> FastAPI:
             raise HTTPException(413 if "over the limit" in str(exc) else 400, str(exc))
         if record.error:
             raise HTTPException(422, record.error)
-        recommender.refresh()
+        gifs = service.call_waiting(refreshed_size)
         return {"sha256": record.sha256, "emotion": record.emotion, "confidence": round(record.confidence, 3),
-                "source": record.source, "scores": record.scores, "frames": record.frames, "gifs": len(recommender.index)}
+                "source": record.source, "scores": record.scores, "frames": record.frames, "gifs": gifs}
 
     @app.post("/feedback")
-    def feedback(sha256: str = Body(...), message: str = Body(..., max_length=MAX_MESSAGE_CHARS),
+    async def feedback(sha256: str = Body(...), message: str = Body(..., max_length=MAX_MESSAGE_CHARS),
                  vote: int = Body(...)) -> dict:
         if vote not in (1, -1):
             raise HTTPException(400, "vote is 1 or -1")
         with Corpus(service.options.db) as corpus:
             if corpus.get(sha256) is None:
                 raise HTTPException(404, f"no GIF {sha256} in the corpus")
-        recommender.vote(sha256, message, vote)
+        await service.call(store_vote, sha256, message, vote)
         return {"stored": True}
 
     @app.get("/gifs/{sha256}")
@@ -137,49 +169,29 @@ def create_app(service: Service) -> FastAPI:
 
 
 def serve(options: ServiceOptions, runtime: Runtime) -> None:
-    """Answer on options.host:options.port until interrupted, in `options.workers` processes."""
-    if options.workers == 1:
-        _serve_on(options, runtime, None)
-        return
-    import multiprocessing
+    """Answer on options.host:options.port until interrupted (the port is taken before the models load, so
+    a port in use is said at once)."""
     import signal
     import socket
 
+    import uvicorn
+
+    # uvicorn stops on SIGTERM, then raises it again for the handler it found: this one, so that the
+    # model processes are stopped below and the exit status says a clean stop, not a kill.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Named TCP (not protocol 0), so that asyncio turns Nagle off on each connection: with Nagle on, the
     # response's body waits for the client's delayed ACK of its headers, 40 ms a request.
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listening.bind((options.host, options.port))
-    listening.listen(2048)
-    # spawn, not fork: each worker starts clean and loads its own models (torch and ONNX Runtime threads do
-    # not survive a fork).
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_serve_on, args=(options, runtime, listening), daemon=True)
-               for _ in range(options.workers)]
-    # A terminate (SIGTERM) stops the workers too, instead of orphaning them.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
+        listening.bind((options.host, options.port))
+        listening.listen(2048)
+        service = Service(options, runtime)
+        try:
+            config = uvicorn.Config(create_app(service), host=options.host, port=options.port,
+                                    log_level="info" if runtime.verbose else "warning")
+            uvicorn.Server(config).run(sockets=[listening])
+        finally:
+            service.close()
     finally:
-        for worker in workers:
-            if worker.is_alive():
-                worker.terminate()
-        for worker in workers:
-            worker.join(timeout=30)
         listening.close()
-
-
-def _serve_on(options: ServiceOptions, runtime: Runtime, listening) -> None:
-    """One process of the service: its models, then uvicorn on `listening` (None: bind host:port itself)."""
-    import uvicorn
-
-    service = Service(options, runtime)
-    config = uvicorn.Config(create_app(service), host=options.host, port=options.port,
-                            log_level="info" if runtime.verbose else "warning")
-    try:
-        uvicorn.Server(config).run(sockets=None if listening is None else [listening])
-    finally:
-        service.close()

@@ -36,15 +36,19 @@ def check_upload(name: str, size: int, limits: DecodeLimits) -> None:
 def add_upload(db_path: str | Path, name: str, data: bytes, tagger) -> GifRecord:
     """Store `data` as `<db>.uploads/<sha256>.gif`, tag it with `tagger` (a gifemo.tagger.Tagger) and write its
     record to the corpus. A file that fails to decode is not kept (its record, with the error, is returned and
-    not written); a file already in the corpus with the same model version is not tagged again."""
+    not written); a file already in the corpus whose streams ran with the same options and models is not tagged
+    again (only re-decided from its stored Evidence when the fitted decision changed since)."""
     check_upload(name, len(data), tagger.options.limits)
     sha = hashlib.sha256(data).hexdigest()
     folder = uploads_dir(db_path)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{sha}{Path(name).suffix.lower()}"
     with Corpus(db_path) as corpus:
-        existing = corpus.get(sha) if corpus.is_current(sha, tagger.model_version) else None
+        existing = corpus.reusable(sha, tagger.streams_version)
         if existing is not None and not existing.error and Path(existing.path).is_file():
+            if not tagger.decider.is_current(existing):
+                existing = tagger.decider.redecide(existing)
+                corpus.put(existing)
             return existing  # already tagged, from this upload or from a folder
         # Written under a temporary name first, so a half-written upload is never tagged or served.
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")

@@ -1,11 +1,12 @@
-"""MiniLM for messages one at a time: ONNX Runtime on a fused copy of the verified all-MiniLM-L6-v2.
+"""MiniLM for messages one at a time: ONNX Runtime on a fused, int8 copy of the verified all-MiniLM-L6-v2.
 
 PyTorch spends about 21 ms of CPU on one short message, mostly per-layer Python and dispatch; the same network
-exported to ONNX with its attention, GELU and layer norms fused, about half that on one thread, with the same
-embeddings (bench/bench_message_encoder.py). Quantising its weights to int8 would save 4 ms more, but moved
-embeddings of short messages to a cosine of 0.97 from PyTorch's and cost the ranking a hit on GoEmotions
-messages (P@5 0.371 -> 0.369, bench/bench_suggest_quality.py). The copy is built on first use from the
-registry's MiniLM files, their sha256 checked first (gifemo.onnx_build).
+exported to ONNX with its attention, GELU and layer norms fused, about 9 ms on one thread, with the same
+embeddings (bench/bench_message_encoder.py). Its weights quantised to int8 with one scale per output channel
+take about 5.5 ms, with embeddings at a cosine of 0.99 to the float ones on average, 0.94 at worst on one-word
+messages (one scale per matrix: 0.95 on average, 0.90 at worst), and the same text-model validation and
+ranking figures (data/weights/README.md). The copies
+are built on first use from the registry's MiniLM files, their sha256 checked first (gifemo.onnx_build).
 """
 from __future__ import annotations
 
@@ -24,16 +25,22 @@ from ..config import SEMANTIC_DIM, Runtime
 from ..onnx_build import built_model, session
 from .preprocess import normalize
 
-# Bump when the export changes: the cache key includes it.
+# Bump when the export or the quantisation changes: the cache key includes it.
 RECIPE = "minilm-onnx-fused-fp32-v1"
+INT8_RECIPE = RECIPE + "+int8-per-channel-v1"
 OPSET = 17
 BATCH = 32                 # messages per ONNX Runtime call when many are encoded at once
 CACHED_MESSAGES = 1024     # embeddings of recent messages kept (384 floats each)
 
 
-def built_path(runtime: Runtime) -> Path:
-    """The fused model for the registry's MiniLM, built on first use (the MiniLM files' sha256 checked first)."""
-    return built_model("minilm-fused", models.digests(["minilm"], runtime)["minilm"], RECIPE, runtime,
+def built_path(runtime: Runtime, int8: bool = True) -> Path:
+    """The fused model for the registry's MiniLM (its int8 copy, or the float one), built on first use (the
+    MiniLM files' sha256 checked first)."""
+    digest = models.digests(["minilm"], runtime)["minilm"]
+    if int8:
+        return built_model("minilm-int8", digest, INT8_RECIPE, runtime,
+                           lambda dest: quantize(built_path(runtime, int8=False), dest))
+    return built_model("minilm-fused", digest, RECIPE, runtime,
                        lambda dest: build(models.verify("minilm", runtime), dest))
 
 
@@ -59,6 +66,17 @@ def build(source: Path, dest: Path) -> None:
                              hidden_size=config.hidden_size, opt_level=1).save_model_to_file(str(dest))
 
 
+def quantize(source: Path, dest: Path) -> None:
+    """The float model `source` with its matrix weights in int8, one scale per output channel (activations are
+    quantised per call, from their own range)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The fused ops (Attention, SkipLayerNorm) are outside ONNX's shape inference: their outputs are float.
+    quantize_dynamic(str(source), str(dest), weight_type=QuantType.QInt8, per_channel=True,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+
+
 class PooledMiniLM(torch.nn.Module):
     """MiniLM plus sentence-transformers' mean pooling and normalisation, as one graph to export."""
 
@@ -77,11 +95,11 @@ class PooledMiniLM(torch.nn.Module):
 class MessageEncoder:
     """(N, 384) unit-length embeddings of messages, as `gifemo.text.encoder.embed` gives, from the fused model."""
 
-    def __init__(self, runtime: Runtime, cached_messages: int = CACHED_MESSAGES):
+    def __init__(self, runtime: Runtime, cached_messages: int = CACHED_MESSAGES, int8: bool = True):
         from tokenizers import Tokenizer
 
         source = models.resolve("minilm", runtime)  # first: fetched from its sources when not here yet
-        self.session = session(built_path(runtime))
+        self.session = session(built_path(runtime, int8))
         self.tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
         # tokenizer.json pads every message to 128 tokens; only the words are worth computing.
         self.tokenizer.no_padding()
@@ -93,24 +111,25 @@ class MessageEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Messages seen lately come from a bounded cache (the recommender asks twice per message: for its
-        emotion and for the search); the rest are run in batches of similar length, so little is padding."""
-        inputs = [normalize(text).strip() for text in texts]
-        out = np.zeros((len(inputs), SEMANTIC_DIM), dtype=np.float32)
+        emotion and for the search), looked up by the text as given, before normalising it; the rest are run
+        in batches of similar length, so little is padding."""
+        out = np.zeros((len(texts), SEMANTIC_DIM), dtype=np.float32)
         missing = []
         with self._lock:
-            for row, text in enumerate(inputs):
+            for row, text in enumerate(texts):
                 if text in self._recent:
                     self._recent.move_to_end(text)
                     out[row] = self._recent[text]
                 else:
                     missing.append(row)
+        inputs = {row: normalize(texts[row]).strip() for row in missing}
         missing.sort(key=lambda row: len(inputs[row]))
         for start in range(0, len(missing), BATCH):
             rows = missing[start:start + BATCH]
             out[rows] = self._run([inputs[row] for row in rows])
         with self._lock:
             for row in missing:
-                self._recent[inputs[row]] = out[row]
+                self._recent[texts[row]] = out[row]
             while len(self._recent) > self.cached_messages:
                 self._recent.popitem(last=False)
         return out

@@ -1,0 +1,148 @@
+"""The service's model processes: each holds its own Recommender; every call goes to whichever is idle.
+
+Most of a suggestion holds Python's GIL, so one process cannot keep two cores busy. Several uvicorn
+processes sharing the listening socket did not spread the work either: the first to wake accepts every
+connection waiting (8 of 8 clients, most times), and that one process then answers them all on one core
+(bench/bench_service.py). Here one front process speaks HTTP and hands each call to an idle model process
+(or queues it until one is free), so the work is shared per request, whoever holds the connection.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections import deque
+from concurrent.futures import Future
+from functools import partial
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from ..config import Runtime
+from ..pool import _serve, describe_exit, sendable
+
+
+def load_recommender(db: Path, runtime: Runtime, text_model: Optional[str]):
+    """The Recommender of a process that answers one call at a time (one thread per model call)."""
+    import torch
+
+    from .suggest import Recommender
+
+    # Requests run side by side in separate processes: one thread each, not all of them fighting for every core.
+    torch.set_num_threads(1)
+    return Recommender(db, runtime, text_model=text_model)
+
+
+def _handler(db: Path, runtime: Runtime, text_model: Optional[str]) -> Callable:
+    """Runs in a model process: its Recommender, then (function, args) -> ("ok", value) or ("failed", exception)."""
+    recommender = load_recommender(db, runtime, text_model)
+
+    def handle(call: tuple) -> tuple:
+        function, args = call
+        try:
+            return "ok", function(recommender, *args)
+        except Exception as exc:  # the request fails, the process stays
+            return "failed", sendable(exc)
+    return handle
+
+
+class ModelProcesses:
+    """`size` spawned processes, each with its own Recommender. `submit(function, *args)` runs
+    `function(recommender, *args)` in an idle one (a module-level function: it is pickled by name)."""
+
+    def __init__(self, size: int, db: Path, runtime: Runtime, text_model: Optional[str] = None):
+        context = multiprocessing.get_context("spawn")  # torch and ONNX Runtime threads do not survive a fork
+        self._processes: dict[Connection, Any] = {}
+        for _ in range(size):
+            parent, child = context.Pipe()
+            process = context.Process(target=_serve, args=(child, partial(_handler, db, runtime, text_model)),
+                                      daemon=True)
+            process.start()
+            child.close()
+            self._processes[parent] = process
+        self.pids = [process.pid for process in self._processes.values()]
+        try:
+            for conn, process in self._processes.items():  # every process has its models before the first request
+                try:
+                    kind, value = conn.recv()
+                except EOFError:
+                    process.join()
+                    raise RuntimeError(f"a model process died while loading: {describe_exit(process.exitcode)}")
+                if kind == "error":
+                    raise value
+        except BaseException:
+            self._closed = True
+            self.close()
+            raise
+        self._idle = list(self._processes)
+        self._queued: deque = deque()
+        self._busy: dict[Connection, Future] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._collector = threading.Thread(target=self._collect, name="model-processes", daemon=True)
+        self._collector.start()
+
+    def submit(self, function: Callable, *args) -> Future:
+        future: Future = Future()
+        with self._lock:
+            if not self._processes:
+                raise RuntimeError("no model process is left")
+            if self._idle:
+                self._give(self._idle.pop(), future, (function, args))
+            else:
+                self._queued.append((future, (function, args)))
+        return future
+
+    def _give(self, conn: Connection, future: Future, call: tuple) -> None:
+        self._busy[conn] = future
+        conn.send(call)
+
+    def _collect(self) -> None:
+        """Hand each answer to its future and the process its next call (the collector thread). An idle
+        process has nothing to read, so waiting on all of them wakes only for answers and deaths."""
+        while not self._closed:
+            for conn in wait(list(self._processes), timeout=0.5):
+                try:
+                    kind, (status, value) = conn.recv()
+                except (EOFError, OSError):
+                    self._lost(conn)
+                    continue
+                with self._lock:
+                    future = self._busy.pop(conn)
+                    if self._queued:
+                        self._give(conn, *self._queued.popleft())
+                    else:
+                        self._idle.append(conn)
+                if status == "ok":
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+    def _lost(self, conn: Connection) -> None:
+        """A model process died (killed, out of memory): its call fails, the others go on; with none left,
+        the queued calls fail too."""
+        process = self._processes[conn]
+        process.join(timeout=5)
+        error = RuntimeError(f"a model process died: {describe_exit(process.exitcode)}")
+        with self._lock:
+            del self._processes[conn]
+            failed = [self._busy.pop(conn)] if conn in self._busy else []
+            if conn in self._idle:
+                self._idle.remove(conn)
+            if not self._processes:
+                failed += [future for future, _ in self._queued]
+                self._queued.clear()
+        for future in failed:
+            future.set_exception(error)
+
+    def close(self) -> None:
+        self._closed = True
+        for conn, process in self._processes.items():
+            try:
+                conn.send(None)  # ends the process's loop
+            except OSError:
+                pass
+        for process in self._processes.values():
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+                process.join()
