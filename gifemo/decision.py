@@ -33,7 +33,7 @@ import numpy as np
 from .emotions import EMOTIONS, scores_dict, scores_vector, top_emotion
 from .evidence import Evidence
 from .paths import WEIGHTS_DIR
-from .streams import STREAM_NAMES
+from .streams import stream_rank
 
 DECISION_WEIGHTS = "decision.json"
 # Below this share of the GIF, a stream's evidence is scaled down (the rule: 2 GIFs of gifs_dev with faces in
@@ -120,7 +120,7 @@ class RuleDecision:
 
     def decide(self, evidence: Sequence[Evidence]) -> Decided:
         evidence = list(evidence)
-        answered = sorted((e for e in routed(evidence) if not e.abstained), key=lambda e: _stream_rank(e.stream))
+        answered = sorted((e for e in routed(evidence) if not e.abstained), key=lambda e: stream_rank(e.stream))
         for e in answered:
             if e.coverage >= FULL_COVERAGE:
                 return Decided(e.emotion, e.scores, e.confidence, e.stream, e.reason, evidence)
@@ -134,10 +134,6 @@ class RuleDecision:
 def is_decided(evidence: Sequence[Evidence]) -> bool:
     """Whether the streams so far saw enough that a costly fallback stream (I3D) need not run."""
     return any(not e.abstained and e.coverage >= FULL_COVERAGE for e in evidence)
-
-
-def _stream_rank(name: str) -> int:
-    return STREAM_NAMES.index(name) if name in STREAM_NAMES else len(STREAM_NAMES)
 
 
 @dataclass
@@ -172,7 +168,7 @@ class FittedDecision:
         source = max(parts, key=lambda s: parts[s][k] - parts[s].mean())
         # A stream's reason speaks of its own (uncalibrated) reading: quote those that read the winner.
         agreeing = [e for e in used if top_emotion(e.details.get("raw_scores", e.scores)) == emotion]
-        ordered = sorted(agreeing, key=lambda e: (e.stream != source, _stream_rank(e.stream)))
+        ordered = sorted(agreeing, key=lambda e: (e.stream != source, stream_rank(e.stream)))
         reason = "; ".join(e.reason for e in ordered) or f"{emotion} on balance: " + "; ".join(e.reason for e in used)
         return Decided(emotion, scores, confidence, source, reason, calibrated)
 
@@ -257,7 +253,7 @@ def _minimize_nll(features: list[np.ndarray], labels: np.ndarray, weights: np.nd
 def _fit(rows: list[list[Evidence]], labels: np.ndarray) -> FittedDecision:
     rows = [routed(row) for row in rows]   # each stream is calibrated and weighed where the decision reads it
     calibration: dict[str, Calibration] = {}
-    streams = sorted({e.stream for row in rows for e in row if not e.abstained}, key=_stream_rank)
+    streams = sorted({e.stream for row in rows for e in row if not e.abstained}, key=stream_rank)
     for stream in streams:
         idx = [i for i, row in enumerate(rows) if any(e.stream == stream and not e.abstained for e in row)]
         if len(idx) < MIN_ANSWERS:

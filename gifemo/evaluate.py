@@ -22,7 +22,7 @@ from .evidence import Evidence
 from .media import MEDIA_EXTENSIONS
 from .metrics import NONE, calibration, classification
 from .models import sha256_of
-from .streams import STREAM_NAMES
+from .streams import STREAM_NAMES, stream_rank
 from .tagger import Decider, TagOptions, tag_paths
 
 MANIFEST = "manifest.csv"
@@ -252,8 +252,7 @@ def read_face_evidence(path: str | Path) -> dict[str, dict]:
 def _with_face_evidence(record: GifRecord, face: dict) -> GifRecord:
     """The record with its face Evidence replaced (the stream's own, uncalibrated: the decision calibrates it)."""
     evidence = [e for e in record.evidence if e.get("stream") != "face"] + [face]
-    return replace(record, evidence=sorted(evidence, key=lambda e: STREAM_NAMES.index(e["stream"])
-                                           if e["stream"] in STREAM_NAMES else len(STREAM_NAMES)))
+    return replace(record, evidence=sorted(evidence, key=lambda e: stream_rank(e["stream"])))
 
 
 def train_decision(datasets: Sequence[str | Path], db: str | Path, out: str | Path, workers: int = 1,

@@ -64,6 +64,11 @@ STREAM_NAMES: tuple[str, ...] = tuple(entry.name for entry in STREAMS)
 SOURCES: tuple[str, ...] = STREAM_NAMES + ("none",)   # what can decide a GIF's emotion (a record's `source`)
 
 
+def stream_rank(name: str) -> int:
+    """A stream's place in STREAMS (faces first), for ordering evidence; an unknown stream comes last."""
+    return STREAM_NAMES.index(name) if name in STREAM_NAMES else len(STREAM_NAMES)
+
+
 def stream_entry(name: str) -> StreamEntry:
     for entry in STREAMS:
         if entry.name == name:
