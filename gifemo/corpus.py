@@ -3,8 +3,9 @@
 SQLite in WAL mode with one commit per record (per batch, as batches come back from a cluster) means a
 killed run loses nothing already committed, and a rerun reuses what is there: a record whose streams ran
 with the same options and models keeps its Evidence (re-decided when the fitted decision changed). A corpus
-carries the project's `application_id`, so another program's database is never silently changed; readers open it read-only, so a corpus on a read-only disk can be searched. Every
-storage failure is a one-line `StorageError`.
+carries the project's `application_id`, so another program's database is never silently changed; readers
+open it read-only, so a corpus on a read-only disk can be searched. Every storage failure is a one-line
+`StorageError`.
 """
 from __future__ import annotations
 

@@ -7,9 +7,10 @@ are trained against neutral and disgust too, which the model turns into "tweet r
 feeling" (plain statements such as "the report is attached" read as happiness). With 0 a tweet row is
 scored by a partial-label softmax over the 5 tweet emotions only (`partial_label_cross_entropy`): plain
 statements then read neutral, but about 1 % of tweet val rows do too, which costs tweet accuracy
-(data/weights/README.md), so the shipped weights keep 1. Classes are weighted by (inverse frequency) ** class_weight_power over the union, so the
-rare GoEmotions classes (fear, disgust, surprise) are not drowned. The epoch kept is the one with
-the best mean of tweet val accuracy and GoEmotions dev macro-F1; figures are in metrics.py.
+(data/weights/README.md), so the shipped weights keep 1. Classes are weighted by (inverse frequency) **
+class_weight_power over the union, so the rare GoEmotions classes (fear, disgust, surprise) are not
+drowned. The epoch kept is the one with the best mean of tweet val accuracy and GoEmotions dev
+macro-F1; figures are in metrics.py.
 """
 from __future__ import annotations
 
