@@ -11,7 +11,6 @@ Writes bench/results/decision_variants.json. About a minute on 2 cores.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import numpy as np
 from common import write_results
 from gifemo import decision
 from gifemo.emotions import EMOTIONS
-from gifemo.evaluate import labelled_records, load_dataset
+from gifemo.evaluate import labelled_records, load_dataset, mean_over_frames
 from gifemo.metrics import NONE, calibration, classification
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +27,7 @@ SHARED = ROOT.parent / "shared"
 
 def face_mean_over_frames(row):
     """The row with the face stream's expressive pooling replaced by its plain mean over frames."""
-    return [replace(e, scores=dict(e.details["scores_mean"]), confidence=max(e.details["scores_mean"].values()))
-            if e.stream == "face" and not e.abstained and e.details.get("scores_mean") else e for e in row]
+    return [(mean_over_frames(e) or e) if e.stream == "face" and not e.abstained else e for e in row]
 
 
 VARIANTS = {   # name: (module constants of gifemo.decision to change, how each row is changed)

@@ -92,7 +92,7 @@ def _answer(said: Optional[Evidence | Decided]) -> tuple[str, float]:
     return said.emotion, said.confidence
 
 
-def _mean_over_frames(face: Optional[Evidence]) -> Optional[Evidence]:
+def mean_over_frames(face: Optional[Evidence]) -> Optional[Evidence]:
     """The face stream's Evidence as a plain mean over frames would have said it (the stream declares no
     confidence for the mean: its top score stands in)."""
     mean = face.details.get("scores_mean") if face else None
@@ -118,7 +118,7 @@ def ablation(records: Sequence[Optional[GifRecord]], models: Sequence) -> dict[s
             if name in calibrated:
                 row[f"{name} alone, calibrated"] = _answer(calibrations[name].apply(said)
                                                            if said and name in calibrations else said)
-        row["face, mean over frames"] = _answer(_mean_over_frames(by_stream.get("face")))
+        row["face, mean over frames"] = _answer(mean_over_frames(by_stream.get("face")))
         row["rule decision (uncalibrated)"] = _answer(rule.decide(raw))
         row["fitted decision"] = _answer(decision.decide(raw))
         if fitted_any:   # the same answers; the confidence as the class-weighted fit says it
