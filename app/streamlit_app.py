@@ -20,7 +20,7 @@ import streamlit as st
 
 from gifemo.config import DEFAULT_TEXT_MODEL, MAX_UPLOAD_MB, TEXT_MODELS, Runtime
 from gifemo.streams import SOURCES
-from gifemo.emotions import EMOJI, EMOTIONS
+from gifemo.emotions import CONFIDENCE_MEANS, EMOJI, EMOTIONS, SCORES_MEAN
 from gifemo.models import MissingModelError
 
 BADGE_COLORS = {"anger": "red", "disgust": "green", "fear": "violet", "happiness": "orange",
@@ -277,13 +277,14 @@ def show_record(record) -> None:
     with left:
         show_gif(path, caption="original")
         emotion_badge(record.emotion)
-        st.write(f"decided by **{record.source}**, confidence {record.confidence:.2f} · {record.frames} frames · "
-                 f"{record.duration:.1f} s · {record.width}x{record.height}")
+        st.write(f"decided by **{record.source}**, confidence {record.confidence:.2f} ({CONFIDENCE_MEANS}) · "
+                 f"{record.frames} frames · {record.duration:.1f} s · {record.width}x{record.height}")
         st.write(record.reason)
         if record.caption:
             st.write(f"Words in the GIF: **{record.caption}**")
         st.dataframe(pd.DataFrame({"emotion": list(record.scores), "score": list(record.scores.values())}),
                      hide_index=True)
+        st.caption(f"Scores: {SCORES_MEAN}.")
         st.dataframe(pd.DataFrame([{"stream": e["stream"], "answer": e.get("emotion") or "-",
                                     "confidence": round(e["confidence"], 2), "saw": f"{e['coverage']:.0%}",
                                     "why": e["reason"]} for e in record.evidence]), hide_index=True)

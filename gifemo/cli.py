@@ -15,7 +15,7 @@ from .config import DEFAULT_FLOW, FLOW_METHODS, ActionOptions, DecodeLimits, Ray
 from .corpus import StorageError
 from .media import MediaError
 from .names import one_line
-from .streams import STREAM_NAMES, STREAMS
+from .streams import RUN_MODES, STREAM_NAMES, STREAMS, stream_entry
 from .recommender import cli as recommender_cli
 from .drawn import cli as drawn_cli
 from .facs import cli as facs_cli
@@ -94,13 +94,15 @@ def _tag_options(args: argparse.Namespace):
                       stream_options={"action": ActionOptions(flow=args.flow)}, run=run)
 
 
-def _add_tag_options(p: argparse.ArgumentParser, actions_default: str = "fallback") -> None:
+def _add_tag_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=16, help="frames sampled evenly over each GIF (default 16)")
     p.add_argument("--near-duplicate", type=float, default=0.0, metavar="D",
                    help="a frame differing from the last analysed one by less than this mean absolute pixel "
                         "difference (0-255) reuses its analysis: faster, may change tags (default 0: off)")
-    p.add_argument("--actions", choices=["fallback", "always", "off"], default=actions_default,
-                   help="when to run the action stream: only without a reliable face (fallback), always, or off")
+    # One default for every command (STREAMS'), so tag, show, evaluate and train decision share a corpus's records.
+    p.add_argument("--actions", choices=RUN_MODES, default=stream_entry("action").run,
+                   help="when to run the action stream: only when the streams before it saw too little (fallback), "
+                        "always, or off (default: %(default)s)")
     p.add_argument("--flow", choices=FLOW_METHODS + ("none",), default=DEFAULT_FLOW,
                    help="optical flow for the I3D flow stream: tvl1 (as in the I3D paper, slow), dis (default), "
                         "farneback, or none (RGB only)")
@@ -180,14 +182,14 @@ def _add_tag(sub, common) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, format_report, write_report
+    from .evaluate import evaluate, failures, format_report, write_report
 
     report = evaluate(args.dataset, db=args.db, tag=not args.no_tag, workers=args.workers,
                       options=_tag_options(args), runtime=args.runtime, progress=not args.quiet)
     pictures = write_report(report, args.json, args.plot)
     print(format_report(report))
     print(f"\nreport: {args.json}" + "".join(f", {p}" for p in pictures))
-    return 0
+    return EXIT_FILES_FAILED if failures(report) else 0
 
 
 def _add_evaluate(sub, common) -> None:
@@ -200,7 +202,7 @@ def _add_evaluate(sub, common) -> None:
                    help="run no stream: score the evidence already in --db, whatever options made it (without it, "
                         "only GIFs missing there or tagged with other options or stream models are tagged)")
     p.add_argument("-q", "--quiet", action="store_true")
-    _add_tag_options(p, actions_default="always")
+    _add_tag_options(p)
     p.set_defaults(func=_cmd_evaluate)
 
 

@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .config import Runtime
-from .corpus import Corpus, GifRecord
+from .corpus import Corpus, GifRecord, failure_line
 from .decision import Decided, FittedDecision, RuleDecision, load_decision, raw_evidence
 from .emotions import EMOTIONS, normalize_label
 from .evidence import Evidence
@@ -157,10 +157,14 @@ def report(items: Sequence[LabelledGif], records: Sequence[Optional[GifRecord]],
         "by_content": _by_content(items, truth, predicted),
         "fitted_on": 0 if models else _fitted_on(records, shipped),
         "items": [{"path": str(item.path), "label": item.label, "content": item.content, "predicted": p,
-                   "confidence": c, "source": s, "error": r.error if r else f"{item.path}: not tagged"}
+                   "confidence": c, "source": s, "error": r.error if r else _missing(item.path)}
                   for item, p, c, s, r in zip(items, predicted, confidence, sources, records)],
     })
     return result
+
+
+def _missing(path: Path) -> str:
+    return f"{path}: {'not tagged in the corpus' if path.is_file() else 'no such file'}"
 
 
 def _summary(m: dict) -> dict:
@@ -186,8 +190,7 @@ def _fitted_on(records, shipped) -> int:
 def evaluate(dataset: str | Path, db: Optional[str | Path] = None, tag: bool = True, workers: int = 1,
              options: Optional[TagOptions] = None, runtime=None, progress: bool = True) -> dict:
     items = load_dataset(dataset)
-    records = labelled_records(items, db, tag, workers, options or TagOptions(run={"action": "always"}), runtime,
-                               progress)
+    records = labelled_records(items, db, tag, workers, options, runtime, progress)
     return report(items, records, str(dataset))
 
 
@@ -216,7 +219,16 @@ def format_report(report: dict) -> str:
     lines += ["", "confusion (rows true, columns predicted): " + " ".join(e[:4] for e in EMOTIONS)]
     for e, row in zip(EMOTIONS, report["confusion_matrix"]):
         lines.append(f"{e:10s} " + " ".join(f"{v:4d}" for v in row) + f"   no answer {report['abstained'][e]}")
+    failed = failures(report)
+    if failed:
+        lines += ["", f"{len(failed)} files could not be tagged (counted as no answer):"]
+        lines += [failure_line(error) for error in failed]
     return "\n".join(lines)
+
+
+def failures(report: dict) -> list[str]:
+    """The error of each file of the report that could not be tagged (it names the file)."""
+    return [item["error"] for item in report["items"] if item["error"]]
 
 
 def write_report(report: dict, json_path: Optional[str | Path] = None, plot_path: Optional[str | Path] = None,

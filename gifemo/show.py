@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from .corpus import Corpus, GifRecord
-from .emotions import EMOJI, EMOTIONS, top_emotion
+from .corpus import Corpus, GifRecord, failure_line
+from .emotions import CONFIDENCE_MEANS, EMOJI, EMOTIONS, SCORES_MEAN, top_emotion
 from .names import readable
 
 
@@ -15,18 +15,20 @@ def _bar(value: float, width: int = 20) -> str:
 
 def describe(record: GifRecord) -> str:
     if record.error:
-        return f"{readable(record.path)}\n  FAILED: {record.error}"
+        return failure_line(record.error)
     head = f"{readable(record.path)}  ({record.frames} frames, {record.duration:.2f} s, {record.width}x{record.height})"
     if record.emotion:
-        lines = [head, f"emotion:  {EMOJI[record.emotion]} {record.emotion}  confidence {record.confidence:.2f}  "
-                       f"(source: {record.source}; {record.reason})"]
+        verdict = f"{EMOJI[record.emotion]} {record.emotion}  confidence {record.confidence:.2f} ({CONFIDENCE_MEANS})"
     else:
-        lines = [head, f"emotion:  unknown (source: none; {record.reason})"]
+        verdict = "unknown: no stream could read it"
+    lines = [head, f"emotion:  {verdict}", f"source:   {record.source}: {record.reason}"]
+    if record.scores:
+        lines.append(f"scores:   {SCORES_MEAN}")
     for name in sorted(EMOTIONS, key=lambda e: -record.scores.get(e, 0.0)) if record.scores else []:
         lines.append(f"  {name:10s} {record.scores[name]:5.2f} {_bar(record.scores[name])}")
     if record.caption:
         lines.append(f"caption:  {record.caption!r}")
-    lines.append("streams:")
+    lines.append("streams:  each one's answer with its own confidence, and how much of the GIF it saw")
     for evidence in record.evidence:
         said = f"{evidence['emotion']} {evidence['confidence']:.2f}" if evidence.get("emotion") else "no answer"
         lines.append(f"  {evidence['stream']:8s} {said:16s} saw {evidence['coverage']:.0%}: {evidence['reason']}")
@@ -43,8 +45,8 @@ def describe(record: GifRecord) -> str:
         lines.append("actions:  " + ", ".join(f"{name} {p:.2f}" for name, p in record.top_actions))
     if record.warnings:
         lines += [f"warning:  {w}" for w in record.warnings]
-    if record.timeline:
-        lines.append("timeline:")
+    if any(step.get("scores") for step in record.timeline):
+        lines.append("timeline: the photographed face's top emotion and score, sampled frame by frame")
         for step in record.timeline:
             scores = step.get("scores")
             if scores:

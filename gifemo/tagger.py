@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Protocol
 
-from .corpus import Corpus, GifRecord, JsonlWriter
+from .corpus import Corpus, GifRecord, JsonlWriter, failure_line
 from .cache_key import tag_version
 from .config import DecodeLimits, Runtime
 from .decision import is_decided, load_decision, raw_evidence
@@ -167,12 +167,12 @@ class TagSummary:
     seconds: float = 0.0
     by_source: dict = field(default_factory=dict)
     by_emotion: dict = field(default_factory=dict)
-    failures: list = field(default_factory=list)   # (path, error)
+    failures: list = field(default_factory=list)   # each failed record's error, which names its file
 
     def add(self, record: GifRecord) -> None:
         if record.error:
             self.failed += 1
-            self.failures.append((readable(record.path), readable(record.error)))
+            self.failures.append(record.error)
         else:
             self.by_source[record.source] = self.by_source.get(record.source, 0) + 1
             key = record.emotion or "(none)"
@@ -186,7 +186,7 @@ class TagSummary:
         if self.by_source:
             lines.append("by source:  " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_source.items())))
             lines.append("by emotion: " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_emotion.items())))
-        lines += [f"FAILED {path}: {error}" for path, error in self.failures]
+        lines += [failure_line(error) for error in self.failures]
         return "\n".join(lines)
 
 
@@ -285,7 +285,7 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
             for record in batch:
                 summary.tagged += 0 if record.error else 1
                 if record.error:
-                    bar.write(f"failed: {readable(record.error)}", file=sys.stderr)
+                    bar.write(failure_line(record.error), file=sys.stderr)
             bar.set_postfix(failed=summary.failed, refresh=False)
             bar.update(len(batch))
         bar.close()

@@ -59,12 +59,21 @@ def test_tag_folder_records_and_jsonl(folder, tmp_path, runtime):
     assert len(jsonl.read_text().splitlines()) == 5
 
 
-def test_cli_exit_code_says_a_file_failed(folder, tmp_path, models_dir):
-    run = subprocess.run([sys.executable, "-m", "gifemo", "tag", str(folder / "bad"), "--db", str(tmp_path / "c.db"),
-                          "--actions", "off", "--frames", "2", "-q", "--models-dir", str(models_dir)],
+def test_cli_reports_each_failed_file_once_in_one_line_and_exits_1(folder, tmp_path, models_dir):
+    bad = folder / "bad"
+    run = subprocess.run([sys.executable, "-m", "gifemo", "tag", str(bad), "--db", str(tmp_path / "c.db"),
+                          "--actions", "off", "--frames", "2", "--models-dir", str(models_dir)],
                          capture_output=True, text=True)
-    assert run.returncode == 1
-    assert "2 failed" in run.stdout and "text.gif" in run.stdout
+    assert run.returncode == 1 and "2 failed" in run.stdout
+    reported = [line for line in run.stdout.splitlines() if line.startswith("FAILED")]
+    assert sorted(reported) == [f"FAILED {bad / 'header-only.gif'}: GIF has no complete frame (file is truncated)",
+                                f"FAILED {bad / 'text.gif'}: not a GIF or a readable video (End of file)"]
+    # the progress bar's line, as the run meets the failure, is the summary's
+    assert reported[0] in run.stderr or reported[1] in run.stderr
+    show = subprocess.run([sys.executable, "-m", "gifemo", "show", str(bad / "header-only.gif"), "--db",
+                           str(tmp_path / "c.db"), "--actions", "off", "--frames", "2", "--models-dir", str(models_dir)],
+                          capture_output=True, text=True)
+    assert show.returncode == 1 and show.stdout.strip() in reported
 
 
 def test_missing_model_stops_the_run_instead_of_failing_every_file(folder, tmp_path):
