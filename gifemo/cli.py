@@ -95,7 +95,8 @@ def _tag_options(args: argparse.Namespace):
 
 
 def _add_tag_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--frames", type=int, default=16, help="frames sampled evenly over each GIF (default 16)")
+    p.add_argument("--frames", type=int, default=16, metavar="N",
+                   help="frames sampled evenly in time over each GIF or video (default %(default)s)")
     p.add_argument("--near-duplicate", type=float, default=0.0, metavar="D",
                    help="a frame differing from the last analysed one by less than this mean absolute pixel "
                         "difference (0-255) reuses its analysis: faster, may change tags (default 0: off)")
@@ -107,9 +108,13 @@ def _add_tag_options(p: argparse.ArgumentParser) -> None:
                    help="optical flow for the I3D flow stream: tvl1 (as in the I3D paper, slow), dis (default), "
                         "farneback, or none (RGB only)")
     for entry in STREAMS:
-        p.add_argument(f"--no-{entry.name}", action="store_true", help=f"do not run the {entry.name} stream ({entry.help})")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (each loads the models once)")
+        p.add_argument(f"--no-{entry.name}", action="store_true", help=f"do not run the {entry.name} stream: {entry.help}")
     _add_limit_options(p)
+
+
+def _add_workers(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="parallel worker processes, each loading the models once (default %(default)s)")
 
 
 def _limits(args: argparse.Namespace) -> DecodeLimits:
@@ -120,11 +125,13 @@ def _limits(args: argparse.Namespace) -> DecodeLimits:
 def _add_limit_options(p: argparse.ArgumentParser) -> None:
     limits = p.add_argument_group("decoding limits (a file over any of them is reported and skipped)")
     defaults = DecodeLimits()
-    limits.add_argument("--max-bytes", type=int, default=defaults.max_bytes, help="file size (default %(default)s)")
-    limits.add_argument("--max-canvas-pixels", type=int, default=defaults.max_canvas_pixels,
+    limits.add_argument("--max-bytes", type=int, default=defaults.max_bytes, metavar="N",
+                        help="file size in bytes (default %(default)s)")
+    limits.add_argument("--max-canvas-pixels", type=int, default=defaults.max_canvas_pixels, metavar="N",
                         help="width x height (default %(default)s)")
-    limits.add_argument("--max-frames", type=int, default=defaults.max_frames, help="frames in a file (default %(default)s)")
-    limits.add_argument("--max-total-pixels", type=int, default=defaults.max_total_pixels,
+    limits.add_argument("--max-frames", type=int, default=defaults.max_frames, metavar="N",
+                        help="frames in a file (default %(default)s)")
+    limits.add_argument("--max-total-pixels", type=int, default=defaults.max_total_pixels, metavar="N",
                         help="pixels decoded per file, all frames together (default %(default)s)")
 
 
@@ -156,7 +163,7 @@ def _engine(args: argparse.Namespace):
 
 def _add_tag(sub, common) -> None:
     p = sub.add_parser("tag", parents=[common], help="tag GIFs and short videos (files or folders) into a corpus")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="GIF or video files, or folders (walked recursively)")
     p.add_argument("--db", required=True, metavar="CORPUS.db", help="SQLite corpus (created if missing)")
     p.add_argument("--jsonl", metavar="OUT", help="also write one JSON record per file")
     p.add_argument("--retry-errors", action="store_true", help="tag again files that failed before")
@@ -164,6 +171,7 @@ def _add_tag(sub, common) -> None:
                    help="accept an existing SQLite file that gifemo did not make as the corpus (adds its tables)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_tag_options(p)
+    _add_workers(p)
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="where files are tagged: this machine's --workers (default), or a Ray cluster "
                         "(pip install 'gifemo[ray]'; see the README, Scaling out)")
@@ -195,14 +203,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _add_evaluate(sub, common) -> None:
     p = sub.add_parser("evaluate", parents=[common], help="score tagging against a labelled GIF set")
     p.add_argument("dataset", metavar="DATASET", help="folder of label-named folders, or a CSV with columns file,label")
-    p.add_argument("--json", required=True, metavar="REPORT.json")
+    p.add_argument("--json", required=True, metavar="REPORT.json", help="the report, GIF by GIF, as JSON")
     p.add_argument("--plot", metavar="CM.png", help="confusion matrix picture (and CM-reliability.png beside it)")
     p.add_argument("--db", metavar="CORPUS.db", help="reuse/extend this corpus instead of a temporary one")
     p.add_argument("--no-tag", action="store_true",
                    help="run no stream: score the evidence already in --db, whatever options made it (without it, "
                         "only GIFs missing there or tagged with other options or stream models are tagged)")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_tag_options(p)
+    _add_workers(p)
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -237,8 +246,9 @@ def _add_train_decision(train_sub, common) -> None:
     p.add_argument("--no-tag", action="store_true",
                    help="run no stream: fit on the evidence already in --db, whatever options made it (without it, "
                         "only GIFs missing there or tagged with other options or stream models are tagged)")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_tag_options(p)
+    _add_workers(p)
     p.set_defaults(func=_cmd_train_decision)
 
 
@@ -254,7 +264,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _add_show(sub, common) -> None:
     p = sub.add_parser("show", parents=[common], help="a readable summary of one GIF with its emotion timeline")
-    p.add_argument("gif", metavar="GIF")
+    p.add_argument("gif", metavar="GIF", help="a GIF or a video")
     p.add_argument("--db", metavar="CORPUS.db", help="use the record in this corpus when the GIF is tagged there")
     p.add_argument("--plot", metavar="TIMELINE.png", help="also draw the emotion timeline")
     _add_tag_options(p)
@@ -278,7 +288,7 @@ def _add_annotate(sub, common) -> None:
                        help="write the GIF or video with faces boxed and labelled (OUT: .gif, or .mp4 with the audio)")
     p.add_argument("src", metavar="IN", help="a GIF or a video (mp4, webm, mov...)")
     p.add_argument("dst", metavar="OUT", help="OUT.gif, or OUT.mp4: every frame at its time, the audio kept")
-    p.add_argument("--frames", type=int, default=300,
+    p.add_argument("--frames", type=int, default=300, metavar="N",
                    help="GIF output: every frame up to this many, else this many evenly in time (default 300)")
     p.add_argument("--json", metavar="SUMMARY.json", help="also write the faces of each emotion, second by second")
     _add_limit_options(p)

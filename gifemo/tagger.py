@@ -179,7 +179,7 @@ class TagSummary:
             self.by_emotion[key] = self.by_emotion.get(key, 0) + 1
 
     def text(self) -> str:
-        lines = [f"{self.files} files: {self.tagged} tagged, {self.redecided} re-decided from stored evidence, "
+        lines = [f"{self.files} file{'' if self.files == 1 else 's'}: {self.tagged} tagged, {self.redecided} re-decided from stored evidence, "
                  f"{self.skipped} already up to date, {self.failed} failed ({self.seconds:.1f} s)"]
         if self.ignored:
             lines.append(f"{self.ignored} other files ignored (neither GIF nor video by name or content)")
