@@ -35,3 +35,9 @@ def test_models_path_offline_for_a_missing_model(tmp_path):
                          capture_output=True, text=True,
                          env={"PATH": "/usr/bin:/bin", "GIFEMO_CACHE_DIR": str(tmp_path), "HOME": str(tmp_path)})
     assert run.returncode == 1 and "rgb_imagenet.pt" in run.stderr and "--offline" in run.stderr
+
+
+def test_suggest_without_a_message_says_what_to_give(tmp_path):
+    run = gifemo("suggest", "--db", str(tmp_path / "c.db"))
+    _one_error_line(run, "suggest", "give either a message or --input FILE")
+    assert "not both" not in run.stderr   # neither was given

@@ -20,8 +20,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     from .suggest import Recommender
 
     if (args.message is None) == (args.input is None):
-        print("gifemo suggest: error: give a message or --input FILE (one message per line), not both",
-              file=sys.stderr)
+        print("gifemo suggest: error: give either a message or --input FILE (one message per line)", file=sys.stderr)
         return 2
     if args.message is not None:
         # A message that is not valid UTF-8 (bytes from a shell) is read with its bad bytes replaced.
