@@ -271,6 +271,7 @@ def add_to_corpus(db: str, name: str, data: bytes):
 
 def show_record(record) -> None:
     from gifemo.recommender.vectors import au_name
+    from gifemo.show import counted_streams
 
     path = record.path
     left, right = st.columns(2)
@@ -285,9 +286,11 @@ def show_record(record) -> None:
         st.dataframe(pd.DataFrame({"emotion": list(record.scores), "score": list(record.scores.values())}),
                      hide_index=True)
         st.caption(f"Scores: {SCORES_MEAN}.")
+        counted = counted_streams(record)
         st.dataframe(pd.DataFrame([{"stream": e["stream"], "answer": e.get("emotion") or "-",
                                     "confidence": round(e["confidence"], 2), "saw": f"{e['coverage']:.0%}",
-                                    "why": e["reason"]} for e in record.evidence]), hide_index=True)
+                                    "counted": e["stream"] in counted, "why": e["reason"]} for e in record.evidence]),
+                     hide_index=True)
         if record.top_aus:
             st.write("Action units: " + ", ".join(f"{n} ({au_name(n)}) {v:.2f}" for n, v in record.top_aus))
         if record.top_actions:

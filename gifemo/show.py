@@ -5,12 +5,19 @@ from pathlib import Path
 from typing import Optional
 
 from .corpus import Corpus, GifRecord, failure_line
+from .decision import routed
 from .emotions import CONFIDENCE_MEANS, EMOJI, EMOTIONS, SCORES_MEAN, top_emotion
+from .evidence import Evidence
 from .names import readable
 
 
 def _bar(value: float, width: int = 20) -> str:
     return "█" * round(value * width)
+
+
+def counted_streams(record: GifRecord) -> set[str]:
+    """The streams whose Evidence the decision counted (not the photo-face reading of a clear drawing)."""
+    return {e.stream for e in routed([Evidence.from_dict(e) for e in record.evidence])}
 
 
 def describe(record: GifRecord) -> str:
@@ -29,10 +36,13 @@ def describe(record: GifRecord) -> str:
     if record.caption:
         lines.append(f"caption:  {record.caption!r}")
     lines.append("streams:  each one's answer with its own confidence, and how much of the GIF it saw")
+    read = counted_streams(record)
     for evidence in record.evidence:
         said = f"{evidence['emotion']} {evidence['confidence']:.2f}" if evidence.get("emotion") else "no answer"
-        lines.append(f"  {evidence['stream']:8s} {said:16s} saw {evidence['coverage']:.0%}: {evidence['reason']}")
-    readers = [name for stream, name in (("face", "photo"), ("drawn", "drawn")) if (record.stream(stream) or {}).get("emotion")]
+        ignored = " (not counted: the drawn-face model reads this drawing)" if evidence["stream"] not in read else ""
+        lines.append(f"  {evidence['stream']:8s} {said:16s} saw {evidence['coverage']:.0%}: {evidence['reason']}{ignored}")
+    readers = [name for stream, name in (("face", "photo"), ("drawn", "drawn"))
+               if stream in read and (record.stream(stream) or {}).get("emotion")]
     if readers:
         lines.append(f"faces:    read by the {' and the '.join(readers)}-face model"
                      f"{'s' if len(readers) > 1 else ''} (P(drawn) {record.detail('drawn', 'drawn_probability', 0.0):.2f})")
