@@ -29,7 +29,7 @@ EXIT_STORAGE = 3        # the corpus or an output file cannot be read or written
 EXIT_INTERNAL = 4       # a bug: reported in one line; --debug shows the traceback
 EXIT_CODES_HELP = """exit codes:
   0  done
-  1  some files could not be tagged (each is listed), or a model file is missing
+  1  some files could not be tagged (each is listed; evaluate still writes its report), or a model file is missing
   2  usage error
   3  storage error: the corpus or an output file cannot be read or written (disk full, I/O error, not a corpus)
   4  internal error (a bug), reported in one line
