@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 from . import __version__, models
 from .action import cli as action_cli
+from .cli_types import non_negative_float, positive_int
 from .config import DEFAULT_FLOW, FLOW_METHODS, ActionOptions, DecodeLimits, RayOptions, Runtime
 from .corpus import StorageError
 from .media import MediaError
@@ -42,7 +43,7 @@ def _common_options() -> argparse.ArgumentParser:
                         help="folder with third-party model files (default: $GIFEMO_MODELS_DIR, then the user cache)")
     common.add_argument("--offline", action="store_true", default=None,
                         help="never download model files (also: GIFEMO_OFFLINE=1)")
-    common.add_argument("--threads", type=int, metavar="N",
+    common.add_argument("--threads", type=positive_int, metavar="N",
                         help="CPU threads per process for torch (default: all cores; training: 2 for faces, 1 for text)")
     common.add_argument("-v", "--verbose", action="count", default=0,
                         help="more output: third-party logs too (-vv: everything)")
@@ -95,9 +96,9 @@ def _tag_options(args: argparse.Namespace):
 
 
 def _add_tag_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--frames", type=int, default=16, metavar="N",
+    p.add_argument("--frames", type=positive_int, default=16, metavar="N",
                    help="frames sampled evenly in time over each GIF or video (default %(default)s)")
-    p.add_argument("--near-duplicate", type=float, default=0.0, metavar="D",
+    p.add_argument("--near-duplicate", type=non_negative_float, default=0.0, metavar="D",
                    help="a frame differing from the last analysed one by less than this mean absolute pixel "
                         "difference (0-255) reuses its analysis: faster, may change tags (default 0: off)")
     # One default for every command (STREAMS'), so tag, show, evaluate and train decision share a corpus's records.
@@ -108,12 +109,13 @@ def _add_tag_options(p: argparse.ArgumentParser) -> None:
                    help="optical flow for the I3D flow stream: tvl1 (as in the I3D paper, slow), dis (default), "
                         "farneback, or none (RGB only)")
     for entry in STREAMS:
-        p.add_argument(f"--no-{entry.name}", action="store_true", help=f"do not run the {entry.name} stream: {entry.help}")
+        p.add_argument(f"--no-{entry.name}", action="store_true",
+                       help=f"do not run the {entry.name} stream: {entry.help}")
     _add_limit_options(p)
 
 
 def _add_workers(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=int, default=1, metavar="N",
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="parallel worker processes, each loading the models once (default %(default)s)")
 
 
@@ -125,13 +127,13 @@ def _limits(args: argparse.Namespace) -> DecodeLimits:
 def _add_limit_options(p: argparse.ArgumentParser) -> None:
     limits = p.add_argument_group("decoding limits (a file over any of them is reported and skipped)")
     defaults = DecodeLimits()
-    limits.add_argument("--max-bytes", type=int, default=defaults.max_bytes, metavar="N",
+    limits.add_argument("--max-bytes", type=positive_int, default=defaults.max_bytes, metavar="N",
                         help="file size in bytes (default %(default)s)")
-    limits.add_argument("--max-canvas-pixels", type=int, default=defaults.max_canvas_pixels, metavar="N",
+    limits.add_argument("--max-canvas-pixels", type=positive_int, default=defaults.max_canvas_pixels, metavar="N",
                         help="width x height (default %(default)s)")
-    limits.add_argument("--max-frames", type=int, default=defaults.max_frames, metavar="N",
+    limits.add_argument("--max-frames", type=positive_int, default=defaults.max_frames, metavar="N",
                         help="frames in a file (default %(default)s)")
-    limits.add_argument("--max-total-pixels", type=int, default=defaults.max_total_pixels, metavar="N",
+    limits.add_argument("--max-total-pixels", type=positive_int, default=defaults.max_total_pixels, metavar="N",
                         help="pixels decoded per file, all frames together (default %(default)s)")
 
 
@@ -180,11 +182,11 @@ def _add_tag(sub, common) -> None:
     on_ray.add_argument("--address", metavar="ADDR",
                         help="the running cluster to join (HEAD:6379, or auto on one of its nodes); default: a Ray instance "
                              "started on this machine for the run")
-    on_ray.add_argument("--actors", type=int, metavar="N",
+    on_ray.add_argument("--actors", type=positive_int, metavar="N",
                         help="tagging actors, each loading the models once (default: as many as the CPUs hold)")
     on_ray.add_argument("--cpus-per-actor", type=float, default=defaults.cpus_per_actor, metavar="N",
                         help="CPUs each actor reserves and uses (default %(default)s)")
-    on_ray.add_argument("--batch-size", type=int, default=defaults.batch_size, metavar="N",
+    on_ray.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, metavar="N",
                         help="files per actor call, committed to the corpus together (default %(default)s)")
     p.set_defaults(func=_cmd_tag)
 
@@ -288,7 +290,7 @@ def _add_annotate(sub, common) -> None:
                        help="write the GIF or video with faces boxed and labelled (OUT: .gif, or .mp4 with the audio)")
     p.add_argument("src", metavar="IN", help="a GIF or a video (mp4, webm, mov...)")
     p.add_argument("dst", metavar="OUT", help="OUT.gif, or OUT.mp4: every frame at its time, the audio kept")
-    p.add_argument("--frames", type=int, default=300, metavar="N",
+    p.add_argument("--frames", type=positive_int, default=300, metavar="N",
                    help="GIF output: every frame up to this many, else this many evenly in time (default 300)")
     p.add_argument("--json", metavar="SUMMARY.json", help="also write the faces of each emotion, second by second")
     _add_limit_options(p)

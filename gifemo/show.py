@@ -40,7 +40,8 @@ def describe(record: GifRecord) -> str:
     for evidence in record.evidence:
         said = f"{evidence['emotion']} {evidence['confidence']:.2f}" if evidence.get("emotion") else "no answer"
         ignored = " (not counted: the drawn-face model reads this drawing)" if evidence["stream"] not in read else ""
-        lines.append(f"  {evidence['stream']:8s} {said:16s} saw {evidence['coverage']:.0%}: {evidence['reason']}{ignored}")
+        lines.append(f"  {evidence['stream']:8s} {said:16s} saw {evidence['coverage']:.0%}: "
+                     f"{evidence['reason']}{ignored}")
     readers = [name for stream, name in (("face", "photo"), ("drawn", "drawn"))
                if stream in read and (record.stream(stream) or {}).get("emotion")]
     if readers:

@@ -179,7 +179,8 @@ class TagSummary:
             self.by_emotion[key] = self.by_emotion.get(key, 0) + 1
 
     def text(self) -> str:
-        lines = [f"{self.files} file{'' if self.files == 1 else 's'}: {self.tagged} tagged, {self.redecided} re-decided from stored evidence, "
+        lines = [f"{self.files} file{'' if self.files == 1 else 's'}: {self.tagged} tagged, "
+                 f"{self.redecided} re-decided from stored evidence, "
                  f"{self.skipped} already up to date, {self.failed} failed ({self.seconds:.1f} s)"]
         if self.ignored:
             lines.append(f"{self.ignored} other files ignored (neither GIF nor video by name or content)")
@@ -277,18 +278,18 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                 if len(redecided) == REDECIDE_BATCH:
                     keep_redecided()
         keep_redecided()
-        bar = tqdm(total=len(todo), desc="tagging", unit="gif", disable=not progress or not todo)
         batches = (engine.batches(todo, options, runtime, worker, version) if engine and todo
                    else ([record] for record in _run(todo, workers, options, runtime, worker, version)))
-        for batch in batches:
-            keep(batch)
-            for record in batch:
-                summary.tagged += 0 if record.error else 1
-                if record.error:
-                    bar.write(failure_line(record.error), file=sys.stderr)
-            bar.set_postfix(failed=summary.failed, refresh=False)
-            bar.update(len(batch))
-        bar.close()
+        # Closed however the loop ends, so an interruption's message starts on a line of its own.
+        with tqdm(total=len(todo), desc="tagging", unit="gif", disable=not progress or not todo) as bar:
+            for batch in batches:
+                keep(batch)
+                for record in batch:
+                    summary.tagged += 0 if record.error else 1
+                    if record.error:
+                        bar.write(failure_line(record.error), file=sys.stderr)
+                bar.set_postfix(failed=summary.failed, refresh=False)
+                bar.update(len(batch))
     summary.seconds = time.time() - started
     return summary
 

@@ -41,3 +41,13 @@ def test_suggest_without_a_message_says_what_to_give(tmp_path):
     run = gifemo("suggest", "--db", str(tmp_path / "c.db"))
     _one_error_line(run, "suggest", "give either a message or --input FILE")
     assert "not both" not in run.stderr   # neither was given
+
+
+def test_an_option_out_of_range_is_a_usage_error_not_a_failed_file(tmp_path):
+    gif = tmp_path / "a.gif"
+    gif.write_bytes(b"GIF89a")
+    run = gifemo("tag", str(gif), "--db", str(tmp_path / "c.db"), "--frames", "0")
+    assert run.returncode == 2 and "argument --frames: must be at least 1, not 0" in run.stderr
+    assert not (tmp_path / "c.db").exists()   # no file was marked as failed for it
+    run = gifemo("evaluate", str(tmp_path), "--json", str(tmp_path / "r.json"), "--near-duplicate", "-1")
+    assert run.returncode == 2 and "argument --near-duplicate: must be 0 or more" in run.stderr

@@ -82,8 +82,8 @@ def labelled_csv(gifs_dev, tmp_path, files) -> str:
 
 def test_evaluate_reuses_the_corpus_train_decision_tagged(gifs_dev, tmp_path, models_dir):
     """The two commands share their tagging defaults, so evaluate --db scores train decision's records as they are."""
-    dataset = labelled_csv(gifs_dev, tmp_path, [(gifs_dev / f, f.split("/")[0].lower())
-                                                for f in (LAUGH, "Surprise/76f7e3eda3df.gif", "Sadness/e81d92a72e62.gif")])
+    files = (LAUGH, "Surprise/76f7e3eda3df.gif", "Sadness/e81d92a72e62.gif")
+    dataset = labelled_csv(gifs_dev, tmp_path, [(gifs_dev / f, f.split("/")[0].lower()) for f in files])
     db = tmp_path / "c.db"
     fit = gifemo("train", "decision", "--data", dataset, "--db", str(db), "--out", str(tmp_path / "fit"),
                  "--frames", "2", "-q", models_dir=models_dir)

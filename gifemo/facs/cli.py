@@ -90,7 +90,8 @@ def add_commands(sub, common) -> None:
     p.add_argument("--jsonl", required=True, metavar="OUT", help="write one JSON line per image here ('-': stdout)")
     p.add_argument("--aligned", action="store_true",
                    help="each image is already a face crop framed like FER2013: one face, no detection, CNN only")
-    p.add_argument("--max-faces", type=int, default=4, metavar="N", help="faces read per image at most (default %(default)s)")
+    p.add_argument("--max-faces", type=int, default=4, metavar="N",
+                   help="faces read per image at most (default %(default)s)")
     p.add_argument("--views", type=int, choices=(1, 2, 10),  # expression.TEST_VIEWS, without importing torch here
                    help="CNN test-time views per face: centre crop, + mirror, or 10 crops (default: 10 with "
                         "--aligned, else the face stream's FaceOptions.views, 2); fewer is faster")

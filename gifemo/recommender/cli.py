@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..cli_types import positive_int
 from ..config import MAX_UPLOAD_MB, TEXT_MODELS
 from ..streams import RUN_MODES, SOURCES, stream_entry
 from ..emotions import EMOTIONS
@@ -86,13 +87,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def _cmd_app(args: argparse.Namespace) -> int:
     if not APP_SCRIPT.is_file():
         print(f"gifemo app: error: the app script is missing: {APP_SCRIPT}", file=sys.stderr)
@@ -124,7 +118,7 @@ def add_commands(sub, common) -> None:
     p.add_argument("message", nargs="?", help="the message to find GIFs for (or --input)")
     p.add_argument("--input", metavar="FILE", help="one message per line; prints one JSON line per message")
     p.add_argument("--db", required=True, metavar="CORPUS.db", help="corpus written by `gifemo tag`")
-    p.add_argument("-k", type=_positive_int, default=8, metavar="N", help="number of GIFs (default: 8)")
+    p.add_argument("-k", type=positive_int, default=8, metavar="N", help="number of GIFs (default: 8)")
     p.add_argument("--json", action="store_true",
                    help='print [{"path", "sha256", "score", "emotion", "confidence", "source", "caption", "why"}, ...]')
     p.add_argument("--text-model", choices=TEXT_MODELS, help="message emotion model (default: the best)")
@@ -142,7 +136,7 @@ def add_commands(sub, common) -> None:
     p.add_argument("--text-model", choices=TEXT_MODELS, help="message emotion model (default: the best)")
     p.add_argument("--actions", choices=RUN_MODES, default=stream_entry("action").run,
                    help="when uploads run the action stream (as `gifemo tag --actions`)")
-    p.add_argument("--workers", type=_positive_int, default=1,
+    p.add_argument("--workers", type=positive_int, default=1,
                    help="model processes behind the HTTP one, each with its own models: one per core to use "
                         "(default: 1, the models in the HTTP process)", metavar="N")
     p.set_defaults(func=_cmd_serve)
