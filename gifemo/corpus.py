@@ -292,6 +292,7 @@ class JsonlWriter:
         self.size = 0
         if path is not None:
             try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)   # as the corpus's folder is
                 self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
             except OSError as exc:
                 raise StorageError(f"{readable(path)}: cannot write: {exc.strerror or exc}") from None

@@ -45,7 +45,7 @@ def load_dataset(dataset: str | Path) -> list[LabelledGif]:
     if dataset.is_dir():
         items = []
         for folder in sorted(p for p in dataset.iterdir() if p.is_dir()):
-            label = normalize_label(folder.name)
+            label = _label(folder.name, folder)
             items += [LabelledGif(f, label, group=folder.name) for f in sorted(folder.rglob("*"))
                       if f.suffix.lower() in MEDIA_EXTENSIONS]
         if not items:
@@ -61,8 +61,16 @@ def _from_csv(path: Path) -> list[LabelledGif]:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
             raise ValueError(f"{path}: a CSV data set needs the columns file,label")
-        return [LabelledGif(path.parent / row["file"], normalize_label(row["label"]), row.get("content") or "",
-                            row.get("source_repo") or row["file"]) for row in reader]
+        return [LabelledGif(path.parent / row["file"], _label(row["label"], f"{path}, line {reader.line_num}"),
+                            row.get("content") or "", row.get("source_repo") or row["file"]) for row in reader]
+
+
+def _label(name: str, where) -> str:
+    """The emotion a folder name or a CSV label stands for; ValueError naming where it was found."""
+    try:
+        return normalize_label(name)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def labelled_records(items: Sequence[LabelledGif], db: Optional[str | Path] = None, tag: bool = True, workers: int = 1,

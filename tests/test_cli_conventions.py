@@ -51,3 +51,13 @@ def test_an_option_out_of_range_is_a_usage_error_not_a_failed_file(tmp_path):
     assert not (tmp_path / "c.db").exists()   # no file was marked as failed for it
     run = gifemo("evaluate", str(tmp_path), "--json", str(tmp_path / "r.json"), "--near-duplicate", "-1")
     assert run.returncode == 2 and "argument --near-duplicate: must be 0 or more" in run.stderr
+
+
+def test_evaluate_names_where_an_unknown_label_is(tmp_path):
+    (tmp_path / "set" / "Happy").mkdir(parents=True)
+    (tmp_path / "set" / "misc").mkdir()
+    _one_error_line(gifemo("evaluate", str(tmp_path / "set"), "--json", str(tmp_path / "r.json")), "evaluate",
+                    f"{tmp_path / 'set' / 'misc'}: unknown emotion label 'misc'")
+    (tmp_path / "set.csv").write_text("file,label\na.gif,happy\nb.gif,furious\n")
+    _one_error_line(gifemo("evaluate", str(tmp_path / "set.csv"), "--json", str(tmp_path / "r.json")), "evaluate",
+                    f"{tmp_path / 'set.csv'}, line 3: unknown emotion label 'furious'")

@@ -35,7 +35,7 @@ def fast_options():
 
 
 def test_tag_folder_records_and_jsonl(folder, tmp_path, runtime):
-    db, jsonl = tmp_path / "c.db", tmp_path / "tags.jsonl"
+    db, jsonl = tmp_path / "c.db", tmp_path / "new folder" / "tags.jsonl"   # made, as the corpus's folder is
     summary = tag_paths([folder], db, jsonl=jsonl, options=fast_options(), runtime=runtime, progress=False)
     assert (summary.files, summary.tagged, summary.failed) == (5, 3, 2)
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
