@@ -278,7 +278,8 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
     from .annotate import annotate
 
-    annotated = annotate(args.src, args.dst, max_frames=args.frames, runtime=args.runtime, limits=_limits(args))
+    annotated = annotate(args.src, args.dst, max_frames=args.frames, runtime=args.runtime, limits=_limits(args),
+                         progress=not args.quiet)
     if args.json:
         Path(args.json).write_text(json.dumps(annotated.to_dict(args.src), indent=1) + "\n")
     print(annotated.path)
@@ -293,6 +294,7 @@ def _add_annotate(sub, common) -> None:
     p.add_argument("--frames", type=positive_int, default=300, metavar="N",
                    help="GIF output: every frame up to this many, else this many evenly in time (default 300)")
     p.add_argument("--json", metavar="SUMMARY.json", help="also write the faces of each emotion, second by second")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_limit_options(p)
     p.set_defaults(func=_cmd_annotate)
 

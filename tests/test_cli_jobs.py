@@ -60,6 +60,7 @@ def test_annotate_boxes_faces_on_every_frame(gifs_dev, tmp_path, models_dir):
     out = tmp_path / "a.gif"
     run = gifemo("annotate", str(gifs_dev / LAUGH), str(out), models_dir=models_dir)
     assert run.returncode == 0, run.stderr[-2000:]
+    assert "annotating" in run.stderr and "frame" in run.stderr   # a progress bar (a long video takes minutes)
     original, annotated = media.read_clip(gifs_dev / LAUGH), media.read_clip(out)
     assert len(annotated.frames) == len(original.frames)
     assert annotated.info.durations == pytest.approx(original.info.durations)
