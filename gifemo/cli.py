@@ -28,13 +28,15 @@ EXIT_FILES_FAILED = 1   # the run finished, but some files could not be tagged (
 EXIT_USAGE = 2          # wrong command line
 EXIT_STORAGE = 3        # the corpus or an output file cannot be read or written: disk full, I/O error, not a corpus
 EXIT_INTERNAL = 4       # a bug: reported in one line; --debug shows the traceback
+EXIT_OUTPUT_CLOSED = 141  # the reader of the output stopped reading (as a shell reports SIGPIPE: 128 + 13)
 EXIT_CODES_HELP = """exit codes:
   0  done
   1  some files could not be tagged (each is listed; evaluate still writes its report), or a model file is missing
   2  usage error
   3  storage error: the corpus or an output file cannot be read or written (disk full, I/O error, not a corpus)
   4  internal error (a bug), reported in one line
-  130 interrupted"""
+  130 interrupted
+  141 the output was closed by its reader (e.g. piped into head)"""
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -54,6 +56,10 @@ def _common_options() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- models
 def _cmd_models(args: argparse.Namespace) -> int:
     names = args.names or list(models.REGISTRY)
+    unknown = [name for name in names if name not in models.REGISTRY]
+    if unknown:
+        print(f"gifemo models: error: unknown model {unknown[0]!r}; known: {', '.join(models.REGISTRY)}", file=sys.stderr)
+        return EXIT_USAGE
     runtime = args.runtime
     if args.action == "list":
         for name in names:
@@ -382,6 +388,18 @@ def error_line(command: str, exc: BaseException, kind: str = "error") -> str:
     return f"gifemo {command}: {kind}: {one_line(text)}"
 
 
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe that its reader closed (the pipe reports an error on it)."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):   # no poll() here, or no file descriptor
+        return False
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -399,6 +417,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise
+        # The reader of our output left (`gifemo ... | head`): stop quietly, as command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error when Python exits
+        return EXIT_OUTPUT_CLOSED
     except Exception as exc:  # every failure: one line and a non-zero exit; --debug shows where it happened
         if getattr(args, "debug", False):
             raise

@@ -61,3 +61,18 @@ def test_evaluate_names_where_an_unknown_label_is(tmp_path):
     (tmp_path / "set.csv").write_text("file,label\na.gif,happy\nb.gif,furious\n")
     _one_error_line(gifemo("evaluate", str(tmp_path / "set.csv"), "--json", str(tmp_path / "r.json")), "evaluate",
                     f"{tmp_path / 'set.csv'}, line 3: unknown emotion label 'furious'")
+
+
+def test_output_closed_by_its_reader_stops_quietly():
+    """`gifemo models list | head -1`: the reader leaves early; no traceback, no error line, the shell's 141."""
+    proc = subprocess.Popen([sys.executable, "-m", "gifemo", "models", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()   # gone before the first line is written
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141 and stderr == ""
+
+
+def test_an_unknown_model_name_is_a_usage_error():
+    run = gifemo("models", "path", "no-such-model")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.startswith("gifemo models: error: unknown model 'no-such-model'; known: face-landmarker")
