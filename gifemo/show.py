@@ -94,9 +94,11 @@ def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | 
         with Tagger(options, runtime) as tagger:
             record = tagger.tag_file(gif)
     text = describe(record)
-    if plot and record.timeline:
+    if plot and any(step.get("scores") for step in record.timeline):
         from .plots import plot_timeline
 
         plot_timeline(record.timeline, plot, title=f"{Path(gif).name}: {record.emotion or 'unknown'}")
         text += f"\ntimeline picture: {plot}"
+    elif plot and not record.error:
+        text += f"\nno timeline picture ({plot}): no photographed face in the sampled frames to draw"
     return text, record

@@ -109,3 +109,14 @@ def test_evaluate_lists_the_files_it_could_not_tag_and_exits_1(gifs_dev, tmp_pat
     assert json.loads((tmp_path / "r.json").read_text())["n"] == 3        # the report is written all the same
     assert f"FAILED {cut}: GIF has no complete frame (file is truncated)" in run.stdout.splitlines()
     assert f"FAILED {missing}: no such file" in run.stdout.splitlines()
+
+
+def test_show_says_why_it_draws_no_timeline_for_a_drawn_face(gifs_dev, tmp_path, models_dir):
+    picture = tmp_path / "t.png"
+    run = gifemo("show", str(gifs_dev / "Anger/59048b06e7b1.gif"), "--plot", str(picture), "--frames", "4",
+                 "--actions", "off", models_dir=models_dir)   # a drawn robot face: the photo-face model sees none
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "source:   drawn:" in run.stdout and "timeline:" not in run.stdout
+    assert run.stdout.rstrip().endswith(f"no timeline picture ({picture}): no photographed face in the sampled "
+                                        "frames to draw")
+    assert not picture.exists()
