@@ -32,12 +32,18 @@ def _read_image(path: Path):
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
+    from ..corpus import failure_line
+    from ..names import one_line, readable
+
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        print(f"gifemo face: {path}: cannot read image: {exc}", file=sys.stderr)
-        return None
+    except UnidentifiedImageError:   # its message names the file again
+        problem = "not an image format it can read"
+    except (OSError, ValueError) as exc:
+        problem = getattr(exc, "strerror", None) or one_line(str(exc))
+    print(failure_line(f"{readable(path)}: cannot read image: {problem}"), file=sys.stderr)
+    return None
 
 
 def _cmd_face(args: argparse.Namespace) -> int:
