@@ -286,7 +286,7 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                 keep(batch)
                 for record in batch:
                     summary.tagged += 0 if record.error else 1
-                    if record.error:
+                    if record.error and progress:   # quiet: the summary lists it once
                         bar.write(failure_line(record.error), file=sys.stderr)
                 bar.set_postfix(failed=summary.failed, refresh=False)
                 bar.update(len(batch))

@@ -70,6 +70,10 @@ def test_cli_reports_each_failed_file_once_in_one_line_and_exits_1(folder, tmp_p
                                 f"FAILED {bad / 'text.gif'}: not a GIF or a readable video (End of file)"]
     # the progress bar's line, as the run meets the failure, is the summary's
     assert reported[0] in run.stderr or reported[1] in run.stderr
+    quiet = subprocess.run([sys.executable, "-m", "gifemo", "tag", str(bad), "--db", str(tmp_path / "q.db"), "-q",
+                            "--actions", "off", "--frames", "2", "--models-dir", str(models_dir)],
+                           capture_output=True, text=True)
+    assert quiet.returncode == 1 and "FAILED" not in quiet.stderr   # -q: listed once, in the summary
     show = subprocess.run([sys.executable, "-m", "gifemo", "show", str(bad / "header-only.gif"),
                            "--db", str(tmp_path / "c.db"), "--actions", "off", "--frames", "2", "--models-dir", str(models_dir)],
                           capture_output=True, text=True)
