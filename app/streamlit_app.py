@@ -123,7 +123,7 @@ def page_suggest(db: str) -> None:
     with st.expander("Filters"):
         emotions = st.multiselect("GIF emotion", EMOTIONS)
         sources = st.multiselect("Decided by", SOURCES)
-        min_confidence = st.slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05)
+        min_confidence = min_confidence_slider()
     if not message.strip():
         st.caption("Type a message: the GIFs update when it changes.")
         return
@@ -269,6 +269,10 @@ def add_to_corpus(db: str, name: str, data: bytes):
     return record
 
 
+def min_confidence_slider() -> float:
+    return st.slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05, help=f"A tag's confidence is {CONFIDENCE_MEANS}.")
+
+
 def show_record(record) -> None:
     from gifemo.recommender.vectors import au_name
     from gifemo.show import counted_streams
@@ -334,7 +338,7 @@ def page_browse(db: str) -> None:
     table = table[table["error"].isna()]
     emotions = st.multiselect("Emotion", [*EMOTIONS, "none"])
     sources = st.multiselect("Decided by", SOURCES)
-    min_confidence = st.slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05)
+    min_confidence = min_confidence_slider()
     shown = table[table["confidence"].fillna(0) >= min_confidence]
     if emotions:
         shown = shown[shown["emotion"].isin(emotions)]
