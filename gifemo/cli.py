@@ -200,12 +200,23 @@ def _add_tag(sub, common) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, failures, format_report, write_report
 
+    if args.no_tag and not _corpus_to_read(args):
+        return EXIT_USAGE
     report = evaluate(args.dataset, db=args.db, tag=not args.no_tag, workers=args.workers,
                       options=_tag_options(args), runtime=args.runtime, progress=not args.quiet)
     pictures = write_report(report, args.json, args.plot)
     print(format_report(report))
     print(f"\nreport: {args.json}" + "".join(f", {p}" for p in pictures))
     return EXIT_FILES_FAILED if failures(report) else 0
+
+
+def _corpus_to_read(args: argparse.Namespace) -> bool:
+    """Whether --no-tag has a corpus to read its evidence from; says what is missing when not."""
+    if args.db and Path(args.db).is_file():
+        return True
+    print(f"gifemo {args.command}: error: --no-tag reads the evidence of an existing corpus: "
+          + (f"no corpus at {args.db}" if args.db else "give it with --db"), file=sys.stderr)
+    return False
 
 
 def _add_evaluate(sub, common) -> None:
@@ -226,6 +237,8 @@ def _add_evaluate(sub, common) -> None:
 def _cmd_train_decision(args: argparse.Namespace) -> int:
     from .evaluate import format_report, train_decision, write_report
 
+    if args.no_tag and not _corpus_to_read(args):
+        return EXIT_USAGE
     report = train_decision(args.data, args.db, args.out, workers=args.workers, options=_tag_options(args),
                             runtime=args.runtime, progress=not args.quiet, face_evidence=args.face_evidence,
                             tag=not args.no_tag)

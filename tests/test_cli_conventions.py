@@ -76,3 +76,14 @@ def test_an_unknown_model_name_is_a_usage_error():
     run = gifemo("models", "path", "no-such-model")
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.startswith("gifemo models: error: unknown model 'no-such-model'; known: face-landmarker")
+
+
+def test_no_tag_needs_an_existing_corpus(tmp_path):
+    (tmp_path / "set.csv").write_text("file,label\na.gif,happy\nb.gif,sad\n")
+    run = gifemo("evaluate", str(tmp_path / "set.csv"), "--json", str(tmp_path / "r.json"), "--no-tag")
+    assert run.returncode == 2 and "--no-tag reads the evidence of an existing corpus: give it with --db" in run.stderr
+    absent = tmp_path / "absent.db"
+    run = gifemo("train", "decision", "--data", str(tmp_path / "set.csv"), "--db", str(absent), "--no-tag",
+                 "--out", str(tmp_path / "fit"))
+    assert run.returncode == 2 and f"no corpus at {absent}" in run.stderr
+    assert not absent.exists() and not (tmp_path / "r.json").exists()
