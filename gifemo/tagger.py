@@ -168,12 +168,14 @@ class TagSummary:
     by_source: dict = field(default_factory=dict)
     by_emotion: dict = field(default_factory=dict)
     failures: list = field(default_factory=list)   # each failed record's error, which names its file
+    warnings: list = field(default_factory=list)   # damaged files tagged from their good part, each naming its file
 
     def add(self, record: GifRecord) -> None:
         if record.error:
             self.failed += 1
             self.failures.append(record.error)
         else:
+            self.warnings += record.warnings
             self.by_source[record.source] = self.by_source.get(record.source, 0) + 1
             key = record.emotion or "(none)"
             self.by_emotion[key] = self.by_emotion.get(key, 0) + 1
@@ -187,6 +189,7 @@ class TagSummary:
         if self.by_source:
             lines.append("by source:  " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_source.items())))
             lines.append("by emotion: " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_emotion.items())))
+        lines += [f"warning: {one_line(warning)}" for warning in self.warnings]
         lines += [failure_line(error) for error in self.failures]
         return "\n".join(lines)
 

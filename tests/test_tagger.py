@@ -136,3 +136,12 @@ def test_parallel_workers_give_the_same_tags(gifs_dev, tmp_path, runtime):
             other = b.get(record.sha256)
             assert other.emotion == record.emotion
             assert other.scores == pytest.approx(record.scores, abs=1e-4)
+
+
+def test_summary_names_a_damaged_file_tagged_from_its_good_frames(gifs_dev, tmp_path, runtime):
+    half = tmp_path / "half.gif"
+    half.write_bytes((gifs_dev / FACE_GIFS[0]).read_bytes()[:200_000])
+    summary = tag_paths([half], tmp_path / "c.db", options=fast_options(), runtime=runtime, progress=False)
+    assert (summary.tagged, summary.failed) == (1, 0)
+    warned = [line for line in summary.text().splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1 and warned[0].startswith(f"warning: {half}: file is truncated; using the ")
