@@ -58,7 +58,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
     names = args.names or list(models.REGISTRY)
     unknown = [name for name in names if name not in models.REGISTRY]
     if unknown:
-        print(f"gifemo models: error: unknown model {unknown[0]!r}; known: {', '.join(models.REGISTRY)}", file=sys.stderr)
+        print(f"gifemo models: error: unknown model {unknown[0]!r}; known: {', '.join(models.REGISTRY)}",
+              file=sys.stderr)
         return EXIT_USAGE
     runtime = args.runtime
     if args.action == "list":

@@ -229,7 +229,8 @@ def format_report(report: dict) -> str:
         lines.append(f"{e:10s} " + " ".join(f"{v:4d}" for v in row) + f"   no answer {report['abstained'][e]}")
     failed = failures(report)
     if failed:
-        lines += ["", f"{len(failed)} files could not be tagged (counted as no answer):"]
+        files = f"{len(failed)} file{'' if len(failed) == 1 else 's'}"
+        lines += ["", f"{files} could not be tagged (counted as no answer):"]
         lines += [failure_line(error) for error in failed]
     return "\n".join(lines)
 
