@@ -42,8 +42,7 @@ def describe(record: GifRecord) -> str:
         ignored = " (not counted: the drawn-face model reads this drawing)" if evidence["stream"] not in read else ""
         lines.append(f"  {evidence['stream']:8s} {said:16s} saw {evidence['coverage']:.0%}: "
                      f"{evidence['reason']}{ignored}")
-    readers = [name for stream, name in (("face", "photo"), ("drawn", "drawn"))
-               if stream in read and (record.stream(stream) or {}).get("emotion")]
+    readers = [name for stream, name in (("face", "photo"), ("drawn", "drawn")) if (record.stream(stream) or {}).get("emotion")]
     if readers:
         lines.append(f"faces:    read by the {' and the '.join(readers)}-face model"
                      f"{'s' if len(readers) > 1 else ''} (P(drawn) {record.detail('drawn', 'drawn_probability', 0.0):.2f})")
