@@ -253,6 +253,8 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                 out.write(record, record.path)
 
         todo: list[tuple[str, str]] = []
+        queued: set[str] = set()
+        copies: list[tuple[str, str]] = []   # (path, sha256) of a content another entry of this run is tagging
         redecided: list[GifRecord] = []
 
         def keep_redecided() -> None:
@@ -271,7 +273,8 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                 continue
             existing = corpus.reusable(sha, version)
             if existing is None or (retry_errors and existing.error):
-                todo.append((path, sha))
+                (copies if sha in queued else todo).append((path, sha))
+                queued.add(sha)
             elif decider.is_current(existing):
                 summary.skipped += 1
                 summary.add(existing)
@@ -293,6 +296,11 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                         bar.write(failure_line(record.error), file=sys.stderr)
                 bar.set_postfix(failed=summary.failed, refresh=False)
                 bar.update(len(batch))
+        for path, sha in copies:   # tagged once above, under another name
+            copy = corpus.get(sha)
+            summary.skipped += 1
+            summary.add(copy)
+            out.write(copy, path)
     summary.seconds = time.time() - started
     return summary
 

@@ -145,3 +145,15 @@ def test_summary_names_a_damaged_file_tagged_from_its_good_frames(gifs_dev, tmp_
     assert (summary.tagged, summary.failed) == (1, 0)
     warned = [line for line in summary.text().splitlines() if line.startswith("warning:")]
     assert len(warned) == 1 and warned[0].startswith(f"warning: {half}: file is truncated; using the ")
+
+
+def test_copies_of_one_content_are_tagged_once_and_each_listed(gifs_dev, tmp_path, runtime):
+    for name in ("a.gif", "b.gif", "c.gif"):
+        shutil.copy(gifs_dev / FACE_GIFS[0], tmp_path / name)
+    jsonl = tmp_path / "tags.jsonl"
+    summary = tag_paths([tmp_path], tmp_path / "c.db", jsonl=jsonl, options=fast_options(), runtime=runtime,
+                        progress=False)
+    assert (summary.files, summary.tagged, summary.skipped, summary.failed) == (3, 1, 2, 0)
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert sorted(os.path.basename(l["path"]) for l in lines) == ["a.gif", "b.gif", "c.gif"]
+    assert len({(l["sha256"], l["emotion"], l["tagged_at"]) for l in lines}) == 1   # one tagging, three files
