@@ -21,6 +21,7 @@ from .emotions import EMOTIONS, normalize_label
 from .evidence import Evidence
 from .media import MEDIA_EXTENSIONS
 from .metrics import NONE, calibration, classification
+from .names import count
 from .models import sha256_of
 from .streams import STREAM_NAMES, stream_rank
 from .tagger import Decider, TagOptions, tag_paths
@@ -204,7 +205,7 @@ def evaluate(dataset: str | Path, db: Optional[str | Path] = None, tag: bool = T
 
 def format_report(report: dict) -> str:
     cal = report["calibration"]
-    lines = [f"{report['n']} files from {report['dataset']}",
+    lines = [f"{count(report['n'], 'file')} from {report['dataset']}",
              f"accuracy {report['accuracy']:.3f}   macro-F1 {report['macro_f1']:.3f}   "
              f"ECE {cal['ece']:.3f}" if cal["ece"] is not None else f"accuracy {report['accuracy']:.3f}",
              f"always '{report['baseline_majority']['emotion']}': {report['baseline_majority']['accuracy']:.3f}",
@@ -229,8 +230,7 @@ def format_report(report: dict) -> str:
         lines.append(f"{e:10s} " + " ".join(f"{v:4d}" for v in row) + f"   no answer {report['abstained'][e]}")
     failed = failures(report)
     if failed:
-        files = f"{len(failed)} file{'' if len(failed) == 1 else 's'}"
-        lines += ["", f"{files} could not be tagged (counted as no answer):"]
+        lines += ["", f"{count(len(failed), 'file')} could not be tagged (counted as no answer):"]
         lines += [failure_line(error) for error in failed]
     return "\n".join(lines)
 

@@ -38,6 +38,11 @@ def one_line(text: str) -> str:
     return _ADDRESS.sub("", " ".join(readable(text).split()))
 
 
+def count(n: int, noun: str) -> str:
+    """'1 file', '3 files': a number and its noun, for the summaries people read."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _has_surrogates(text: str) -> bool:
     try:
         text.encode("utf-8")

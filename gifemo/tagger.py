@@ -27,7 +27,7 @@ from .evidence import Evidence
 from . import models
 from .models import MissingModelError, ModelVerificationError, digests, sha256_of
 from .media import MediaError, MediaWarning, content_sha256, read_clip, walk_media
-from .names import one_line, readable
+from .names import count, one_line, readable
 from .pool import WorkerPool
 from .streams import RUN_MODES, STREAM_NAMES, STREAMS, StreamEntry
 
@@ -181,11 +181,11 @@ class TagSummary:
             self.by_emotion[key] = self.by_emotion.get(key, 0) + 1
 
     def text(self) -> str:
-        lines = [f"{self.files} file{'' if self.files == 1 else 's'}: {self.tagged} tagged, "
+        lines = [f"{count(self.files, 'file')}: {self.tagged} tagged, "
                  f"{self.redecided} re-decided from stored evidence, "
                  f"{self.skipped} already up to date, {self.failed} failed ({self.seconds:.1f} s)"]
         if self.ignored:
-            lines.append(f"{self.ignored} other files ignored (neither GIF nor video by name or content)")
+            lines.append(f"{count(self.ignored, 'other file')} ignored (neither GIF nor video by name or content)")
         if self.by_source:
             lines.append("by source:  " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_source.items())))
             lines.append("by emotion: " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_emotion.items())))
