@@ -44,11 +44,11 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         print(json.dumps([r.to_json() for r in results], indent=2))
         return 0
     scores = recommender.message_scores(args.message)
-    print("message: " + ", ".join(f"{e} {scores[e]:.2f}" for e in sorted(scores, key=lambda e: -scores[e])[:3]))
+    print("message reads: " + ", ".join(f"{e} {scores[e]:.2f}" for e in sorted(scores, key=lambda e: -scores[e])[:3]))
     if results.note:
         print(results.note)
     for rank, r in enumerate(results, 1):
-        print(f"{rank:2d}. {r.score:.3f}  {r.emotion or '-':9s}  {readable(r.path)}\n      {r.why}")
+        print(f"{rank:2d}. match {r.score:.3f}  {r.emotion or '-':9s}  {readable(r.path)}\n      {r.why}")
     return 0
 
 
