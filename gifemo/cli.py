@@ -279,6 +279,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
     if not Path(args.gif).exists():
         raise FileNotFoundError(f"{args.gif}: no such file")
+    if args.db and not Path(args.db).is_file():   # a mistyped corpus name would silently tag the GIF again
+        raise FileNotFoundError(f"{args.db}: no corpus there (without --db, show tags the GIF itself)")
     text, record = show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), runtime=args.runtime)
     print(text)
     return EXIT_FILES_FAILED if record.error else 0

@@ -28,6 +28,10 @@ def test_show_a_missing_file_and_debug_shows_where(tmp_path):
     missing = str(tmp_path / "absent.gif")
     _one_error_line(gifemo("show", missing), "show", missing, "no such file")
     assert "Traceback" in gifemo("show", missing, "--debug").stderr
+    gif = tmp_path / "a.gif"
+    gif.write_bytes(b"GIF89a")
+    _one_error_line(gifemo("show", str(gif), "--db", str(tmp_path / "typo.db")), "show",
+                    f"{tmp_path / 'typo.db'}: no corpus there")
 
 
 def test_models_path_offline_for_a_missing_model(tmp_path):
