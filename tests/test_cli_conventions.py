@@ -91,3 +91,11 @@ def test_no_tag_needs_an_existing_corpus(tmp_path):
                  "--out", str(tmp_path / "fit"))
     assert run.returncode == 2 and f"no corpus at {absent}" in run.stderr
     assert not absent.exists() and not (tmp_path / "r.json").exists()
+
+
+def test_annotate_never_writes_over_its_input(tmp_path):
+    gif = tmp_path / "a.gif"
+    gif.write_bytes(b"GIF89a stays as it is")
+    _one_error_line(gifemo("annotate", str(gif), str(tmp_path / "." / "a.gif")), "annotate",
+                    "the output would overwrite the input")
+    assert gif.read_bytes() == b"GIF89a stays as it is"
