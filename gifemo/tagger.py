@@ -236,6 +236,8 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
     """
     from tqdm import tqdm
 
+    if jsonl is not None and Path(jsonl).resolve() == Path(db).resolve():   # the JSONL is written from empty
+        raise ValueError(f"{jsonl}: the JSONL would overwrite the corpus; name another file")
     options = options or TagOptions()
     runtime = runtime or Runtime()
     started = time.time()

@@ -99,3 +99,13 @@ def test_annotate_never_writes_over_its_input(tmp_path):
     _one_error_line(gifemo("annotate", str(gif), str(tmp_path / "." / "a.gif")), "annotate",
                     "the output would overwrite the input")
     assert gif.read_bytes() == b"GIF89a stays as it is"
+
+
+def test_tag_never_writes_its_jsonl_over_the_corpus(tmp_path):
+    gif = tmp_path / "a.gif"
+    gif.write_bytes(b"GIF89a")
+    db = tmp_path / "c.db"
+    db.write_bytes(b"a corpus")
+    _one_error_line(gifemo("tag", str(gif), "--db", str(db), "--jsonl", str(tmp_path / "." / "c.db")), "tag",
+                    "the JSONL would overwrite the corpus")
+    assert db.read_bytes() == b"a corpus"
