@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .emotions import EMOTIONS
 from .media import DecodeLimits, MediaError, TruncatedMediaWarning, probe, stream_frames
-from .names import one_line
+from .names import one_line, refuse_overwrite
 from .plots import COLOURS
 
 
@@ -127,8 +127,7 @@ class Annotated:
 def annotate(src: str | Path, dst: str | Path, face_stream=None, max_frames: int = 300, runtime=None,
              limits: Optional[DecodeLimits] = None, progress: bool = False) -> Annotated:
     """A GIF or an MP4, by the suffix of `dst`, from a GIF or a video; `progress`: a bar of frames done."""
-    if Path(dst).resolve() == Path(src).resolve():
-        raise ValueError(f"{dst}: the output would overwrite the input; name another file")
+    refuse_overwrite(dst, input=src)
     suffix = Path(dst).suffix.lower()
     if suffix == ".gif":
         return annotate_gif(src, dst, face_stream, max_frames, runtime=runtime, limits=limits, progress=progress)

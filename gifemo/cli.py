@@ -15,7 +15,7 @@ from .cli_types import non_negative_float, positive_int
 from .config import DEFAULT_FLOW, FLOW_METHODS, ActionOptions, DecodeLimits, RayOptions, Runtime
 from .corpus import StorageError
 from .media import MediaError
-from .names import one_line
+from .names import one_line, refuse_overwrite
 from .streams import RUN_MODES, STREAM_NAMES, STREAMS, stream_entry
 from .recommender import cli as recommender_cli
 from .drawn import cli as drawn_cli
@@ -203,6 +203,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.no_tag and not _corpus_to_read(args):
         return EXIT_USAGE
+    for output in (args.json, args.plot):
+        refuse_overwrite(output, data_set=args.dataset, corpus=args.db)
     report = evaluate(args.dataset, db=args.db, tag=not args.no_tag, workers=args.workers,
                       options=_tag_options(args), runtime=args.runtime, progress=not args.quiet)
     pictures = write_report(report, args.json, args.plot)
@@ -240,6 +242,8 @@ def _cmd_train_decision(args: argparse.Namespace) -> int:
 
     if args.no_tag and not _corpus_to_read(args):
         return EXIT_USAGE
+    for data in args.data:
+        refuse_overwrite(args.json, corpus=args.db, data_set=data)
     report = train_decision(args.data, args.db, args.out, workers=args.workers, options=_tag_options(args),
                             runtime=args.runtime, progress=not args.quiet, face_evidence=args.face_evidence,
                             tag=not args.no_tag)

@@ -27,7 +27,7 @@ from .evidence import Evidence
 from . import models
 from .models import MissingModelError, ModelVerificationError, digests, sha256_of
 from .media import MediaError, MediaWarning, content_sha256, read_clip, walk_media
-from .names import count, one_line, readable
+from .names import count, one_line, readable, refuse_overwrite
 from .pool import WorkerPool
 from .streams import RUN_MODES, STREAM_NAMES, STREAMS, StreamEntry
 
@@ -236,8 +236,7 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
     """
     from tqdm import tqdm
 
-    if jsonl is not None and Path(jsonl).resolve() == Path(db).resolve():   # the JSONL is written from empty
-        raise ValueError(f"{jsonl}: the JSONL would overwrite the corpus; name another file")
+    refuse_overwrite(jsonl, corpus=db)   # the JSONL is written from empty
     options = options or TagOptions()
     runtime = runtime or Runtime()
     started = time.time()

@@ -97,7 +97,7 @@ def test_annotate_never_writes_over_its_input(tmp_path):
     gif = tmp_path / "a.gif"
     gif.write_bytes(b"GIF89a stays as it is")
     _one_error_line(gifemo("annotate", str(gif), str(tmp_path / "." / "a.gif")), "annotate",
-                    "the output would overwrite the input")
+                    "writing it would overwrite the input")
     assert gif.read_bytes() == b"GIF89a stays as it is"
 
 
@@ -107,5 +107,13 @@ def test_tag_never_writes_its_jsonl_over_the_corpus(tmp_path):
     db = tmp_path / "c.db"
     db.write_bytes(b"a corpus")
     _one_error_line(gifemo("tag", str(gif), "--db", str(db), "--jsonl", str(tmp_path / "." / "c.db")), "tag",
-                    "the JSONL would overwrite the corpus")
+                    "writing it would overwrite the corpus")
     assert db.read_bytes() == b"a corpus"
+
+
+def test_evaluate_never_writes_its_report_over_its_data_set(tmp_path):
+    dataset = tmp_path / "set.csv"
+    dataset.write_text("file,label\na.gif,happy\n")
+    _one_error_line(gifemo("evaluate", str(dataset), "--json", str(dataset)), "evaluate",
+                    "writing it would overwrite the data set")
+    assert dataset.read_text() == "file,label\na.gif,happy\n"
