@@ -163,6 +163,7 @@ class TagSummary:
     tagged: int = 0
     redecided: int = 0        # same streams, another decision: decided again from the stored Evidence
     skipped: int = 0
+    copies: int = 0           # files with the same content as another of the run: tagged once, listed under each name
     failed: int = 0
     seconds: float = 0.0
     by_source: dict = field(default_factory=dict)
@@ -184,6 +185,8 @@ class TagSummary:
         lines = [f"{count(self.files, 'file')}: {self.tagged} tagged, "
                  f"{self.redecided} re-decided from stored evidence, "
                  f"{self.skipped} already up to date, {self.failed} failed ({self.seconds:.1f} s)"]
+        if self.copies:
+            lines.append(f"{count(self.copies, 'file')} with the same content as another, tagged once")
         if self.ignored:
             lines.append(f"{count(self.ignored, 'other file')} ignored (neither GIF nor video by name or content)")
         if self.by_source:
@@ -299,7 +302,7 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                 bar.update(len(batch))
         for path, sha in copies:   # tagged once above, under another name
             copy = corpus.get(sha)
-            summary.skipped += 1
+            summary.copies += 1
             summary.add(copy)
             out.write(copy, path)
     summary.seconds = time.time() - started

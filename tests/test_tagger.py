@@ -153,7 +153,8 @@ def test_copies_of_one_content_are_tagged_once_and_each_listed(gifs_dev, tmp_pat
     jsonl = tmp_path / "tags.jsonl"
     summary = tag_paths([tmp_path], tmp_path / "c.db", jsonl=jsonl, options=fast_options(), runtime=runtime,
                         progress=False)
-    assert (summary.files, summary.tagged, summary.skipped, summary.failed) == (3, 1, 2, 0)
+    assert (summary.files, summary.tagged, summary.copies, summary.skipped, summary.failed) == (3, 1, 2, 0, 0)
+    assert "2 files with the same content as another, tagged once" in summary.text()
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert sorted(os.path.basename(l["path"]) for l in lines) == ["a.gif", "b.gif", "c.gif"]
     assert len({(l["sha256"], l["emotion"], l["tagged_at"]) for l in lines}) == 1   # one tagging, three files
