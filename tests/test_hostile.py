@@ -97,7 +97,7 @@ def test_walk_gives_every_odd_entry_one_record(tmp_path, models_dir):
             assert got is None, (name, got)
     assert by_name[NON_UTF8]["path"].endswith("\\xff bad name.gif")             # shown readably
     assert by_name["lzw-damaged.gif"]["frames"] == 2 and by_name["lzw-damaged.gif"]["warnings"]
-    assert "1 other files ignored" in run.stdout
+    assert "1 other file ignored" in run.stdout
     with Corpus(db, readonly=True) as corpus:                                   # stored losslessly
         paths = {r.path for r in corpus.records()}
     assert str(tmp_path / "in" / NON_UTF8) in paths
