@@ -300,11 +300,9 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                         bar.write(failure_line(record.error), file=sys.stderr)
                 bar.set_postfix(failed=summary.failed, refresh=False)
                 bar.update(len(batch))
-        for path, sha in copies:   # tagged once above, under another name
-            copy = corpus.get(sha)
+        for path, sha in copies:   # tagged once above, under another name; the corpus keeps the last name, as ever
+            keep([replace(corpus.get(sha), path=path)])
             summary.copies += 1
-            summary.add(copy)
-            out.write(copy, path)
     summary.seconds = time.time() - started
     return summary
 
