@@ -4,11 +4,12 @@ The 100k GIF vectors are synthesised as in bench_recommender.py (real tag terms 
 noise) and saved as the index of an empty corpus, so the service loads them as it would a real one. The
 server is the real `gifemo serve` in its own process on 127.0.0.1; the clients are keep-alive connections
 driven by one thread of this process, each sending its next request when the last is answered, with real
-messages (tweet_emotion validation, each once), so no cache can answer. Bounded: at most --requests per client level and --seconds per level. Besides the
-latencies, it reports the CPU time the server's processes spent per request: on a machine shared with other
-jobs, the latencies mostly measure the other jobs, while the CPU per request says how many requests two
-quiet cores can answer (2,000 / ms per request, per second). The clients' own CPU per request is reported
-too, since they share the two cores with the server. Writes bench/results/service.json.
+messages (tweet_emotion validation, each once), so no cache can answer. Bounded: at most --requests per
+client level and --seconds per level. Besides the latencies, it reports the CPU time the server's processes
+spent per request (all of them, and the HTTP front process alone): on a machine shared with other jobs, the
+latencies mostly measure the other jobs, while the CPU per request says how many requests two quiet cores
+can answer (2,000 / ms per request, per second). The clients' own CPU per request is reported too, since
+they share the two cores with the server. Writes bench/results/service.json.
 
     python bench/bench_service.py [--gifs 100000] [--requests 300] [--seconds 60] [--workers 2]
         [--server-checkout DIR --label before]
@@ -88,8 +89,9 @@ def wait_healthy(port: int, server: subprocess.Popen, workers: int, timeout: flo
     raise RuntimeError("the server did not come up")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid` and of every process below it (the service's workers)."""
+def cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU time of process `pid` and of every process below it (the service's model processes),
+    by process id."""
     ticks = os.sysconf("SC_CLK_TCK")
     parents, total = {}, {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -103,7 +105,7 @@ def cpu_seconds(pid: int) -> float:
     while True:
         more = {p for p, parent in parents.items() if parent in below} - below
         if not more:
-            return sum(total.get(p, 0.0) for p in below)
+            return {p: total.get(p, 0.0) for p in below}
         below |= more
 
 
@@ -222,7 +224,10 @@ def main() -> int:
                 cpu_before, client_before = cpu_seconds(server.pid), time.process_time()
                 levels.append(load(port, clients, share, args.requests, args.seconds))
                 requests = max(levels[-1]["requests"], 1)
-                levels[-1]["server_cpu_ms_per_request"] = round(1000 * (cpu_seconds(server.pid) - cpu_before) / requests, 2)
+                cpu = {p: seconds - cpu_before.get(p, 0.0) for p, seconds in cpu_seconds(server.pid).items()}
+                levels[-1]["server_cpu_ms_per_request"] = round(1000 * sum(cpu.values()) / requests, 2)
+                # the HTTP front alone (with --workers > 1 the models run in the processes below it)
+                levels[-1]["front_cpu_ms_per_request"] = round(1000 * cpu[server.pid] / requests, 2)
                 levels[-1]["client_cpu_ms_per_request"] = round(1000 * (time.process_time() - client_before) / requests, 2)
                 levels[-1]["load_average_1min"] = round(os.getloadavg()[0], 1)
                 print(json.dumps(levels[-1]), flush=True)
