@@ -11,8 +11,11 @@ latencies mostly measure the other jobs, while the CPU per request says how many
 can answer (2,000 / ms per request, per second). The clients' own CPU per request is reported too, since
 they share the two cores with the server. Writes bench/results/service.json.
 
-    python bench/bench_service.py [--gifs 100000] [--requests 300] [--seconds 60] [--workers 2]
+    python bench/bench_service.py [--gifs 100000] [--requests 300] [--seconds 60] [--workers 2] [--stages]
         [--server-checkout DIR --label before]
+
+--stages first times each step of a suggestion in this process (message embedding, emotion reading, index
+search, ranking, the whole suggestion with its JSON).
 """
 from __future__ import annotations
 
@@ -135,6 +138,37 @@ class Connection:
         return (int(lines[0].split()[1]), body) if len(body) >= length else None
 
 
+def stage_cpu(db: Path, messages: list[str]) -> dict:
+    """CPU ms per message of each step of a suggestion, in this process (this checkout's code, one thread),
+    100 distinct messages per step so that no cache answers: where a request's CPU goes."""
+    from gifemo.recommender.ranking import query_vector, rank
+    from gifemo.recommender.service import suggestion_json
+    from gifemo.recommender.workers import load_recommender
+
+    recommender = load_recommender(db, RUNTIME, None)
+    for message in messages[-40:]:
+        suggestion_json(recommender, message, K)  # first-call costs out
+    batches = iter(messages[start:start + 100] for start in range(0, len(messages) - 40, 100))
+
+    def cpu(step, texts: list[str]) -> float:
+        # This thread's CPU only: the threads left from synthesising the corpus are no part of a suggestion.
+        start = time.thread_time()
+        for text in texts:
+            step(text)
+        return round(1000 * (time.thread_time() - start) / len(texts), 2)
+
+    out = {"message embedding (MiniLM, int8 ONNX)": cpu(recommender.message_embedding, next(batches)),
+           "emotion reading (text model, with the embedding)": cpu(recommender.message_scores, next(batches))}
+    texts = next(batches)
+    queries = {t: (recommender.message_scores(t), recommender.message_embedding(t)) for t in texts}
+    out["index search"] = cpu(lambda t: recommender.index.search(query_vector(*queries[t], recommender.options),
+                                                                 recommender.options.min_candidates), texts)
+    out["ranking (search, rules, why)"] = cpu(lambda t: rank(recommender.index, *queries[t], K,
+                                                             options=recommender.options), texts)
+    out["whole suggestion with its JSON"] = cpu(lambda t: suggestion_json(recommender, t, K), next(batches))
+    return out
+
+
 def load(port: int, clients: int, messages: list[str], requests: int, seconds: float) -> dict:
     """`clients` connections, each sending its next request as soon as the last is answered, share `requests`
     requests (round robin over the messages), stopping at `seconds`. One thread drives them all with the
@@ -196,6 +230,8 @@ def main() -> int:
                         help="checkout whose gifemo the server runs (default: this one), to measure an older version "
                              "the same way (with --workers 1 for one without the option)")
     parser.add_argument("--label", default="after", help="name of this run in the results file")
+    parser.add_argument("--stages", action="store_true",
+                        help="also the CPU of each step of a suggestion, in this process (this checkout's code)")
     args = parser.parse_args()
     if not SHARED.is_dir():
         print(f"bench_service: needs {SHARED} (data and models)", file=sys.stderr)
@@ -208,6 +244,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         print(f"synthesising {args.gifs:,d} GIF vectors...", flush=True)
         db = synthetic_db(Path(tmp), args.gifs)
+        stages = stage_cpu(db, messages[600:1140]) if args.stages else {}
+        if stages:
+            print(json.dumps({"cpu_ms_per_message": stages, "load_average_1min": round(os.getloadavg()[0], 1)}),
+                  flush=True)
         port = free_port()
         server = subprocess.Popen([sys.executable, "-c", "import sys; from gifemo.cli import main; sys.exit(main())",
                                    "serve", "--db", str(db), "--port", str(port)] + ["--workers", str(args.workers)] * (args.workers > 1),
@@ -239,7 +279,8 @@ def main() -> int:
                          f"jobs (load average {load_avg[0]:.1f} at the end)",
               "gifs": health["gifs"], "index": health["index"], "k": K, "workers": args.workers,
               "server_startup_s": round(startup_s, 1),
-              "levels": levels, "target": "p95 < 50 ms at 8 clients, 0 errors"}
+              "levels": levels, "target": "p95 < 50 ms at 8 clients, 0 errors",
+              **({"stages_cpu_ms_per_message": stages} if stages else {})}
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     results = results if "levels" not in results else {}  # a file from before runs were labelled
     results[args.label] = {**result, "server_checkout": str(args.server_checkout.resolve())}
