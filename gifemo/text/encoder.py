@@ -60,8 +60,8 @@ class EmbeddingHead(nn.Module):
 
 
 class NumpyHead:
-    """A trained EmbeddingHead's logits in numpy, for scoring one message at a time: PyTorch's module calls
-    cost about 0.5 ms of CPU per message there, ten times the arithmetic (dropout is off at inference)."""
+    """A trained EmbeddingHead's logits in numpy, for scoring one message at a time: 0.05 ms of CPU per
+    message against 0.1 ms through PyTorch's modules (dropout is off at inference)."""
 
     def __init__(self, head: EmbeddingHead):
         first, second = (layer for layer in head.layers if isinstance(layer, nn.Linear))
