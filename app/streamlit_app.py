@@ -20,7 +20,7 @@ import streamlit as st
 
 from gifemo.config import DEFAULT_TEXT_MODEL, MAX_UPLOAD_MB, TEXT_MODELS, Runtime
 from gifemo.streams import SOURCES
-from gifemo.emotions import EMOJI, EMOTIONS
+from gifemo.emotions import CONFIDENCE_MEANS, EMOJI, EMOTIONS, SCORES_MEAN
 from gifemo.models import MissingModelError
 
 BADGE_COLORS = {"anger": "red", "disgust": "green", "fear": "violet", "happiness": "orange",
@@ -123,7 +123,7 @@ def page_suggest(db: str) -> None:
     with st.expander("Filters"):
         emotions = st.multiselect("GIF emotion", EMOTIONS)
         sources = st.multiselect("Decided by", SOURCES)
-        min_confidence = st.slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05)
+        min_confidence = min_confidence_slider()
     if not message.strip():
         st.caption("Type a message: the GIFs update when it changes.")
         return
@@ -269,24 +269,32 @@ def add_to_corpus(db: str, name: str, data: bytes):
     return record
 
 
+def min_confidence_slider() -> float:
+    return st.slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05, help=f"A tag's confidence is {CONFIDENCE_MEANS}.")
+
+
 def show_record(record) -> None:
     from gifemo.recommender.vectors import au_name
+    from gifemo.show import counted_streams
 
     path = record.path
     left, right = st.columns(2)
     with left:
         show_gif(path, caption="original")
         emotion_badge(record.emotion)
-        st.write(f"decided by **{record.source}**, confidence {record.confidence:.2f} · {record.frames} frames · "
-                 f"{record.duration:.1f} s · {record.width}x{record.height}")
+        st.write(f"decided by **{record.source}**, confidence {record.confidence:.2f} ({CONFIDENCE_MEANS}) · "
+                 f"{record.frames} frames · {record.duration:.1f} s · {record.width}x{record.height}")
         st.write(record.reason)
         if record.caption:
             st.write(f"Words in the GIF: **{record.caption}**")
         st.dataframe(pd.DataFrame({"emotion": list(record.scores), "score": list(record.scores.values())}),
                      hide_index=True)
+        st.caption(f"Scores: {SCORES_MEAN}.")
+        counted = counted_streams(record)
         st.dataframe(pd.DataFrame([{"stream": e["stream"], "answer": e.get("emotion") or "-",
                                     "confidence": round(e["confidence"], 2), "saw": f"{e['coverage']:.0%}",
-                                    "why": e["reason"]} for e in record.evidence]), hide_index=True)
+                                    "counted": e["stream"] in counted, "why": e["reason"]} for e in record.evidence]),
+                     hide_index=True)
         if record.top_aus:
             st.write("Action units: " + ", ".join(f"{n} ({au_name(n)}) {v:.2f}" for n, v in record.top_aus))
         if record.top_actions:
@@ -330,7 +338,7 @@ def page_browse(db: str) -> None:
     table = table[table["error"].isna()]
     emotions = st.multiselect("Emotion", [*EMOTIONS, "none"])
     sources = st.multiselect("Decided by", SOURCES)
-    min_confidence = st.slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05)
+    min_confidence = min_confidence_slider()
     shown = table[table["confidence"].fillna(0) >= min_confidence]
     if emotions:
         shown = shown[shown["emotion"].isin(emotions)]

@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .emotions import EMOTIONS
 from .media import DecodeLimits, MediaError, TruncatedMediaWarning, probe, stream_frames
-from .names import one_line
+from .names import one_line, refuse_overwrite
 from .plots import COLOURS
 
 
@@ -125,13 +125,14 @@ class Annotated:
 
 
 def annotate(src: str | Path, dst: str | Path, face_stream=None, max_frames: int = 300, runtime=None,
-             limits: Optional[DecodeLimits] = None) -> Annotated:
-    """A GIF or an MP4, by the suffix of `dst`, from a GIF or a video."""
+             limits: Optional[DecodeLimits] = None, progress: bool = False) -> Annotated:
+    """A GIF or an MP4, by the suffix of `dst`, from a GIF or a video; `progress`: a bar of frames done."""
+    refuse_overwrite(dst, input=src)
     suffix = Path(dst).suffix.lower()
     if suffix == ".gif":
-        return annotate_gif(src, dst, face_stream, max_frames, runtime=runtime, limits=limits)
+        return annotate_gif(src, dst, face_stream, max_frames, runtime=runtime, limits=limits, progress=progress)
     if suffix == ".mp4":
-        return annotate_video(src, dst, face_stream, runtime=runtime, limits=limits)
+        return annotate_video(src, dst, face_stream, runtime=runtime, limits=limits, progress=progress)
     raise ValueError(f"{dst}: the output must be a .gif or an .mp4 file")
 
 
@@ -157,7 +158,7 @@ def analysed(frames: Iterator, face_stream, summary: EmotionSummary) -> Iterator
 
 
 def annotate_gif(src: str | Path, dst: str | Path, face_stream=None, max_frames: int = 300, max_side: int = 512,
-                 runtime=None, limits: Optional[DecodeLimits] = None) -> Annotated:
+                 runtime=None, limits: Optional[DecodeLimits] = None, progress: bool = False) -> Annotated:
     """Annotate every frame (up to `max_frames`, evenly in time for longer GIFs) and write a GIF.
 
     Frames are kept only as the palette images that are written (frames larger than `max_side` are
@@ -174,7 +175,8 @@ def annotate_gif(src: str | Path, dst: str | Path, face_stream=None, max_frames:
     summary = EmotionSummary()
     with _using(face_stream, runtime) as faces:
         images = [draw_faces(frame, obs).convert("P", palette=Image.Palette.ADAPTIVE)
-                  for _, frame, obs in analysed(frames, faces, summary)]
+                  for _, frame, obs in analysed(_counted(frames, min(info.frame_count, max_frames), progress),
+                                                faces, summary)]
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     durations = [10 * round(d / 10) for d in durations[:len(images)]]  # GIF delays count hundredths of a second
@@ -184,7 +186,7 @@ def annotate_gif(src: str | Path, dst: str | Path, face_stream=None, max_frames:
 
 
 def annotate_video(src: str | Path, dst: str | Path, face_stream=None, runtime=None,
-                   limits: Optional[DecodeLimits] = None) -> Annotated:
+                   limits: Optional[DecodeLimits] = None, progress: bool = False) -> Annotated:
     """An MP4 (H.264) of every frame of `src`, annotated, each at its original time, with `src`'s audio.
 
     Frames stream from the decoder through the face stream to the encoder; audio packets are copied
@@ -203,7 +205,7 @@ def annotate_video(src: str | Path, dst: str | Path, face_stream=None, runtime=N
         with ExitStack() as stack:
             faces = stack.enter_context(_using(face_stream, runtime))
             out = stack.enter_context(av.open(str(partial), "w", format="mp4"))
-            items = analysed(frames, faces, summary)
+            items = analysed(_counted(frames, info.frame_count, progress), faces, summary)
             first = next(items)
             video = _video_stream(out, _even(first[1]).shape, info)
             audio = stack.enter_context(_AudioTrack(src, out, info.kind == "video"))
@@ -220,6 +222,13 @@ def annotate_video(src: str | Path, dst: str | Path, face_stream=None, runtime=N
     finally:
         partial.unlink(missing_ok=True)
     return Annotated(dst, written, info.duration, summary)
+
+
+def _counted(frames: Iterator, total: int, progress: bool) -> Iterator:
+    """`frames`, with a progress bar on stderr when `progress` (a long video takes minutes)."""
+    from tqdm import tqdm
+
+    return iter(tqdm(frames, total=total, desc="annotating", unit="frame", disable=not progress, leave=False))
 
 
 def _even(frame: np.ndarray) -> np.ndarray:

@@ -11,11 +11,12 @@ from typing import Callable, Optional
 
 from . import __version__, models
 from .action import cli as action_cli
+from .cli_types import non_negative_float, positive_int
 from .config import DEFAULT_FLOW, FLOW_METHODS, ActionOptions, DecodeLimits, RayOptions, Runtime
 from .corpus import StorageError
 from .media import MediaError
-from .names import one_line
-from .streams import STREAM_NAMES, STREAMS
+from .names import one_line, refuse_overwrite
+from .streams import RUN_MODES, STREAM_NAMES, STREAMS, stream_entry
 from .recommender import cli as recommender_cli
 from .drawn import cli as drawn_cli
 from .facs import cli as facs_cli
@@ -27,13 +28,15 @@ EXIT_FILES_FAILED = 1   # the run finished, but some files could not be tagged (
 EXIT_USAGE = 2          # wrong command line
 EXIT_STORAGE = 3        # the corpus or an output file cannot be read or written: disk full, I/O error, not a corpus
 EXIT_INTERNAL = 4       # a bug: reported in one line; --debug shows the traceback
+EXIT_OUTPUT_CLOSED = 141  # the reader of the output stopped reading (as a shell reports SIGPIPE: 128 + 13)
 EXIT_CODES_HELP = """exit codes:
   0  done
-  1  some files could not be tagged (each is listed), or a model file is missing
+  1  some files could not be tagged (each is listed; evaluate still writes its report), or a model file is missing
   2  usage error
   3  storage error: the corpus or an output file cannot be read or written (disk full, I/O error, not a corpus)
   4  internal error (a bug), reported in one line
-  130 interrupted"""
+  130 interrupted
+  141 the output was closed by its reader (e.g. piped into head)"""
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -42,7 +45,7 @@ def _common_options() -> argparse.ArgumentParser:
                         help="folder with third-party model files (default: $GIFEMO_MODELS_DIR, then the user cache)")
     common.add_argument("--offline", action="store_true", default=None,
                         help="never download model files (also: GIFEMO_OFFLINE=1)")
-    common.add_argument("--threads", type=int, metavar="N",
+    common.add_argument("--threads", type=positive_int, metavar="N",
                         help="CPU threads per process for torch (default: all cores; training: 2 for faces, 1 for text)")
     common.add_argument("-v", "--verbose", action="count", default=0,
                         help="more output: third-party logs too (-vv: everything)")
@@ -53,6 +56,11 @@ def _common_options() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- models
 def _cmd_models(args: argparse.Namespace) -> int:
     names = args.names or list(models.REGISTRY)
+    unknown = [name for name in names if name not in models.REGISTRY]
+    if unknown:
+        print(f"gifemo models: error: unknown model {unknown[0]!r}; known: {', '.join(models.REGISTRY)}",
+              file=sys.stderr)
+        return EXIT_USAGE
     runtime = args.runtime
     if args.action == "list":
         for name in names:
@@ -94,20 +102,28 @@ def _tag_options(args: argparse.Namespace):
                       stream_options={"action": ActionOptions(flow=args.flow)}, run=run)
 
 
-def _add_tag_options(p: argparse.ArgumentParser, actions_default: str = "fallback") -> None:
-    p.add_argument("--frames", type=int, default=16, help="frames sampled evenly over each GIF (default 16)")
-    p.add_argument("--near-duplicate", type=float, default=0.0, metavar="D",
+def _add_tag_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--frames", type=positive_int, default=16, metavar="N",
+                   help="frames sampled evenly in time over each GIF or video (default %(default)s)")
+    p.add_argument("--near-duplicate", type=non_negative_float, default=0.0, metavar="D",
                    help="a frame differing from the last analysed one by less than this mean absolute pixel "
                         "difference (0-255) reuses its analysis: faster, may change tags (default 0: off)")
-    p.add_argument("--actions", choices=["fallback", "always", "off"], default=actions_default,
-                   help="when to run the action stream: only without a reliable face (fallback), always, or off")
+    # One default for every command (STREAMS'), so tag, show, evaluate and train decision share a corpus's records.
+    p.add_argument("--actions", choices=RUN_MODES, default=stream_entry("action").run,
+                   help="when to run the action stream: only when the streams before it saw too little (fallback), "
+                        "always, or off (default: %(default)s)")
     p.add_argument("--flow", choices=FLOW_METHODS + ("none",), default=DEFAULT_FLOW,
                    help="optical flow for the I3D flow stream: tvl1 (as in the I3D paper, slow), dis (default), "
                         "farneback, or none (RGB only)")
     for entry in STREAMS:
-        p.add_argument(f"--no-{entry.name}", action="store_true", help=f"do not run the {entry.name} stream ({entry.help})")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (each loads the models once)")
+        p.add_argument(f"--no-{entry.name}", action="store_true",
+                       help=f"do not run the {entry.name} stream: {entry.help}")
     _add_limit_options(p)
+
+
+def _add_workers(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                   help="parallel worker processes, each loading the models once (default %(default)s)")
 
 
 def _limits(args: argparse.Namespace) -> DecodeLimits:
@@ -118,11 +134,13 @@ def _limits(args: argparse.Namespace) -> DecodeLimits:
 def _add_limit_options(p: argparse.ArgumentParser) -> None:
     limits = p.add_argument_group("decoding limits (a file over any of them is reported and skipped)")
     defaults = DecodeLimits()
-    limits.add_argument("--max-bytes", type=int, default=defaults.max_bytes, help="file size (default %(default)s)")
-    limits.add_argument("--max-canvas-pixels", type=int, default=defaults.max_canvas_pixels,
+    limits.add_argument("--max-bytes", type=positive_int, default=defaults.max_bytes, metavar="N",
+                        help="file size in bytes (default %(default)s)")
+    limits.add_argument("--max-canvas-pixels", type=positive_int, default=defaults.max_canvas_pixels, metavar="N",
                         help="width x height (default %(default)s)")
-    limits.add_argument("--max-frames", type=int, default=defaults.max_frames, help="frames in a file (default %(default)s)")
-    limits.add_argument("--max-total-pixels", type=int, default=defaults.max_total_pixels,
+    limits.add_argument("--max-frames", type=positive_int, default=defaults.max_frames, metavar="N",
+                        help="frames in a file (default %(default)s)")
+    limits.add_argument("--max-total-pixels", type=positive_int, default=defaults.max_total_pixels, metavar="N",
                         help="pixels decoded per file, all frames together (default %(default)s)")
 
 
@@ -154,7 +172,7 @@ def _engine(args: argparse.Namespace):
 
 def _add_tag(sub, common) -> None:
     p = sub.add_parser("tag", parents=[common], help="tag GIFs and short videos (files or folders) into a corpus")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="GIF or video files, or folders (walked recursively)")
     p.add_argument("--db", required=True, metavar="CORPUS.db", help="SQLite corpus (created if missing)")
     p.add_argument("--jsonl", metavar="OUT", help="also write one JSON record per file")
     p.add_argument("--retry-errors", action="store_true", help="tag again files that failed before")
@@ -162,6 +180,7 @@ def _add_tag(sub, common) -> None:
                    help="accept an existing SQLite file that gifemo did not make as the corpus (adds its tables)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_tag_options(p)
+    _add_workers(p)
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="where files are tagged: this machine's --workers (default), or a Ray cluster "
                         "(pip install 'gifemo[ray]'; see the README, Scaling out)")
@@ -170,43 +189,61 @@ def _add_tag(sub, common) -> None:
     on_ray.add_argument("--address", metavar="ADDR",
                         help="the running cluster to join (HEAD:6379, or auto on one of its nodes); default: a Ray instance "
                              "started on this machine for the run")
-    on_ray.add_argument("--actors", type=int, metavar="N",
+    on_ray.add_argument("--actors", type=positive_int, metavar="N",
                         help="tagging actors, each loading the models once (default: as many as the CPUs hold)")
     on_ray.add_argument("--cpus-per-actor", type=float, default=defaults.cpus_per_actor, metavar="N",
                         help="CPUs each actor reserves and uses (default %(default)s)")
-    on_ray.add_argument("--batch-size", type=int, default=defaults.batch_size, metavar="N",
+    on_ray.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, metavar="N",
                         help="files per actor call, committed to the corpus together (default %(default)s)")
     p.set_defaults(func=_cmd_tag)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, format_report, write_report
+    from .evaluate import evaluate, failures, format_report, write_report
 
+    if args.no_tag and not _corpus_to_read(args):
+        return EXIT_USAGE
+    for output in (args.json, args.plot):
+        refuse_overwrite(output, data_set=args.dataset, corpus=args.db)
     report = evaluate(args.dataset, db=args.db, tag=not args.no_tag, workers=args.workers,
                       options=_tag_options(args), runtime=args.runtime, progress=not args.quiet)
     pictures = write_report(report, args.json, args.plot)
     print(format_report(report))
     print(f"\nreport: {args.json}" + "".join(f", {p}" for p in pictures))
-    return 0
+    return EXIT_FILES_FAILED if failures(report) else 0
+
+
+def _corpus_to_read(args: argparse.Namespace) -> bool:
+    """Whether --no-tag has a corpus to read its evidence from; says what is missing when not."""
+    if args.db and Path(args.db).is_file():
+        return True
+    print(f"gifemo {args.command}: error: --no-tag reads the evidence of an existing corpus: "
+          + (f"no corpus at {args.db}" if args.db else "give it with --db"), file=sys.stderr)
+    return False
 
 
 def _add_evaluate(sub, common) -> None:
     p = sub.add_parser("evaluate", parents=[common], help="score tagging against a labelled GIF set")
     p.add_argument("dataset", metavar="DATASET", help="folder of label-named folders, or a CSV with columns file,label")
-    p.add_argument("--json", required=True, metavar="REPORT.json")
+    p.add_argument("--json", required=True, metavar="REPORT.json", help="the report, GIF by GIF, as JSON")
     p.add_argument("--plot", metavar="CM.png", help="confusion matrix picture (and CM-reliability.png beside it)")
     p.add_argument("--db", metavar="CORPUS.db", help="reuse/extend this corpus instead of a temporary one")
     p.add_argument("--no-tag", action="store_true",
                    help="run no stream: score the evidence already in --db, whatever options made it (without it, "
                         "only GIFs missing there or tagged with other options or stream models are tagged)")
-    p.add_argument("-q", "--quiet", action="store_true")
-    _add_tag_options(p, actions_default="always")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_tag_options(p)
+    _add_workers(p)
     p.set_defaults(func=_cmd_evaluate)
 
 
 def _cmd_train_decision(args: argparse.Namespace) -> int:
     from .evaluate import format_report, train_decision, write_report
 
+    if args.no_tag and not _corpus_to_read(args):
+        return EXIT_USAGE
+    for data in args.data:
+        refuse_overwrite(args.json, corpus=args.db, data_set=data)
     report = train_decision(args.data, args.db, args.out, workers=args.workers, options=_tag_options(args),
                             runtime=args.runtime, progress=not args.quiet, face_evidence=args.face_evidence,
                             tag=not args.no_tag)
@@ -235,8 +272,9 @@ def _add_train_decision(train_sub, common) -> None:
     p.add_argument("--no-tag", action="store_true",
                    help="run no stream: fit on the evidence already in --db, whatever options made it (without it, "
                         "only GIFs missing there or tagged with other options or stream models are tagged)")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_tag_options(p)
+    _add_workers(p)
     p.set_defaults(func=_cmd_train_decision)
 
 
@@ -245,6 +283,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
     if not Path(args.gif).exists():
         raise FileNotFoundError(f"{args.gif}: no such file")
+    if args.db and not Path(args.db).is_file():   # a mistyped corpus name would silently tag the GIF again
+        raise FileNotFoundError(f"{args.db}: no corpus there (without --db, show tags the GIF itself)")
     text, record = show(args.gif, db=args.db, plot=args.plot, options=_tag_options(args), runtime=args.runtime)
     print(text)
     return EXIT_FILES_FAILED if record.error else 0
@@ -252,7 +292,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _add_show(sub, common) -> None:
     p = sub.add_parser("show", parents=[common], help="a readable summary of one GIF with its emotion timeline")
-    p.add_argument("gif", metavar="GIF")
+    p.add_argument("gif", metavar="GIF", help="a GIF or a video")
     p.add_argument("--db", metavar="CORPUS.db", help="use the record in this corpus when the GIF is tagged there")
     p.add_argument("--plot", metavar="TIMELINE.png", help="also draw the emotion timeline")
     _add_tag_options(p)
@@ -264,7 +304,8 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
     from .annotate import annotate
 
-    annotated = annotate(args.src, args.dst, max_frames=args.frames, runtime=args.runtime, limits=_limits(args))
+    annotated = annotate(args.src, args.dst, max_frames=args.frames, runtime=args.runtime, limits=_limits(args),
+                         progress=not args.quiet)
     if args.json:
         Path(args.json).write_text(json.dumps(annotated.to_dict(args.src), indent=1) + "\n")
     print(annotated.path)
@@ -276,9 +317,10 @@ def _add_annotate(sub, common) -> None:
                        help="write the GIF or video with faces boxed and labelled (OUT: .gif, or .mp4 with the audio)")
     p.add_argument("src", metavar="IN", help="a GIF or a video (mp4, webm, mov...)")
     p.add_argument("dst", metavar="OUT", help="OUT.gif, or OUT.mp4: every frame at its time, the audio kept")
-    p.add_argument("--frames", type=int, default=300,
+    p.add_argument("--frames", type=positive_int, default=300, metavar="N",
                    help="GIF output: every frame up to this many, else this many evenly in time (default 300)")
     p.add_argument("--json", metavar="SUMMARY.json", help="also write the faces of each emotion, second by second")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_limit_options(p)
     p.set_defaults(func=_cmd_annotate)
 
@@ -366,6 +408,18 @@ def error_line(command: str, exc: BaseException, kind: str = "error") -> str:
     return f"gifemo {command}: {kind}: {one_line(text)}"
 
 
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe that its reader closed (the pipe reports an error on it)."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):   # no poll() here, or no file descriptor
+        return False
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -383,6 +437,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise
+        # The reader of our output left (`gifemo ... | head`): stop quietly, as command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error when Python exits
+        return EXIT_OUTPUT_CLOSED
     except Exception as exc:  # every failure: one line and a non-zero exit; --debug shows where it happened
         if getattr(args, "debug", False):
             raise

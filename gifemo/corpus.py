@@ -66,6 +66,11 @@ OWN_TABLES = {"gifs", "meta", "feedback"}
 JSON_FIELDS = ("scores", "evidence", "warnings")
 
 
+def failure_line(error: str) -> str:
+    """How every command reports a record's `error` ("<file>: <problem>"): one line naming the file once."""
+    return f"FAILED {one_line(error)}"
+
+
 @dataclass
 class GifRecord:
     sha256: str
@@ -85,7 +90,7 @@ class GifRecord:
     streams_version: str = ""            # the options and stream models that made the evidence (gifemo.tagger)
     decision_version: str = ""           # sha256 of the fitted decision that decided it ("" when never decided)
     warnings: list = field(default_factory=list)   # e.g. "file is truncated; used the complete frames"
-    error: Optional[str] = None
+    error: Optional[str] = None          # "<file>: <problem>": it names the file, so no report adds the path again
     tagged_at: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict:
@@ -287,6 +292,7 @@ class JsonlWriter:
         self.size = 0
         if path is not None:
             try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)   # as the corpus's folder is
                 self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
             except OSError as exc:
                 raise StorageError(f"{readable(path)}: cannot write: {exc.strerror or exc}") from None

@@ -47,11 +47,15 @@ def run_demo(runtime, folder=None, db=None) -> int:
     # one corpus per demo folder, so suggestions come from that folder only
     folder_key = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:10]
     db = Path(db) if db else runtime.models_cache().parent / "demo" / f"{folder_key}.db"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
     print(f"Tagging {folder} into {db} ...")
     summary = tag_paths([folder], db, runtime=runtime)
-    print(summary.text(), "\n")
+    if not summary.files:
+        raise FileNotFoundError(f"{folder}: no GIFs or videos found")
+    print(summary.text(), "\n")   # it lists the files that failed
     with Corpus(db) as corpus:
-        for record in corpus.records():
+        for record in corpus.records(include_errors=False):
             print(describe(record).split("\ntimeline:")[0], "\n")
     recommender = Recommender(db, runtime)
     for message in DEMO_MESSAGES:

@@ -17,6 +17,10 @@ EMOJI: dict[str, str] = {
     "neutral": "\N{NEUTRAL FACE}",
 }
 
+# What a tagged GIF's two kinds of numbers mean, in the words show, the app and the service's docs use.
+CONFIDENCE_MEANS = "the chance it is right"
+SCORES_MEAN = "rare emotions weighted up: they pick the answer; they are not chances of being right"
+
 # Label spellings found in data sets (FER2013 folders, GIFGIF, GoEmotions, CARER) and by users.
 SYNONYMS: dict[str, str] = {
     "angry": "anger", "mad": "anger", "rage": "anger", "annoyed": "anger", "anger": "anger",

@@ -15,12 +15,13 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .config import Runtime
-from .corpus import Corpus, GifRecord
+from .corpus import Corpus, GifRecord, failure_line
 from .decision import Decided, FittedDecision, RuleDecision, load_decision, raw_evidence
 from .emotions import EMOTIONS, normalize_label
 from .evidence import Evidence
 from .media import MEDIA_EXTENSIONS
 from .metrics import NONE, calibration, classification
+from .names import count
 from .models import sha256_of
 from .streams import STREAM_NAMES, stream_rank
 from .tagger import Decider, TagOptions, tag_paths
@@ -45,7 +46,7 @@ def load_dataset(dataset: str | Path) -> list[LabelledGif]:
     if dataset.is_dir():
         items = []
         for folder in sorted(p for p in dataset.iterdir() if p.is_dir()):
-            label = normalize_label(folder.name)
+            label = _label(folder.name, folder)
             items += [LabelledGif(f, label, group=folder.name) for f in sorted(folder.rglob("*"))
                       if f.suffix.lower() in MEDIA_EXTENSIONS]
         if not items:
@@ -61,8 +62,16 @@ def _from_csv(path: Path) -> list[LabelledGif]:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
             raise ValueError(f"{path}: a CSV data set needs the columns file,label")
-        return [LabelledGif(path.parent / row["file"], normalize_label(row["label"]), row.get("content") or "",
-                            row.get("source_repo") or row["file"]) for row in reader]
+        return [LabelledGif(path.parent / row["file"], _label(row["label"], f"{path}, line {reader.line_num}"),
+                            row.get("content") or "", row.get("source_repo") or row["file"]) for row in reader]
+
+
+def _label(name: str, where) -> str:
+    """The emotion a folder name or a CSV label stands for; ValueError naming where it was found."""
+    try:
+        return normalize_label(name)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def labelled_records(items: Sequence[LabelledGif], db: Optional[str | Path] = None, tag: bool = True, workers: int = 1,
@@ -157,10 +166,14 @@ def report(items: Sequence[LabelledGif], records: Sequence[Optional[GifRecord]],
         "by_content": _by_content(items, truth, predicted),
         "fitted_on": 0 if models else _fitted_on(records, shipped),
         "items": [{"path": str(item.path), "label": item.label, "content": item.content, "predicted": p,
-                   "confidence": c, "source": s, "error": r.error if r else f"{item.path}: not tagged"}
+                   "confidence": c, "source": s, "error": r.error if r else _missing(item.path)}
                   for item, p, c, s, r in zip(items, predicted, confidence, sources, records)],
     })
     return result
+
+
+def _missing(path: Path) -> str:
+    return f"{path}: {'not tagged in the corpus' if path.is_file() else 'no such file'}"
 
 
 def _summary(m: dict) -> dict:
@@ -186,14 +199,13 @@ def _fitted_on(records, shipped) -> int:
 def evaluate(dataset: str | Path, db: Optional[str | Path] = None, tag: bool = True, workers: int = 1,
              options: Optional[TagOptions] = None, runtime=None, progress: bool = True) -> dict:
     items = load_dataset(dataset)
-    records = labelled_records(items, db, tag, workers, options or TagOptions(run={"action": "always"}), runtime,
-                               progress)
+    records = labelled_records(items, db, tag, workers, options, runtime, progress)
     return report(items, records, str(dataset))
 
 
 def format_report(report: dict) -> str:
     cal = report["calibration"]
-    lines = [f"{report['n']} files from {report['dataset']}",
+    lines = [f"{count(report['n'], 'file')} from {report['dataset']}",
              f"accuracy {report['accuracy']:.3f}   macro-F1 {report['macro_f1']:.3f}   "
              f"ECE {cal['ece']:.3f}" if cal["ece"] is not None else f"accuracy {report['accuracy']:.3f}",
              f"always '{report['baseline_majority']['emotion']}': {report['baseline_majority']['accuracy']:.3f}",
@@ -216,7 +228,16 @@ def format_report(report: dict) -> str:
     lines += ["", "confusion (rows true, columns predicted): " + " ".join(e[:4] for e in EMOTIONS)]
     for e, row in zip(EMOTIONS, report["confusion_matrix"]):
         lines.append(f"{e:10s} " + " ".join(f"{v:4d}" for v in row) + f"   no answer {report['abstained'][e]}")
+    failed = failures(report)
+    if failed:
+        lines += ["", f"{count(len(failed), 'file')} could not be tagged (counted as no answer):"]
+        lines += [failure_line(error) for error in failed]
     return "\n".join(lines)
+
+
+def failures(report: dict) -> list[str]:
+    """The error of each file of the report that could not be tagged (it names the file)."""
+    return [item["error"] for item in report["items"] if item["error"]]
 
 
 def write_report(report: dict, json_path: Optional[str | Path] = None, plot_path: Optional[str | Path] = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Optional
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -36,6 +37,22 @@ def from_raw_name(readable_name: str, raw: Optional[bytes]) -> str:
 def one_line(text: str) -> str:
     """An error text fit for one line of a report: readable, no newlines, no object memory addresses."""
     return _ADDRESS.sub("", " ".join(readable(text).split()))
+
+
+def refuse_overwrite(output: Optional[os.PathLike | str], **inputs: Optional[os.PathLike | str]) -> None:
+    """ValueError when writing `output` would overwrite one of `inputs` (named by keyword: corpus=..., input=...),
+    whatever names the two are given by: a command never destroys what it reads."""
+    if output is None:
+        return
+    for name, path in inputs.items():
+        if path is not None and Path(path).resolve() == Path(output).resolve():
+            raise ValueError(f"{readable(output)}: writing it would overwrite the {name.replace('_', ' ')}; "
+                             "name another file")
+
+
+def count(n: int, noun: str) -> str:
+    """'1 file', '3 files': a number and its noun, for the summaries people read."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _has_surrogates(text: str) -> bool:

@@ -4,8 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from .corpus import Corpus, GifRecord
-from .emotions import EMOJI, EMOTIONS, top_emotion
+from .corpus import Corpus, GifRecord, failure_line
+from .decision import routed
+from .emotions import CONFIDENCE_MEANS, EMOJI, EMOTIONS, SCORES_MEAN, top_emotion
+from .evidence import Evidence
 from .names import readable
 
 
@@ -13,23 +15,33 @@ def _bar(value: float, width: int = 20) -> str:
     return "█" * round(value * width)
 
 
+def counted_streams(record: GifRecord) -> set[str]:
+    """The streams whose Evidence the decision counted (not the photo-face reading of a clear drawing)."""
+    return {e.stream for e in routed([Evidence.from_dict(e) for e in record.evidence])}
+
+
 def describe(record: GifRecord) -> str:
     if record.error:
-        return f"{readable(record.path)}\n  FAILED: {record.error}"
+        return failure_line(record.error)
     head = f"{readable(record.path)}  ({record.frames} frames, {record.duration:.2f} s, {record.width}x{record.height})"
     if record.emotion:
-        lines = [head, f"emotion:  {EMOJI[record.emotion]} {record.emotion}  confidence {record.confidence:.2f}  "
-                       f"(source: {record.source}; {record.reason})"]
+        verdict = f"{EMOJI[record.emotion]} {record.emotion}  confidence {record.confidence:.2f} ({CONFIDENCE_MEANS})"
     else:
-        lines = [head, f"emotion:  unknown (source: none; {record.reason})"]
+        verdict = "unknown: no stream could read it"
+    lines = [head, f"emotion:  {verdict}", f"source:   {record.source}: {record.reason}"]
+    if record.scores:
+        lines.append(f"scores:   {SCORES_MEAN}")
     for name in sorted(EMOTIONS, key=lambda e: -record.scores.get(e, 0.0)) if record.scores else []:
         lines.append(f"  {name:10s} {record.scores[name]:5.2f} {_bar(record.scores[name])}")
     if record.caption:
         lines.append(f"caption:  {record.caption!r}")
-    lines.append("streams:")
+    lines.append("streams:  each one's answer with its own confidence, and how much of the GIF it saw")
+    read = counted_streams(record)
     for evidence in record.evidence:
         said = f"{evidence['emotion']} {evidence['confidence']:.2f}" if evidence.get("emotion") else "no answer"
-        lines.append(f"  {evidence['stream']:8s} {said:16s} saw {evidence['coverage']:.0%}: {evidence['reason']}")
+        ignored = " (not counted: the drawn-face model reads this drawing)" if evidence["stream"] not in read else ""
+        lines.append(f"  {evidence['stream']:8s} {said:16s} saw {evidence['coverage']:.0%}: "
+                     f"{evidence['reason']}{ignored}")
     readers = [name for stream, name in (("face", "photo"), ("drawn", "drawn")) if (record.stream(stream) or {}).get("emotion")]
     if readers:
         lines.append(f"faces:    read by the {' and the '.join(readers)}-face model"
@@ -43,8 +55,8 @@ def describe(record: GifRecord) -> str:
         lines.append("actions:  " + ", ".join(f"{name} {p:.2f}" for name, p in record.top_actions))
     if record.warnings:
         lines += [f"warning:  {w}" for w in record.warnings]
-    if record.timeline:
-        lines.append("timeline:")
+    if any(step.get("scores") for step in record.timeline):
+        lines.append("timeline: the photographed face's top emotion and score, sampled frame by frame")
         for step in record.timeline:
             scores = step.get("scores")
             if scores:
@@ -81,9 +93,11 @@ def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | 
         with Tagger(options, runtime) as tagger:
             record = tagger.tag_file(gif)
     text = describe(record)
-    if plot and record.timeline:
+    if plot and any(step.get("scores") for step in record.timeline):
         from .plots import plot_timeline
 
         plot_timeline(record.timeline, plot, title=f"{Path(gif).name}: {record.emotion or 'unknown'}")
         text += f"\ntimeline picture: {plot}"
+    elif plot and not record.error:
+        text += f"\nno timeline picture ({plot}): no photographed face in the sampled frames to draw"
     return text, record

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Protocol
 
-from .corpus import Corpus, GifRecord, JsonlWriter
+from .corpus import Corpus, GifRecord, JsonlWriter, failure_line
 from .cache_key import tag_version
 from .config import DecodeLimits, Runtime
 from .decision import is_decided, load_decision, raw_evidence
@@ -27,7 +27,7 @@ from .evidence import Evidence
 from . import models
 from .models import MissingModelError, ModelVerificationError, digests, sha256_of
 from .media import MediaError, MediaWarning, content_sha256, read_clip, walk_media
-from .names import one_line, readable
+from .names import count, one_line, readable, refuse_overwrite
 from .pool import WorkerPool
 from .streams import RUN_MODES, STREAM_NAMES, STREAMS, StreamEntry
 
@@ -163,30 +163,37 @@ class TagSummary:
     tagged: int = 0
     redecided: int = 0        # same streams, another decision: decided again from the stored Evidence
     skipped: int = 0
+    copies: int = 0           # files with the same content as another of the run: tagged once, listed under each name
     failed: int = 0
     seconds: float = 0.0
     by_source: dict = field(default_factory=dict)
     by_emotion: dict = field(default_factory=dict)
-    failures: list = field(default_factory=list)   # (path, error)
+    failures: list = field(default_factory=list)   # each failed record's error, which names its file
+    warnings: list = field(default_factory=list)   # damaged files tagged from their good part, each naming its file
 
     def add(self, record: GifRecord) -> None:
         if record.error:
             self.failed += 1
-            self.failures.append((readable(record.path), readable(record.error)))
+            self.failures.append(record.error)
         else:
+            self.warnings += record.warnings
             self.by_source[record.source] = self.by_source.get(record.source, 0) + 1
             key = record.emotion or "(none)"
             self.by_emotion[key] = self.by_emotion.get(key, 0) + 1
 
     def text(self) -> str:
-        lines = [f"{self.files} files: {self.tagged} tagged, {self.redecided} re-decided from stored evidence, "
+        lines = [f"{count(self.files, 'file')}: {self.tagged} tagged, "
+                 f"{self.redecided} re-decided from stored evidence, "
                  f"{self.skipped} already up to date, {self.failed} failed ({self.seconds:.1f} s)"]
+        if self.copies:
+            lines.append(f"{count(self.copies, 'file')} with the same content as another, tagged once")
         if self.ignored:
-            lines.append(f"{self.ignored} other files ignored (neither GIF nor video by name or content)")
+            lines.append(f"{count(self.ignored, 'other file')} ignored (neither GIF nor video by name or content)")
         if self.by_source:
             lines.append("by source:  " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_source.items())))
             lines.append("by emotion: " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_emotion.items())))
-        lines += [f"FAILED {path}: {error}" for path, error in self.failures]
+        lines += [f"warning: {one_line(warning)}" for warning in self.warnings]
+        lines += [failure_line(error) for error in self.failures]
         return "\n".join(lines)
 
 
@@ -232,6 +239,7 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
     """
     from tqdm import tqdm
 
+    refuse_overwrite(jsonl, corpus=db)   # the JSONL is written from empty
     options = options or TagOptions()
     runtime = runtime or Runtime()
     started = time.time()
@@ -249,6 +257,8 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                 out.write(record, record.path)
 
         todo: list[tuple[str, str]] = []
+        queued: set[str] = set()
+        copies: list[tuple[str, str]] = []   # (path, sha256) of a content another entry of this run is tagging
         redecided: list[GifRecord] = []
 
         def keep_redecided() -> None:
@@ -267,7 +277,8 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                 continue
             existing = corpus.reusable(sha, version)
             if existing is None or (retry_errors and existing.error):
-                todo.append((path, sha))
+                (copies if sha in queued else todo).append((path, sha))
+                queued.add(sha)
             elif decider.is_current(existing):
                 summary.skipped += 1
                 summary.add(existing)
@@ -277,18 +288,21 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                 if len(redecided) == REDECIDE_BATCH:
                     keep_redecided()
         keep_redecided()
-        bar = tqdm(total=len(todo), desc="tagging", unit="gif", disable=not progress or not todo)
         batches = (engine.batches(todo, options, runtime, worker, version) if engine and todo
                    else ([record] for record in _run(todo, workers, options, runtime, worker, version)))
-        for batch in batches:
-            keep(batch)
-            for record in batch:
-                summary.tagged += 0 if record.error else 1
-                if record.error:
-                    bar.write(f"failed: {readable(record.error)}", file=sys.stderr)
-            bar.set_postfix(failed=summary.failed, refresh=False)
-            bar.update(len(batch))
-        bar.close()
+        # Closed however the loop ends, so an interruption's message starts on a line of its own.
+        with tqdm(total=len(todo), desc="tagging", unit="gif", disable=not progress or not todo) as bar:
+            for batch in batches:
+                keep(batch)
+                for record in batch:
+                    summary.tagged += 0 if record.error else 1
+                    if record.error and progress:   # quiet: the summary lists it once
+                        bar.write(failure_line(record.error), file=sys.stderr)
+                bar.set_postfix(failed=summary.failed, refresh=False)
+                bar.update(len(batch))
+        for path, sha in copies:   # tagged once above, under another name; the corpus keeps the last name, as ever
+            keep([replace(corpus.get(sha), path=path)])
+            summary.copies += 1
     summary.seconds = time.time() - started
     return summary
 

@@ -8,7 +8,7 @@ import torch
 
 from app_corpus import build_app_corpus
 from gifemo.corpus import Corpus
-from gifemo.emotions import EMOJI
+from gifemo.emotions import CONFIDENCE_MEANS, EMOJI, SCORES_MEAN
 from gifemo.recommender.uploads import uploads_dir
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
@@ -109,7 +109,9 @@ def test_tag_page_picks_a_corpus_gif_and_shows_tags_timeline_and_annotated_gif(a
     assert len(gif_urls(app)) == 2  # the original and the annotated GIF
     assert [i.captions for i in app.get("image")] == [["original"], ["annotated"]]
     assert app.get("arrow_line_chart") or app.get("vega_lite_chart")  # the per-frame timeline
-    assert f"decided by **{with_face.source}**, confidence" in " ".join(m.value for m in app.markdown)
+    assert f"decided by **{with_face.source}**, confidence {with_face.confidence:.2f} ({CONFIDENCE_MEANS})" in \
+        " ".join(m.value for m in app.markdown)
+    assert f"Scores: {SCORES_MEAN}." in [c.value for c in app.caption]
     assert with_face.reason in [m.value for m in app.markdown]
     evidence = next(d.value for d in app.dataframe if "stream" in d.value.columns)   # every stream's say
     assert list(evidence["stream"]) == [e["stream"] for e in with_face.evidence]
@@ -132,7 +134,7 @@ def test_tag_page_adds_an_upload_to_the_corpus_and_refuses_bad_ones(app, corpus,
     assert [s.value for s in app.subheader] == [gif.name]
     errors = [e.value for e in app.error]
     assert any("huge.gif is larger than 10 MB" in e for e in errors)
-    assert any("not-a-gif.gif" in e for e in errors)
+    assert any(e.count("not-a-gif.gif") == 1 for e in errors)   # named once, as the CLI does
     assert not any("gifemo-upload-" in e for e in errors)   # no server temporary path in what the user reads
     assert len(badges(app)) == 1 and gif_urls(app)
     # the upload is in the corpus, stored beside it; the bad ones are not

@@ -22,3 +22,12 @@ def test_demo_tags_the_shipped_gifs_and_suggests(tmp_path, models_dir):
     # the app will open the demo's corpus
     note = tmp_path / "cache" / "last_corpus.txt"
     assert note.read_text() == str((tmp_path / "demo.db").resolve())
+
+
+def test_demo_on_a_folder_without_gifs_says_so(tmp_path):
+    env = {**os.environ, "GIFEMO_CACHE_DIR": str(tmp_path / "cache")}
+    for folder, said in ((tmp_path, "no GIFs or videos found"), (tmp_path / "absent", "no such folder")):
+        run = subprocess.run([sys.executable, "-m", "gifemo", "demo", str(folder), "--db", str(tmp_path / "d.db")],
+                             capture_output=True, text=True, timeout=120, env=env)
+        assert run.returncode == 1 and run.stderr == f"gifemo demo: error: {folder}: {said}\n"
+        assert "Suggestions for" not in run.stdout

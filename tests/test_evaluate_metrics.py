@@ -106,7 +106,7 @@ def test_show_names_the_model_that_read_the_faces():
     record = GifRecord("d" * 64, "/x/d.gif", emotion="sadness", source="drawn", confidence=0.6,
                        scores=drawn.scores, reason=drawn.reason, evidence=[face.to_dict(), drawn.to_dict()])
     text = describe(record)
-    assert "source: drawn; drawn face reads sadness" in text
+    assert "source:   drawn: drawn face reads sadness" in text
     assert "read by the photo and the drawn-face models (P(drawn) 0.93)" in text
     record.evidence = [face.to_dict(), Evidence.abstain("drawn", "looks photographed", drawn_probability=0.1).to_dict()]
     assert "read by the photo-face model (P(drawn) 0.10)" in describe(record)

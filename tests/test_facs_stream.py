@@ -90,7 +90,8 @@ def test_cli_aligned_and_detected(tmp_path, capsys):
     out = tmp_path / "aligned.jsonl"
     models_dir = ["--models-dir", str(SHARED / "models")]
     assert main(["face", str(folder), "--aligned", "--jsonl", str(out), *models_dir]) == 1  # one unreadable file
-    assert "broken.jpg" in capsys.readouterr().err
+    said = f"FAILED {folder / 'broken.jpg'}: cannot read image: not an image format it can read\n"
+    assert capsys.readouterr().err == said   # one line naming the file once
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 3
     for line in lines:

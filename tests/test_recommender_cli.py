@@ -47,6 +47,14 @@ def test_suggest_json(db, capsys):
     assert index_dir(db).is_dir()  # the index now lives beside the corpus
 
 
+def test_suggest_text_names_its_numbers(db, capsys):
+    assert main(["suggest", "I'm so happy today, let's dance!", "--db", str(db), "-k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("message reads: happiness ")
+    first = next(i for i, line in enumerate(lines) if line.startswith(" 1."))   # after a note, if any
+    assert lines[first].startswith(" 1. match 0.") and "% sure)" in lines[first + 1]
+
+
 def test_suggest_filters_and_text_models(db, capsys):
     with Corpus(db) as corpus:
         records = list(corpus.records(include_errors=False))

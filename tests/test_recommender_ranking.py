@@ -281,12 +281,13 @@ def test_why_says_what_the_streams_saw_and_the_caption(md):
     new.caption = "I have failed you"
     new.evidence = [
         {"stream": "face", "scores": peaked("sadness"), "confidence": 0.6, "reason": "sad face in 9 of 16 frames"},
-        {"stream": "caption", "scores": peaked("sadness"), "confidence": 0.7, "reason": "caption reads sad"},
+        {"stream": "caption", "scores": peaked("sadness"), "confidence": 0.7, "reason": 'caption "I have failed you"'},
         {"stream": "action", "scores": {}, "confidence": 0.0, "reason": "no action recognised"}]
     index = build_index([old, new], md)
     why = {r.path: r.why for r in rank(index, *message("I let everyone down, I failed", md, "sadness"), k=2)}
     assert why["/gifs/old.gif"].startswith("sad face in 12 of 16 frames; tagged sad (60% sure)")
-    assert why["/gifs/new.gif"].startswith("caption reads sad; sad face in 9 of 16 frames; caption 'I have failed you'")
+    assert why["/gifs/new.gif"].startswith("sad face in 9 of 16 frames; caption 'I have failed you'; tagged sad")
+    assert why["/gifs/new.gif"].count("I have failed you") == 1   # the caption stream's reason quotes it too
     assert "no action" not in why["/gifs/new.gif"]  # an abstaining stream is not a reason
 
 

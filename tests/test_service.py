@@ -100,6 +100,7 @@ def test_bad_uploads_are_refused_with_one_clear_line_and_not_kept(client, name, 
         count = len(corpus)
     response = client.post("/tag", files={"file": (name, data, "image/gif")})
     assert response.status_code == status and says in response.json()["detail"]
+    assert response.json()["detail"].count(name) == 1   # one line naming the file once, as the CLI's
     assert "Traceback" not in response.text
     with Corpus(client.db) as corpus:
         assert len(corpus) == count

@@ -35,7 +35,7 @@ def fast_options():
 
 
 def test_tag_folder_records_and_jsonl(folder, tmp_path, runtime):
-    db, jsonl = tmp_path / "c.db", tmp_path / "tags.jsonl"
+    db, jsonl = tmp_path / "c.db", tmp_path / "new folder" / "tags.jsonl"   # made, as the corpus's folder is
     summary = tag_paths([folder], db, jsonl=jsonl, options=fast_options(), runtime=runtime, progress=False)
     assert (summary.files, summary.tagged, summary.failed) == (5, 3, 2)
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
@@ -59,12 +59,25 @@ def test_tag_folder_records_and_jsonl(folder, tmp_path, runtime):
     assert len(jsonl.read_text().splitlines()) == 5
 
 
-def test_cli_exit_code_says_a_file_failed(folder, tmp_path, models_dir):
-    run = subprocess.run([sys.executable, "-m", "gifemo", "tag", str(folder / "bad"), "--db", str(tmp_path / "c.db"),
-                          "--actions", "off", "--frames", "2", "-q", "--models-dir", str(models_dir)],
+def test_cli_reports_each_failed_file_once_in_one_line_and_exits_1(folder, tmp_path, models_dir):
+    bad = folder / "bad"
+    run = subprocess.run([sys.executable, "-m", "gifemo", "tag", str(bad), "--db", str(tmp_path / "c.db"),
+                          "--actions", "off", "--frames", "2", "--models-dir", str(models_dir)],
                          capture_output=True, text=True)
-    assert run.returncode == 1
-    assert "2 failed" in run.stdout and "text.gif" in run.stdout
+    assert run.returncode == 1 and "2 failed" in run.stdout
+    reported = [line for line in run.stdout.splitlines() if line.startswith("FAILED")]
+    assert sorted(reported) == [f"FAILED {bad / 'header-only.gif'}: GIF has no complete frame (file is truncated)",
+                                f"FAILED {bad / 'text.gif'}: not a GIF or a readable video (End of file)"]
+    # the progress bar's line, as the run meets the failure, is the summary's
+    assert reported[0] in run.stderr or reported[1] in run.stderr
+    quiet = subprocess.run([sys.executable, "-m", "gifemo", "tag", str(bad), "--db", str(tmp_path / "q.db"), "-q",
+                            "--actions", "off", "--frames", "2", "--models-dir", str(models_dir)],
+                           capture_output=True, text=True)
+    assert quiet.returncode == 1 and "FAILED" not in quiet.stderr   # -q: listed once, in the summary
+    show = subprocess.run([sys.executable, "-m", "gifemo", "show", str(bad / "header-only.gif"),
+                           "--db", str(tmp_path / "c.db"), "--actions", "off", "--frames", "2", "--models-dir", str(models_dir)],
+                          capture_output=True, text=True)
+    assert show.returncode == 1 and show.stdout.strip() in reported
 
 
 def test_missing_model_stops_the_run_instead_of_failing_every_file(folder, tmp_path):
@@ -123,3 +136,25 @@ def test_parallel_workers_give_the_same_tags(gifs_dev, tmp_path, runtime):
             other = b.get(record.sha256)
             assert other.emotion == record.emotion
             assert other.scores == pytest.approx(record.scores, abs=1e-4)
+
+
+def test_summary_names_a_damaged_file_tagged_from_its_good_frames(gifs_dev, tmp_path, runtime):
+    half = tmp_path / "half.gif"
+    half.write_bytes((gifs_dev / FACE_GIFS[0]).read_bytes()[:200_000])
+    summary = tag_paths([half], tmp_path / "c.db", options=fast_options(), runtime=runtime, progress=False)
+    assert (summary.tagged, summary.failed) == (1, 0)
+    warned = [line for line in summary.text().splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1 and warned[0].startswith(f"warning: {half}: file is truncated; using the ")
+
+
+def test_copies_of_one_content_are_tagged_once_and_each_listed(gifs_dev, tmp_path, runtime):
+    for name in ("a.gif", "b.gif", "c.gif"):
+        shutil.copy(gifs_dev / FACE_GIFS[0], tmp_path / name)
+    jsonl = tmp_path / "tags.jsonl"
+    summary = tag_paths([tmp_path], tmp_path / "c.db", jsonl=jsonl, options=fast_options(), runtime=runtime,
+                        progress=False)
+    assert (summary.files, summary.tagged, summary.copies, summary.skipped, summary.failed) == (3, 1, 2, 0, 0)
+    assert "2 files with the same content as another, tagged once" in summary.text()
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert sorted(os.path.basename(l["path"]) for l in lines) == ["a.gif", "b.gif", "c.gif"]
+    assert len({(l["sha256"], l["emotion"], l["tagged_at"]) for l in lines}) == 1   # one tagging, three files

@@ -156,6 +156,11 @@ def test_cli_jsonl(tmp_path, capsys):
     assert main(["emotion", "I am so scared of the exam", "--text-model", "bilstm"]) == 0
     assert "fear" in capsys.readouterr().out.splitlines()[0]
     assert main(["emotion"]) == 2
+    latin = tmp_path / "latin-1.txt"
+    latin.write_bytes("caf\xe9 au lait\n".encode("latin-1"))
+    capsys.readouterr()
+    assert main(["emotion", "--input", str(latin), "--text-model", "bilstm"]) == 1
+    assert capsys.readouterr().err == f"gifemo emotion: error: {latin}: not UTF-8 text (invalid continuation byte)\n"
 
 
 def test_tiny_training_run_writes_loadable_weights(tmp_path, text_data, runtime):

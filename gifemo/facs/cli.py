@@ -32,12 +32,18 @@ def _read_image(path: Path):
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
+    from ..corpus import failure_line
+    from ..names import one_line, readable
+
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        print(f"gifemo face: {path}: cannot read image: {exc}", file=sys.stderr)
-        return None
+    except UnidentifiedImageError:   # its message names the file again
+        problem = "not an image format it can read"
+    except (OSError, ValueError) as exc:
+        problem = getattr(exc, "strerror", None) or one_line(str(exc))
+    print(failure_line(f"{readable(path)}: cannot read image: {problem}"), file=sys.stderr)
+    return None
 
 
 def _cmd_face(args: argparse.Namespace) -> int:
@@ -90,7 +96,8 @@ def add_commands(sub, common) -> None:
     p.add_argument("--jsonl", required=True, metavar="OUT", help="write one JSON line per image here ('-': stdout)")
     p.add_argument("--aligned", action="store_true",
                    help="each image is already a face crop framed like FER2013: one face, no detection, CNN only")
-    p.add_argument("--max-faces", type=int, default=4)
+    p.add_argument("--max-faces", type=int, default=4, metavar="N",
+                   help="faces read per image at most (default %(default)s)")
     p.add_argument("--views", type=int, choices=(1, 2, 10),  # expression.TEST_VIEWS, without importing torch here
                    help="CNN test-time views per face: centre crop, + mirror, or 10 crops (default: 10 with "
                         "--aligned, else the face stream's FaceOptions.views, 2); fewer is faster")

@@ -8,8 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+from ..cli_types import positive_int
 from ..config import MAX_UPLOAD_MB, TEXT_MODELS
-from ..streams import SOURCES
+from ..streams import RUN_MODES, SOURCES, stream_entry
 from ..emotions import EMOTIONS
 from ..names import readable
 from ..paths import APP_SCRIPT
@@ -20,8 +21,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     from .suggest import Recommender
 
     if (args.message is None) == (args.input is None):
-        print("gifemo suggest: error: give a message or --input FILE (one message per line), not both",
-              file=sys.stderr)
+        print("gifemo suggest: error: give either a message or --input FILE (one message per line)", file=sys.stderr)
         return 2
     if args.message is not None:
         # A message that is not valid UTF-8 (bytes from a shell) is read with its bad bytes replaced.
@@ -44,11 +44,11 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         print(json.dumps([r.to_json() for r in results], indent=2))
         return 0
     scores = recommender.message_scores(args.message)
-    print("message: " + ", ".join(f"{e} {scores[e]:.2f}" for e in sorted(scores, key=lambda e: -scores[e])[:3]))
+    print("message reads: " + ", ".join(f"{e} {scores[e]:.2f}" for e in sorted(scores, key=lambda e: -scores[e])[:3]))
     if results.note:
         print(results.note)
     for rank, r in enumerate(results, 1):
-        print(f"{rank:2d}. {r.score:.3f}  {r.emotion or '-':9s}  {readable(r.path)}\n      {r.why}")
+        print(f"{rank:2d}. match {r.score:.3f}  {r.emotion or '-':9s}  {readable(r.path)}\n      {r.why}")
     return 0
 
 
@@ -87,13 +87,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def _cmd_app(args: argparse.Namespace) -> int:
     if not APP_SCRIPT.is_file():
         print(f"gifemo app: error: the app script is missing: {APP_SCRIPT}", file=sys.stderr)
@@ -122,34 +115,36 @@ def _cmd_app(args: argparse.Namespace) -> int:
 
 def add_commands(sub, common) -> None:
     p = sub.add_parser("suggest", parents=[common], help="suggest GIFs of a tagged corpus for a message")
-    p.add_argument("message", nargs="?")
+    p.add_argument("message", nargs="?", help="the message to find GIFs for (or --input)")
     p.add_argument("--input", metavar="FILE", help="one message per line; prints one JSON line per message")
     p.add_argument("--db", required=True, metavar="CORPUS.db", help="corpus written by `gifemo tag`")
-    p.add_argument("-k", type=_positive_int, default=8, help="number of GIFs (default: 8)")
-    p.add_argument("--json", action="store_true", help='print [{"path", "score", "emotion", "why"}, ...]')
+    p.add_argument("-k", type=positive_int, default=8, metavar="N", help="number of GIFs (default: 8)")
+    p.add_argument("--json", action="store_true",
+                   help='print [{"path", "sha256", "score", "emotion", "confidence", "source", "caption", "why"}, ...]')
     p.add_argument("--text-model", choices=TEXT_MODELS, help="message emotion model (default: the best)")
     p.add_argument("--emotion", action="append", choices=EMOTIONS,
                    help="only GIFs tagged with this emotion (repeatable)")
-    p.add_argument("--min-confidence", type=float, default=0.0, help="only GIFs tagged at least this confidently")
+    p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
+                   help="only GIFs whose tag has at least this confidence (0-1: the chance it is right)")
     p.add_argument("--source", action="append", choices=SOURCES,
                    help="only GIFs decided by this stream (repeatable)")
     p.set_defaults(func=_cmd_suggest)
 
     p = sub.add_parser("serve", parents=[common], help="HTTP JSON API on 127.0.0.1: /suggest, /tag, /gifs, /health")
     p.add_argument("--db", required=True, metavar="CORPUS.db", help="corpus written by `gifemo tag`")
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default: %(default)s)")
     p.add_argument("--text-model", choices=TEXT_MODELS, help="message emotion model (default: the best)")
-    p.add_argument("--actions", choices=["fallback", "always", "off"], default="fallback",
+    p.add_argument("--actions", choices=RUN_MODES, default=stream_entry("action").run,
                    help="when uploads run the action stream (as `gifemo tag --actions`)")
-    p.add_argument("--workers", type=_positive_int, default=1,
+    p.add_argument("--workers", type=positive_int, default=1,
                    help="model processes behind the HTTP one, each with its own models: one per core to use "
-                        "(default: 1, the models in the HTTP process)")
+                        "(default: 1, the models in the HTTP process)", metavar="N")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("app", parents=[common], help="start the Streamlit app (suggest, tag, browse, evaluate)")
     p.add_argument("--db", metavar="CORPUS.db", help="corpus to suggest from and browse")
     p.add_argument("--report", metavar="REPORT.json", help="report of `gifemo evaluate` for the evaluation page")
-    p.add_argument("--address", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8501, help="port (default: %(default)s)")
     p.add_argument("--headless", action="store_true", help="do not open a browser")
     p.set_defaults(func=_cmd_app)

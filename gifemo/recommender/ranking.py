@@ -235,7 +235,7 @@ def _explain(index: GifIndex, i: int, score: float, message_scores: dict, messag
     matched = sorted(((t, s) for t, s in _word_matches(index, i, message_embedding)
                       if s >= options.min_term_match and t != caption), key=lambda ts: -ts[1])[:2]  # caption: quoted
     confidence = float(rows["confidence"][i])
-    parts = list(rows["reasons"][i][:2])
+    parts = [r for r in rows["reasons"][i] if not caption or caption not in r][:2]   # the caption is said below
     if caption:
         parts.append(f"caption '{caption}'")
     if matched:

@@ -17,7 +17,7 @@ def _model_option(parser: argparse.ArgumentParser) -> None:
 
 def _cmd_emotion(args: argparse.Namespace) -> int:
     if (args.text is None) == (args.input is None):
-        print("gifemo emotion: error: give either TEXT or --input FILE", file=sys.stderr)
+        print("gifemo emotion: error: give either a message or --input FILE (one message per line)", file=sys.stderr)
         return 2
     from .language import honest_reading
     from .model import load_model
@@ -35,9 +35,12 @@ def _cmd_emotion(args: argparse.Namespace) -> int:
             if note:
                 print(f"note: {note}")
         return 0
-    source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
-    with source:
-        texts = [line.rstrip("\r\n") for line in source]
+    try:
+        source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
+        with source:
+            texts = [line.rstrip("\r\n") for line in source]
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{args.input}: not UTF-8 text ({exc.reason})") from None
     _write_jsonl(texts, [honest_reading(t, s) for t, s in zip(texts, model.predict(texts))], args.jsonl or "-")
     return 0
 
