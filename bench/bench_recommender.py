@@ -186,19 +186,18 @@ def main() -> int:
         faiss.omp_set_num_threads(1)
         search, found = time_search(index, queries, candidates)
         entry = {"kind": index.kind, "build_s": round(build_s, 2), "search": search}
-        if index.kind == "ivf":  # recall of the top K against an exact scan of the same vectors
+        if index.kind == "hnsw":  # recall of the top K against an exact scan of the same vectors
             exact = GifIndex(vecs, rows, options=IndexOptions(approximate_from=10 ** 12))
             n_check = min(len(queries), 50)
             exact_search, truth = time_search(exact, queries[:n_check], candidates)
             entry["exact_search"] = exact_search
             entry[f"recall_at_{K}"] = recall(found[:n_check], truth)
-            entry["nprobe_sweep"] = {}  # what the default nprobe (index.IndexOptions) trades
-            for nprobe in (8, 16, 32, 64, 128):
-                index.faiss_index.nprobe = nprobe
+            entry["search_breadth_sweep"] = {}  # what the default breadth (IndexOptions.search_breadth) trades
+            for breadth in (32, 48, 64, 96, 128):
+                index.faiss_index.hnsw.efSearch = breadth
                 sweep_search, sweep_found = time_search(index, queries[:n_check], candidates)
-                entry["nprobe_sweep"][nprobe] = {**sweep_search, f"recall_at_{K}": recall(sweep_found, truth)}
-            index.faiss_index.nprobe = index.options.nprobe(index.faiss_index.nlist)
-            entry["nprobe"] = index.faiss_index.nprobe
+                entry["search_breadth_sweep"][breadth] = {**sweep_search, f"recall_at_{K}": recall(sweep_found, truth)}
+            index.faiss_index.hnsw.efSearch = entry["search_breadth"] = index.options.search_breadth
             del exact
         seconds = []
         for scores, vec in zip(message_scores, message_vecs):
@@ -208,8 +207,8 @@ def main() -> int:
         entry["rank"] = percentiles(seconds)
         entry["per_message"] = percentiles([t + r for t, r in zip(text_seconds, seconds)])
         result["corpora"][n] = entry
-        for nprobe, sweep in entry.get("nprobe_sweep", {}).items():
-            print(f"    nprobe {nprobe:3d}: {sweep}")
+        for breadth, sweep in entry.get("search_breadth_sweep", {}).items():
+            print(f"    search breadth {breadth:3d}: {sweep}")
         print(f"{n:>9,d} GIFs  {entry['kind']:5s} build {entry['build_s']:7.2f} s  search {search}  "
               f"rank {entry['rank']}  per message {entry['per_message']}"
               + (f"  recall@{K} {entry[f'recall_at_{K}']}" if "recall_at_8" in entry else ""))

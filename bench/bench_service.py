@@ -4,14 +4,18 @@ The 100k GIF vectors are synthesised as in bench_recommender.py (real tag terms 
 noise) and saved as the index of an empty corpus, so the service loads them as it would a real one. The
 server is the real `gifemo serve` in its own process on 127.0.0.1; the clients are keep-alive connections
 driven by one thread of this process, each sending its next request when the last is answered, with real
-messages (tweet_emotion validation, each once), so no cache can answer. Bounded: at most --requests per client level and --seconds per level. Besides the
-latencies, it reports the CPU time the server's processes spent per request: on a machine shared with other
-jobs, the latencies mostly measure the other jobs, while the CPU per request says how many requests two
-quiet cores can answer (2,000 / ms per request, per second). The clients' own CPU per request is reported
-too, since they share the two cores with the server. Writes bench/results/service.json.
+messages (tweet_emotion validation, each once), so no cache can answer. Bounded: at most --requests per
+client level and --seconds per level. Besides the latencies, it reports the CPU time the server's processes
+spent per request (all of them, and the HTTP front process alone): on a machine shared with other jobs, the
+latencies mostly measure the other jobs, while the CPU per request says how many requests two quiet cores
+can answer (2,000 / ms per request, per second). The clients' own CPU per request is reported too, since
+they share the two cores with the server. Writes bench/results/service.json.
 
-    python bench/bench_service.py [--gifs 100000] [--requests 300] [--seconds 60] [--workers 2]
+    python bench/bench_service.py [--gifs 100000] [--requests 300] [--seconds 60] [--workers 2] [--stages]
         [--server-checkout DIR --label before]
+
+--stages first times each step of a suggestion in this process (message embedding, emotion reading, index
+search, ranking, the whole suggestion with its JSON).
 """
 from __future__ import annotations
 
@@ -88,8 +92,9 @@ def wait_healthy(port: int, server: subprocess.Popen, workers: int, timeout: flo
     raise RuntimeError("the server did not come up")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid` and of every process below it (the service's workers)."""
+def cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU time of process `pid` and of every process below it (the service's model processes),
+    by process id."""
     ticks = os.sysconf("SC_CLK_TCK")
     parents, total = {}, {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -103,7 +108,7 @@ def cpu_seconds(pid: int) -> float:
     while True:
         more = {p for p, parent in parents.items() if parent in below} - below
         if not more:
-            return sum(total.get(p, 0.0) for p in below)
+            return {p: total.get(p, 0.0) for p in below}
         below |= more
 
 
@@ -131,6 +136,37 @@ class Connection:
         lines = head.decode("latin-1").split("\r\n")
         length = next((int(line.split(":", 1)[1]) for line in lines[1:] if line.lower().startswith("content-length:")), 0)
         return (int(lines[0].split()[1]), body) if len(body) >= length else None
+
+
+def stage_cpu(db: Path, messages: list[str]) -> dict:
+    """CPU ms per message of each step of a suggestion, in this process (this checkout's code, one thread),
+    100 distinct messages per step so that no cache answers: where a request's CPU goes."""
+    from gifemo.recommender.ranking import query_vector, rank
+    from gifemo.recommender.service import suggestion_json
+    from gifemo.recommender.workers import load_recommender
+
+    recommender = load_recommender(db, RUNTIME, None)
+    for message in messages[-40:]:
+        suggestion_json(recommender, message, K)  # first-call costs out
+    batches = iter(messages[start:start + 100] for start in range(0, len(messages) - 40, 100))
+
+    def cpu(step, texts: list[str]) -> float:
+        # This thread's CPU only: the threads left from synthesising the corpus are no part of a suggestion.
+        start = time.thread_time()
+        for text in texts:
+            step(text)
+        return round(1000 * (time.thread_time() - start) / len(texts), 2)
+
+    out = {"message embedding (MiniLM, int8 ONNX)": cpu(recommender.message_embedding, next(batches)),
+           "emotion reading (text model, with the embedding)": cpu(recommender.message_scores, next(batches))}
+    texts = next(batches)
+    queries = {t: (recommender.message_scores(t), recommender.message_embedding(t)) for t in texts}
+    out["index search"] = cpu(lambda t: recommender.index.search(query_vector(*queries[t], recommender.options),
+                                                                 recommender.options.min_candidates), texts)
+    out["ranking (search, rules, why)"] = cpu(lambda t: rank(recommender.index, *queries[t], K,
+                                                             options=recommender.options), texts)
+    out["whole suggestion with its JSON"] = cpu(lambda t: suggestion_json(recommender, t, K), next(batches))
+    return out
 
 
 def load(port: int, clients: int, messages: list[str], requests: int, seconds: float) -> dict:
@@ -194,6 +230,8 @@ def main() -> int:
                         help="checkout whose gifemo the server runs (default: this one), to measure an older version "
                              "the same way (with --workers 1 for one without the option)")
     parser.add_argument("--label", default="after", help="name of this run in the results file")
+    parser.add_argument("--stages", action="store_true",
+                        help="also the CPU of each step of a suggestion, in this process (this checkout's code)")
     args = parser.parse_args()
     if not SHARED.is_dir():
         print(f"bench_service: needs {SHARED} (data and models)", file=sys.stderr)
@@ -206,6 +244,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         print(f"synthesising {args.gifs:,d} GIF vectors...", flush=True)
         db = synthetic_db(Path(tmp), args.gifs)
+        stages = stage_cpu(db, messages[600:1140]) if args.stages else {}
+        if stages:
+            print(json.dumps({"cpu_ms_per_message": stages, "load_average_1min": round(os.getloadavg()[0], 1)}),
+                  flush=True)
         port = free_port()
         server = subprocess.Popen([sys.executable, "-c", "import sys; from gifemo.cli import main; sys.exit(main())",
                                    "serve", "--db", str(db), "--port", str(port)] + ["--workers", str(args.workers)] * (args.workers > 1),
@@ -222,7 +264,10 @@ def main() -> int:
                 cpu_before, client_before = cpu_seconds(server.pid), time.process_time()
                 levels.append(load(port, clients, share, args.requests, args.seconds))
                 requests = max(levels[-1]["requests"], 1)
-                levels[-1]["server_cpu_ms_per_request"] = round(1000 * (cpu_seconds(server.pid) - cpu_before) / requests, 2)
+                cpu = {p: seconds - cpu_before.get(p, 0.0) for p, seconds in cpu_seconds(server.pid).items()}
+                levels[-1]["server_cpu_ms_per_request"] = round(1000 * sum(cpu.values()) / requests, 2)
+                # the HTTP front alone (with --workers > 1 the models run in the processes below it)
+                levels[-1]["front_cpu_ms_per_request"] = round(1000 * cpu[server.pid] / requests, 2)
                 levels[-1]["client_cpu_ms_per_request"] = round(1000 * (time.process_time() - client_before) / requests, 2)
                 levels[-1]["load_average_1min"] = round(os.getloadavg()[0], 1)
                 print(json.dumps(levels[-1]), flush=True)
@@ -234,7 +279,8 @@ def main() -> int:
                          f"jobs (load average {load_avg[0]:.1f} at the end)",
               "gifs": health["gifs"], "index": health["index"], "k": K, "workers": args.workers,
               "server_startup_s": round(startup_s, 1),
-              "levels": levels, "target": "p95 < 50 ms at 8 clients, 0 errors"}
+              "levels": levels, "target": "p95 < 50 ms at 8 clients, 0 errors",
+              **({"stages_cpu_ms_per_message": stages} if stages else {})}
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     results = results if "levels" not in results else {}  # a file from before runs were labelled
     results[args.label] = {**result, "server_checkout": str(args.server_checkout.resolve())}

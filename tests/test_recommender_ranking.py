@@ -155,6 +155,37 @@ def test_index_lives_beside_the_corpus_and_follows_its_changes(md, tmp_path, mon
     assert rank(updated, *message("dancing in fear", md, "fear"), k=1)[0].path == "/gifs/night_dancer.gif"
 
 
+def test_an_index_saved_with_an_ivf_gets_its_graph_without_re_embedding(md, tmp_path, monkeypatch):
+    """An older version saved an IVF index beside the corpus: its vectors are kept, the graph is built from
+    them once and saved, and the IVF file goes."""
+    import faiss
+    import json
+
+    db = tmp_path / "corpus.db"
+    with Corpus(db) as corpus:
+        for i, e in enumerate(EMOTIONS):
+            corpus.put(record(f"r{i}", e, frames=i))
+    options = IndexOptions(approximate_from=5)
+    first = open_index(db, md, options)
+    folder = index_dir(db)
+    quantizer = faiss.IndexFlatIP(first.vectors.shape[1])
+    ivf = faiss.IndexIVFFlat(quantizer, first.vectors.shape[1], 2, faiss.METRIC_INNER_PRODUCT)
+    ivf.train(first.vectors)
+    ivf.add(first.vectors)
+    faiss.write_index(ivf, str(folder / "ivf.faiss"))
+    (folder / "hnsw.faiss").unlink()
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps({**meta, "kind": "ivf"}))
+
+    happy_message = message("what a wonderful day", md, "happiness")
+    monkeypatch.setattr(vectors, "encode", lambda *args, **kw: pytest.fail("nothing is to be embedded again"))
+    upgraded = open_index(db, md, options)
+    assert upgraded.kind == "hnsw" and np.array_equal(upgraded.vectors, first.vectors)
+    assert (folder / "hnsw.faiss").is_file() and not (folder / "ivf.faiss").exists()
+    assert GifIndex.load(folder, options).saved_kind == "hnsw"
+    assert rank(upgraded, *happy_message, k=1)[0].path == "/gifs/r3.gif"
+
+
 def test_approximate_index_agrees_with_exact_search(md, tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     n = 3000
@@ -165,8 +196,8 @@ def test_approximate_index_agrees_with_exact_search(md, tmp_path, monkeypatch):
     rows = {"emotion": [EMOTIONS[int(np.argmax(v[:7]))] for v in vecs], "source": ["face"] * n,
             "confidence": vecs[:, :7].max(1).tolist(), "path": [f"{i}.gif" for i in range(n)]}
     exact = GifIndex(vecs, rows, options=IndexOptions(approximate_from=10 ** 9))
-    approx = GifIndex(vecs, rows, options=IndexOptions(approximate_from=1000, min_nprobe=16))
-    assert exact.kind == "exact" and approx.kind == "ivf"
+    approx = GifIndex(vecs, rows, options=IndexOptions(approximate_from=1000))
+    assert exact.kind == "exact" and approx.kind == "hnsw"
     hits = 0
     for q in vecs[:50] * np.r_[np.ones(7), np.full(384, 0.4)].astype(np.float32):
         hits += approx.search(q, 1)[1][0] == exact.search(q, 1)[1][0]
@@ -176,11 +207,12 @@ def test_approximate_index_agrees_with_exact_search(md, tmp_path, monkeypatch):
     allowed = np.array([e == "anger" for e in rows["emotion"]])
     _, ids = approx.search(vecs[0], 20, allowed)
     assert len(ids) > 0 and all(rows["emotion"][i] == "anger" for i in ids)
-    # and the saved IVF index loads back as IVF
+    # and the saved graph loads back as it was
     approx.rows.update({k: [0] * n for k in ("frames", "width", "height", "duration")})
     approx.save(tmp_path / "ix")
-    loaded = GifIndex.load(tmp_path / "ix")
-    assert loaded.kind == "ivf" and loaded.search(vecs[5], 1)[1][0] == approx.search(vecs[5], 1)[1][0]
+    loaded = GifIndex.load(tmp_path / "ix", IndexOptions(approximate_from=1000))
+    assert loaded.kind == "hnsw" and loaded.saved_kind == "hnsw"
+    assert np.array_equal(loaded.search(vecs[5], 20)[1], approx.search(vecs[5], 20)[1])
 
 
 def test_empty_corpus_and_nothing_asked(md, tmp_path):

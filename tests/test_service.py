@@ -214,20 +214,29 @@ def _wait(recommender, seconds: float) -> int:
 
 
 def test_a_model_process_that_dies_fails_its_call_and_the_other_answers(client, runtime):
+    import asyncio
     import signal
 
     from gifemo.recommender.service import suggestion_json
     from gifemo.recommender.workers import ModelProcesses
 
-    models = ModelProcesses(2, client.db, runtime)
-    try:
-        busy = models.submit(_wait, 30)
-        time.sleep(1)  # the call has reached a process
-        doomed = next(pid for pid in models.pids if pid != models.submit(_wait, 0).result(timeout=30))
+    async def calls(models: ModelProcesses) -> list:
+        busy = asyncio.ensure_future(models.call(_wait, 30))
+        await asyncio.sleep(1)  # the call has reached a process
+        idle = await models.call(_wait, 0)
+        doomed = next(pid for pid in models.pids if pid != idle)
         os.kill(doomed, signal.SIGKILL)
         with pytest.raises(RuntimeError, match="model process died: signal 9"):
-            busy.result(timeout=30)
-        answer = json.loads(models.submit(suggestion_json, "so angry right now", 3).result(timeout=30))
-        assert answer == client.get("/suggest", params={"q": "so angry right now", "k": 3}).json()
+            await asyncio.wait_for(busy, 30)
+        # the process left answers every call, more at once than there are processes (queued)
+        answers = await asyncio.wait_for(asyncio.gather(
+            *(models.call(suggestion_json, "so angry right now", 3) for _ in range(3))), 60)
+        return [json.loads(answer) for answer in answers]
+
+    models = ModelProcesses(2, client.db, runtime)
+    try:
+        answers = asyncio.run(calls(models))
     finally:
         models.close()
+    expected = client.get("/suggest", params={"q": "so angry right now", "k": 3}).json()
+    assert answers == [expected] * 3

@@ -89,6 +89,23 @@ def test_bilstm_on_real_validation_rows(bilstm, text_data):
     assert (reddit_probs.argmax(1) == EMOTIONS.index("neutral")).mean() > 0.15
 
 
+def test_minilm_head_in_numpy_gives_pytorchs_probabilities(minilm, runtime, text_data):
+    """The head runs in numpy at inference; the trained PyTorch module must give the same probabilities on
+    real messages' embeddings."""
+    import torch
+
+    from gifemo.text.encoder import EmbeddingHead, HeadConfig
+    from gifemo.text.onnx_encoder import load_message_encoder
+
+    checkpoint = models.load_torch_checkpoint(models.resolve(WEIGHTS["minilm"], runtime))
+    head = EmbeddingHead(HeadConfig(**checkpoint["config"]))
+    head.load_state_dict({k: v.float() for k, v in checkpoint["state_dict"].items()})
+    texts = _sample(text_data, data.GOEMOTIONS, 100).texts
+    with torch.inference_mode():
+        theirs = torch.softmax(head.eval()(torch.from_numpy(load_message_encoder(runtime).encode(texts))), -1)
+    assert np.abs(minilm.probabilities(texts) - theirs.numpy()).max() < 1e-5
+
+
 def test_ensemble_reads_disgust_and_plain_statements(ensemble, bilstm):
     """Messages the BiLSTM alone misread: a disgust interjection it never learnt, a plain statement it took
     for happiness."""

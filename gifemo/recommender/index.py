@@ -2,8 +2,10 @@
 
 `CORPUS.db` gets a folder `CORPUS.db.index/`. It records when the corpus was last written; when the
 corpus has changed since, `open_index` updates it, re-embedding only the GIFs whose tag text changed.
-Small corpora are searched exactly; from `IndexOptions.approximate_from` GIFs on, an IVF index answers in about a
-millisecond (see bench/bench_recommender.py for the measurements behind the threshold).
+Small corpora are searched exactly; from `IndexOptions.approximate_from` GIFs on, an HNSW graph answers in under a
+millisecond (see bench/bench_recommender.py for the measurements behind the threshold and the graph's options).
+The graph is saved beside the vectors; an index saved with another kind of faiss index (an older gifemo's IVF)
+gets its graph rebuilt from the saved vectors, which are kept.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class GifIndex:
     corpus_changed_at: float = 0.0
     options: IndexOptions = field(default_factory=IndexOptions)
     faiss_index: Optional[faiss.Index] = None
+    saved_kind: Optional[str] = None     # the kind of faiss index found saved, when loaded
 
     def __post_init__(self):
         if self.faiss_index is None:
@@ -56,7 +59,7 @@ class GifIndex:
 
     @property
     def kind(self) -> str:
-        return "ivf" if isinstance(self.faiss_index, faiss.IndexIVF) else "exact"
+        return "hnsw" if isinstance(self.faiss_index, faiss.IndexHNSW) else "exact"
 
     def search(self, query: np.ndarray, n: int, allowed: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
         """The `n` best rows by inner product with `query`, restricted to the `allowed` mask; (scores, ids)."""
@@ -69,8 +72,8 @@ class GifIndex:
                 return _exact_top(self.vectors[subset], query[0], n, subset)
             bitmap = np.packbits(allowed.astype(np.uint8), bitorder="little")
             selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
-            params = (faiss.SearchParametersIVF(sel=selector, nprobe=self.faiss_index.nprobe) if self.kind == "ivf"
-                      else faiss.SearchParameters(sel=selector))
+            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=self.options.search_breadth)
+                      if self.kind == "hnsw" else faiss.SearchParameters(sel=selector))
             scores, ids = self.faiss_index.search(query, min(n, len(subset)), params=params)
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
@@ -81,8 +84,9 @@ class GifIndex:
         folder.mkdir(parents=True, exist_ok=True)
         _replace(folder / "vectors.npy", lambda p: np.save(p, self.vectors))
         _replace(folder / "terms.npy", lambda p: np.save(p, self.term_vectors))
-        if self.kind == "ivf":
-            _replace(folder / "ivf.faiss", lambda p: faiss.write_index(self.faiss_index, str(p)))
+        if self.kind == "hnsw":
+            _replace(folder / "hnsw.faiss", lambda p: faiss.write_index(self.faiss_index, str(p)))
+        (folder / "ivf.faiss").unlink(missing_ok=True)   # an older version's index, replaced by the graph
         meta = {"format": FORMAT_VERSION, "corpus_changed_at": self.corpus_changed_at, "count": len(self),
                 "kind": self.kind, "terms": self.terms, "rows": self.rows}
         _replace(folder / "meta.json", lambda p: p.write_text(json.dumps(meta)))
@@ -98,28 +102,26 @@ class GifIndex:
             term_vectors = np.load(folder / "terms.npy")
             if len(vecs) != meta["count"]:
                 return None
-            ivf = faiss.read_index(str(folder / "ivf.faiss")) if meta["kind"] == "ivf" else None
+            graph = faiss.read_index(str(folder / "hnsw.faiss")) if meta["kind"] == "hnsw" else None
         except (OSError, ValueError, KeyError, RuntimeError):
             return None
-        index = cls(vecs, meta["rows"], meta["terms"], term_vectors, meta["corpus_changed_at"],
-                    options or IndexOptions(), _exact_index(vecs) if ivf is None else ivf)
-        if ivf is not None:
-            ivf.nprobe = index.options.nprobe(ivf.nlist)
-        return index
+        options = options or IndexOptions()
+        if graph is not None:
+            graph.hnsw.efSearch = options.search_breadth
+        # None: built from the vectors (exact, or a graph where an older version saved another kind).
+        faiss_index = graph if graph is not None else (_exact_index(vecs) if len(vecs) < options.approximate_from
+                                                        else None)
+        return cls(vecs, meta["rows"], meta["terms"], term_vectors, meta["corpus_changed_at"], options, faiss_index,
+                   saved_kind=meta["kind"])
 
 
 def build_faiss_index(vecs: np.ndarray, options: IndexOptions) -> faiss.Index:
     if len(vecs) < options.approximate_from:
         return _exact_index(vecs)
-    nlist = options.nlist(len(vecs))
-    quantizer = faiss.IndexFlatIP(vecs.shape[1])
-    index = faiss.IndexIVFFlat(quantizer, vecs.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
-    index.cp.niter = options.train_iterations
-    rng = np.random.default_rng(0)
-    sample = vecs[rng.choice(len(vecs), min(len(vecs), options.train_per_list * nlist), replace=False)]
-    index.train(np.ascontiguousarray(sample))
-    index.add(vecs)
-    index.nprobe = options.nprobe(nlist)
+    index = faiss.IndexHNSWFlat(vecs.shape[1], options.graph_links, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = options.build_breadth
+    index.add(np.ascontiguousarray(vecs, dtype=np.float32))
+    index.hnsw.efSearch = options.search_breadth
     return index
 
 
@@ -216,10 +218,13 @@ def open_index(db_path: str | Path, runtime: Runtime, options: Optional[IndexOpt
     with Corpus(db_path, readonly=Path(db_path).exists()) as corpus:
         changed_at = corpus.changed_at()
         index = GifIndex.load(folder, options)
-        if index is not None and index.corpus_changed_at == changed_at:
+        up_to_date = index is not None and index.corpus_changed_at == changed_at
+        if up_to_date and index.saved_kind == index.kind:
             return index
-        index = build_index(corpus.records(include_errors=False), runtime, previous=index,
-                            options=options, corpus_changed_at=changed_at, progress=progress)
+        if not up_to_date:
+            index = build_index(corpus.records(include_errors=False), runtime, previous=index,
+                                options=options, corpus_changed_at=changed_at, progress=progress)
+    # Saved: a new index, or one whose faiss index was rebuilt (an older version's kind).
     try:
         index.save(folder)
     except OSError:

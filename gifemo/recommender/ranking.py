@@ -166,11 +166,9 @@ def _note(found: int, k: int, forbidden_count: int, forbidden: list, message_sco
     return "; ".join(parts)
 
 
-def _can_lead(index: GifIndex, i: int, options: RankingOptions) -> bool:
-    """A GIF comes first on a confident tag, or, untagged, on its words alone."""
-    if index.emotion_ids[i] < 0:
-        return True
-    return float(index.confidence[i]) >= options.lead_min_confidence
+def _can_lead(index: GifIndex, ids: np.ndarray, options: RankingOptions) -> np.ndarray:
+    """Which of the GIFs `ids` may come first: those with a confident tag, or, untagged, found by their words."""
+    return (index.emotion_ids[ids] < 0) | (index.confidence[ids] >= options.lead_min_confidence)
 
 
 def _diverse(index: GifIndex, ids: np.ndarray, scores: np.ndarray, k: int,
@@ -187,7 +185,7 @@ def _diverse(index: GifIndex, ids: np.ndarray, scores: np.ndarray, k: int,
     while len(picked_at) < k and open_.any():
         gain = np.where(open_, scores - options.diversity * similarity_to_picked, -np.inf)
         if not picked_at:
-            leaders = np.array([_can_lead(index, int(i), options) for i in ids])
+            leaders = _can_lead(index, ids, options)
             if not leaders.any():
                 return []
             gain = np.where(leaders, gain, -np.inf)

@@ -17,7 +17,6 @@ upload, a vote) before its next suggestion.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -70,12 +69,13 @@ class Service:
     async def call(self, function, *args):
         """`function(recommender, *args)`, in a worker thread or in an idle model process."""
         if self.models:
-            return await asyncio.wrap_future(self.models.submit(function, *args))
+            return await self.models.call(function, *args)
         return await run_in_threadpool(function, self.recommender, *args)
 
-    def call_waiting(self, function, *args):
-        """`call`, from a worker thread."""
-        return self.models.submit(function, *args).result() if self.models else function(self.recommender, *args)
+    def tag_upload(self, name: str, data: bytes):
+        """The upload tagged into the corpus (one at a time), its record."""
+        with self._tag_lock:
+            return add_upload(self.options.db, name, data, self.tagger())
 
     def tagger(self):
         from ..tagger import TagOptions, Tagger
@@ -127,18 +127,17 @@ def create_app(service: Service) -> FastAPI:
         return Response(await service.call(suggestion_json, q, k), media_type="application/json")
 
     @app.post("/tag")
-    def tag(file: UploadFile = File(...)) -> dict:
+    async def tag(file: UploadFile = File(...)) -> dict:
         name = Path(file.filename or "upload.gif").name
         # Read at most one byte over the limit: a huge upload is refused without holding it all.
-        data = file.file.read(service.options.limits.max_bytes + 1)
+        data = await file.read(service.options.limits.max_bytes + 1)
         try:
-            with service._tag_lock:
-                record = add_upload(service.options.db, name, data, service.tagger())
+            record = await run_in_threadpool(service.tag_upload, name, data)
         except UploadError as exc:
             raise HTTPException(413 if "over the limit" in str(exc) else 400, str(exc))
         if record.error:
             raise HTTPException(422, record.error)
-        gifs = service.call_waiting(refreshed_size)
+        gifs = await service.call(refreshed_size)
         return {"sha256": record.sha256, "emotion": record.emotion, "confidence": round(record.confidence, 3),
                 "source": record.source, "scores": record.scores, "frames": record.frames, "gifs": gifs}
 

@@ -40,7 +40,7 @@ def _stopwords() -> dict[str, frozenset[str]]:
 
 def unsupported_language(text: str) -> Optional[str]:
     """The language the message seems to be in when it is not English ("spanish", "non-Latin script"), else None."""
-    letters = [c for c in text if c.isalpha()]
+    letters = [] if text.isascii() else [c for c in text if c.isalpha()]  # ASCII letters are Latin
     if letters and sum("LATIN" in unicodedata.name(c, "") for c in letters) < 0.5 * len(letters):
         return "non-Latin script"
     words = {w.lower() for w in WORD.findall(text)}  # distinct: "[NAME] [NAME]" is one word

@@ -14,12 +14,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
+from scipy.special import softmax
 
 from .. import models
 from ..config import DEFAULT_TEXT_MODEL, TEXT_MODELS, Runtime
 from ..emotions import EMOTIONS, scores_dict
 from .bilstm import BiLSTMClassifier, BiLSTMConfig, export_onnx
-from .encoder import EmbeddingHead, HeadConfig
+from .encoder import EmbeddingHead, HeadConfig, NumpyHead
 from ..onnx_build import built_model, session
 from .onnx_encoder import load_message_encoder
 from .preprocess import PreprocessOptions, Vocabulary, normalize, tokenize
@@ -85,17 +86,18 @@ class BiLSTMTextModel(TextEmotionModel):
         out = np.zeros((len(ids), len(EMOTIONS)), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
-            tokens, lengths = pad_batch([ids[i] for i in batch])
-            out[batch] = self.session.run(None, {"token_ids": tokens.numpy(), "lengths": lengths.numpy()})[0]
+            tokens, lengths = padded([ids[i] for i in batch])
+            out[batch] = self.session.run(None, {"token_ids": tokens, "lengths": lengths})[0]
         return out
 
 
 class MiniLMTextModel(TextEmotionModel):
+    """The trained head on MiniLM's message embedding, run in numpy (NumpyHead)."""
     name = "minilm"
 
     def __init__(self, head: EmbeddingHead, runtime: Runtime):
-        self.head = head.eval()
         self.runtime = runtime
+        self._logits = NumpyHead(head.eval())
         load_message_encoder(runtime)  # fail now, with the full message, if MiniLM is missing
 
     @classmethod
@@ -104,11 +106,9 @@ class MiniLMTextModel(TextEmotionModel):
         head.load_state_dict({k: v.float() for k, v in checkpoint["state_dict"].items()})
         return cls(head, runtime)
 
-    @torch.inference_mode()
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         # The recommender's message encoder: it keeps recent embeddings, so the search reuses this one.
-        embeddings = torch.from_numpy(load_message_encoder(self.runtime).encode(texts))
-        return torch.softmax(self.head(embeddings), dim=-1).numpy()
+        return softmax(self._logits(load_message_encoder(self.runtime).encode(texts)), axis=-1)
 
 
 class EnsembleTextModel(TextEmotionModel):
@@ -128,12 +128,18 @@ class EnsembleTextModel(TextEmotionModel):
                 + self.minilm_weight * self.minilm.probabilities(texts))
 
 
-def pad_batch(sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    tokens = torch.zeros((len(sequences), int(lengths.max())), dtype=torch.long)
+def padded(sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(tokens (N, longest) int64 padded with 0, lengths (N,) int64)."""
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    tokens = np.zeros((len(sequences), int(lengths.max())), dtype=np.int64)
     for row, sequence in enumerate(sequences):
-        tokens[row, :len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+        tokens[row, :len(sequence)] = sequence
     return tokens, lengths
+
+
+def pad_batch(sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    tokens, lengths = padded(sequences)
+    return torch.from_numpy(tokens), torch.from_numpy(lengths)
 
 
 def load_model(runtime: Runtime, name: Optional[str] = None, weights: Optional[os.PathLike] = None) -> TextEmotionModel:

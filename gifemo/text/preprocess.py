@@ -89,13 +89,15 @@ def _is_emoji_glue(char: str) -> bool:
     return char in "\u200d\ufe0e\ufe0f" or 0x1F3FB <= ord(char) <= 0x1F3FF
 
 
+@lru_cache(maxsize=1024)
 def normalize(text: str, options: PreprocessOptions = PreprocessOptions()) -> str:
-    """Unicode-normalised text with URLs/handles replaced and emoji spelled out as words."""
+    """Unicode-normalised text with URLs/handles replaced and emoji spelled out as words. Cached: a message
+    being answered is normalised for each text model and for its embedding."""
     text = unicodedata.normalize("NFC", text).replace("\u2019", "'").replace("\u2018", "'")
     text = _URL.sub(f" {URL_TOKEN} ", text)
     text = _HANDLE.sub(f" {USER_TOKEN} ", text)
     text = _PLACEHOLDER.sub(lambda m: f" <{m.group(1).lower()}> ", text)
-    if options.emoji_to_words:
+    if options.emoji_to_words and not text.isascii():  # emoji and their glue are never ASCII
         pieces = []
         for char in text:
             if _is_emoji_glue(char):
