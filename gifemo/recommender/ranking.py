@@ -125,10 +125,11 @@ def _fits(index: GifIndex, ids: np.ndarray, message: np.ndarray, message_embeddi
           options: RankingOptions) -> np.ndarray:
     """A GIF fits when its emotion matches better than chance, or one of its tag terms (an action, its name,
     the caption) says what the message says."""
-    emotion_fit = index.vectors[ids, :NUM_EMOTIONS] @ message >= options.min_emotion_match
-    words_fit = np.array([any(s >= options.min_term_match for _, s in _word_matches(index, int(i), message_embedding))
-                          for i in ids], dtype=bool)
-    return index.matchable[ids] & (emotion_fit | words_fit)
+    fit = index.vectors[ids, :NUM_EMOTIONS] @ message >= options.min_emotion_match
+    # The words are looked at only where the emotion does not already fit (most of a search's candidates).
+    for row in np.flatnonzero(~fit & index.matchable[ids]):
+        fit[row] = any(s >= options.min_term_match for _, s in _word_matches(index, int(ids[row]), message_embedding))
+    return index.matchable[ids] & fit
 
 
 def _word_matches(index: GifIndex, i: int, message_embedding: np.ndarray) -> list[tuple[str, float]]:

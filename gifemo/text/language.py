@@ -47,8 +47,8 @@ def unsupported_language(text: str) -> Optional[str]:
     lists = _stopwords()
     if "english" not in lists or len(words) < 2:
         return None
-    english = sum(w in lists["english"] for w in words)
-    hits = {language: sum(w in lists[language] for w in words) for language in OTHER_LANGUAGES if language in lists}
+    english = len(words & lists["english"])
+    hits = {language: len(words & lists[language]) for language in OTHER_LANGUAGES if language in lists}
     language, best = max(hits.items(), key=lambda kv: kv[1], default=(None, 0))
     return language if best >= MIN_FOREIGN_HITS and best > english else None
 
