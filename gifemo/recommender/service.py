@@ -33,6 +33,7 @@ from fastapi.responses import FileResponse
 from ..config import Runtime
 from ..corpus import Corpus
 from ..media import DecodeLimits
+from ..streams import stream_entry
 from .uploads import UploadError, add_upload
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -46,7 +47,8 @@ class ServiceOptions:
     port: int = 8765
     text_model: Optional[str] = None
     limits: DecodeLimits = field(default_factory=DecodeLimits)   # the same as `gifemo tag`'s defaults
-    actions: str = "fallback"   # when uploads run the action stream, as `gifemo tag --actions`
+    # when uploads run the action stream: `gifemo tag --actions`'s default, from the one table of streams
+    actions: str = field(default_factory=lambda: stream_entry("action").run)
     host: str = "127.0.0.1"  # loopback only: the service has no authentication
     workers: int = 1         # model processes (1: the models in the serving process); one per core to use
 
