@@ -1,4 +1,4 @@
-"""Recommender latency and index build time for corpora of 10k, 100k and 1M GIF vectors.
+"""Recommender latency, index build time and recall for corpora of 10k, 100k and 1M GIF vectors.
 
 The GIF vectors are synthetic but shaped like real ones: 2,000 tag texts made of real tag terms
 (emotion words, Kinetics action names, FACS action units) are embedded by the real MiniLM, and each
@@ -186,18 +186,28 @@ def main() -> int:
         faiss.omp_set_num_threads(1)
         search, found = time_search(index, queries, candidates)
         entry = {"kind": index.kind, "build_s": round(build_s, 2), "search": search}
-        if index.kind == "hnsw":  # recall of the top K against an exact scan of the same vectors
+        if index.kind != "exact":  # recall of the top K against an exact scan of the same vectors
             exact = GifIndex(vecs, rows, options=IndexOptions(approximate_from=10 ** 12))
             n_check = min(len(queries), 50)
             exact_search, truth = time_search(exact, queries[:n_check], candidates)
             entry["exact_search"] = exact_search
             entry[f"recall_at_{K}"] = recall(found[:n_check], truth)
-            entry["search_breadth_sweep"] = {}  # what the default breadth (IndexOptions.search_breadth) trades
+            # What the default breadth (IndexOptions.search_breadth, or the IVF's lists probed) trades.
+            entry["search_breadth_sweep"] = {}
+            graph = index.kind == "hnsw"
+            default = index.faiss_index.hnsw.efSearch if graph else index.faiss_index.nprobe
             for breadth in (32, 48, 64, 96, 128):
-                index.faiss_index.hnsw.efSearch = breadth
+                if graph:
+                    index.faiss_index.hnsw.efSearch = breadth
+                else:
+                    index.faiss_index.nprobe = breadth
                 sweep_search, sweep_found = time_search(index, queries[:n_check], candidates)
                 entry["search_breadth_sweep"][breadth] = {**sweep_search, f"recall_at_{K}": recall(sweep_found, truth)}
-            index.faiss_index.hnsw.efSearch = entry["search_breadth"] = index.options.search_breadth
+            if graph:
+                index.faiss_index.hnsw.efSearch = default
+            else:
+                index.faiss_index.nprobe = default
+            entry["search_breadth"] = default
             del exact
         seconds = []
         for scores, vec in zip(message_scores, message_vecs):
@@ -214,6 +224,7 @@ def main() -> int:
               + (f"  recall@{K} {entry[f'recall_at_{K}']}" if "recall_at_8" in entry else ""))
         del index, vecs, rows
     result["approximate_from"] = IndexOptions().approximate_from
+    result["graph_up_to"] = IndexOptions().graph_up_to
     if args.labelled_db:
         result["emotion_precision"] = emotion_precision(args.labelled_db, text_model.name, K, 700)
         print(f"suggested GIFs carrying the message's emotion: {result['emotion_precision']}")

@@ -5,6 +5,7 @@ what each stage does. Library code reads them; nothing below the edge reads or w
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -105,13 +106,30 @@ class ActionOptions:
 
 @dataclass
 class IndexOptions:
-    approximate_from: int = 50_000   # corpora at least this large get an HNSW graph instead of an exact scan
-    # The HNSW graph: links per GIF, and how many candidates building and searching keep in view. At 100k
-    # GIFs, 32 links and 64 in view find 99.5 % of the exact top 8 in 0.4 ms (bench/bench_recommender.py),
-    # and 0.96 of the exact top 64 candidates, where the IVF index used before found 0.92 in 1.3 ms (README).
+    """Which faiss index answers a corpus of n GIFs: an exact scan below `approximate_from`, an HNSW graph up to
+    `graph_up_to`, an IVF beyond (bench/bench_recommender.py; README). The graph finds 99.5 % of the exact top 8
+    at 100k GIFs in 0.4 ms (the IVF 97.5 % in 1.3 ms), but 92 % at 150k, 69 % at 300k and 45 % at 1M, where the
+    IVF still finds 98 % (in 24 ms)."""
+    approximate_from: int = 50_000
+    graph_up_to: int = 120_000
+    # The HNSW graph: links per GIF, and how many candidates building and searching keep in view.
     graph_links: int = 32
     build_breadth: int = 80
     search_breadth: int = 64
+    # The IVF: sqrt(n) lists, a tenth of them scanned per query, at least 32.
+    probe_fraction: float = 0.1
+    min_nprobe: int = 32
+    train_per_list: int = 40     # training vectors per IVF list (k-means on all of 1M would take minutes)
+    train_iterations: int = 10
+
+    def kind_for(self, n: int) -> str:
+        return "exact" if n < self.approximate_from else "hnsw" if n < self.graph_up_to else "ivf"
+
+    def nlist(self, n: int) -> int:
+        return max(16, int(math.sqrt(n)))
+
+    def nprobe(self, nlist: int) -> int:
+        return min(nlist, max(self.min_nprobe, math.ceil(self.probe_fraction * nlist)))
 
 
 @dataclass

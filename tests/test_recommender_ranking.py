@@ -186,7 +186,10 @@ def test_an_index_saved_with_an_ivf_gets_its_graph_without_re_embedding(md, tmp_
     assert rank(upgraded, *happy_message, k=1)[0].path == "/gifs/r3.gif"
 
 
-def test_approximate_index_agrees_with_exact_search(md, tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind, options", [("hnsw", IndexOptions(approximate_from=1000)),
+                                           ("ivf", IndexOptions(approximate_from=1000, graph_up_to=2000))])
+def test_approximate_index_agrees_with_exact_search(md, tmp_path, monkeypatch, kind, options):
+    """Both approximate kinds, each chosen by the corpus's size: search, filtered search, save and load."""
     rng = np.random.default_rng(1)
     n = 3000
     vecs = np.zeros((n, vectors.DIM), np.float32)
@@ -196,8 +199,8 @@ def test_approximate_index_agrees_with_exact_search(md, tmp_path, monkeypatch):
     rows = {"emotion": [EMOTIONS[int(np.argmax(v[:7]))] for v in vecs], "source": ["face"] * n,
             "confidence": vecs[:, :7].max(1).tolist(), "path": [f"{i}.gif" for i in range(n)]}
     exact = GifIndex(vecs, rows, options=IndexOptions(approximate_from=10 ** 9))
-    approx = GifIndex(vecs, rows, options=IndexOptions(approximate_from=1000))
-    assert exact.kind == "exact" and approx.kind == "hnsw"
+    approx = GifIndex(vecs, rows, options=options)
+    assert exact.kind == "exact" and approx.kind == kind
     hits = 0
     for q in vecs[:50] * np.r_[np.ones(7), np.full(384, 0.4)].astype(np.float32):
         hits += approx.search(q, 1)[1][0] == exact.search(q, 1)[1][0]
@@ -210,9 +213,13 @@ def test_approximate_index_agrees_with_exact_search(md, tmp_path, monkeypatch):
     # and the saved graph loads back as it was
     approx.rows.update({k: [0] * n for k in ("frames", "width", "height", "duration")})
     approx.save(tmp_path / "ix")
-    loaded = GifIndex.load(tmp_path / "ix", IndexOptions(approximate_from=1000))
-    assert loaded.kind == "hnsw" and loaded.saved_kind == "hnsw"
+    loaded = GifIndex.load(tmp_path / "ix", options)
+    assert loaded.kind == kind and loaded.saved_kind == kind
     assert np.array_equal(loaded.search(vecs[5], 20)[1], approx.search(vecs[5], 20)[1])
+    # loaded with options under which this size gets the other kind: that kind is built from the saved vectors
+    other = IndexOptions(approximate_from=1000, graph_up_to=2000 if kind == "hnsw" else 10 ** 9)
+    rebuilt = GifIndex.load(tmp_path / "ix", other)
+    assert rebuilt.kind != kind and rebuilt.saved_kind == kind and np.array_equal(rebuilt.vectors, approx.vectors)
 
 
 def test_empty_corpus_and_nothing_asked(md, tmp_path):

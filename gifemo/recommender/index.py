@@ -3,9 +3,9 @@
 `CORPUS.db` gets a folder `CORPUS.db.index/`. It records when the corpus was last written; when the
 corpus has changed since, `open_index` updates it, re-embedding only the GIFs whose tag text changed.
 Small corpora are searched exactly; from `IndexOptions.approximate_from` GIFs on, an HNSW graph answers in under a
-millisecond (see bench/bench_recommender.py for the measurements behind the threshold and the graph's options).
-The graph is saved beside the vectors; an index saved with another kind of faiss index (an older gifemo's IVF)
-gets its graph rebuilt from the saved vectors, which are kept.
+millisecond, and beyond `IndexOptions.graph_up_to`, where the graph misses too many of the best GIFs, an IVF (see
+bench/bench_recommender.py for the measurements behind both thresholds). The faiss index is saved beside the
+vectors; one of another kind than the corpus's size now gets is rebuilt from the saved vectors, which are kept.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from . import vectors
 FORMAT_VERSION = 3   # 2: caption embedding, reasons; 3: reasons only of the evidence the decision read
 # A filtered query that leaves at most this many GIFs is answered by an exact scan of just those.
 EXACT_SUBSET_MAX = 20_000
+APPROXIMATE_KINDS = ("hnsw", "ivf")  # faiss indexes saved beside the vectors, as <kind>.faiss
 
 
 @dataclass
@@ -59,7 +60,9 @@ class GifIndex:
 
     @property
     def kind(self) -> str:
-        return "hnsw" if isinstance(self.faiss_index, faiss.IndexHNSW) else "exact"
+        if isinstance(self.faiss_index, faiss.IndexHNSW):
+            return "hnsw"
+        return "ivf" if isinstance(self.faiss_index, faiss.IndexIVF) else "exact"
 
     def search(self, query: np.ndarray, n: int, allowed: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
         """The `n` best rows by inner product with `query`, restricted to the `allowed` mask; (scores, ids)."""
@@ -73,7 +76,9 @@ class GifIndex:
             bitmap = np.packbits(allowed.astype(np.uint8), bitorder="little")
             selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
             params = (faiss.SearchParametersHNSW(sel=selector, efSearch=self.options.search_breadth)
-                      if self.kind == "hnsw" else faiss.SearchParameters(sel=selector))
+                      if self.kind == "hnsw" else
+                      faiss.SearchParametersIVF(sel=selector, nprobe=self.faiss_index.nprobe) if self.kind == "ivf"
+                      else faiss.SearchParameters(sel=selector))
             scores, ids = self.faiss_index.search(query, min(n, len(subset)), params=params)
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
@@ -84,9 +89,11 @@ class GifIndex:
         folder.mkdir(parents=True, exist_ok=True)
         _replace(folder / "vectors.npy", lambda p: np.save(p, self.vectors))
         _replace(folder / "terms.npy", lambda p: np.save(p, self.term_vectors))
-        if self.kind == "hnsw":
-            _replace(folder / "hnsw.faiss", lambda p: faiss.write_index(self.faiss_index, str(p)))
-        (folder / "ivf.faiss").unlink(missing_ok=True)   # an older version's index, replaced by the graph
+        for kind in APPROXIMATE_KINDS:  # the one of this index written, another kind saved before removed
+            if kind == self.kind:
+                _replace(folder / f"{kind}.faiss", lambda p: faiss.write_index(self.faiss_index, str(p)))
+            else:
+                (folder / f"{kind}.faiss").unlink(missing_ok=True)
         meta = {"format": FORMAT_VERSION, "corpus_changed_at": self.corpus_changed_at, "count": len(self),
                 "kind": self.kind, "terms": self.terms, "rows": self.rows}
         _replace(folder / "meta.json", lambda p: p.write_text(json.dumps(meta)))
@@ -102,26 +109,42 @@ class GifIndex:
             term_vectors = np.load(folder / "terms.npy")
             if len(vecs) != meta["count"]:
                 return None
-            graph = faiss.read_index(str(folder / "hnsw.faiss")) if meta["kind"] == "hnsw" else None
+            options = options or IndexOptions()
+            # A saved faiss index of another kind than this size now gets (older versions, other options) is
+            # left for None: built again from the saved vectors.
+            kind = options.kind_for(len(vecs))
+            saved = (faiss.read_index(str(folder / f"{kind}.faiss")) if meta["kind"] == kind != "exact" else None)
         except (OSError, ValueError, KeyError, RuntimeError):
             return None
-        options = options or IndexOptions()
-        if graph is not None:
-            graph.hnsw.efSearch = options.search_breadth
-        # None: built from the vectors (exact, or a graph where an older version saved another kind).
-        faiss_index = graph if graph is not None else (_exact_index(vecs) if len(vecs) < options.approximate_from
-                                                        else None)
+        faiss_index = _exact_index(vecs) if kind == "exact" else _set_search(saved, options) if saved is not None else None
         return cls(vecs, meta["rows"], meta["terms"], term_vectors, meta["corpus_changed_at"], options, faiss_index,
                    saved_kind=meta["kind"])
 
 
 def build_faiss_index(vecs: np.ndarray, options: IndexOptions) -> faiss.Index:
-    if len(vecs) < options.approximate_from:
+    kind = options.kind_for(len(vecs))
+    if kind == "exact":
         return _exact_index(vecs)
-    index = faiss.IndexHNSWFlat(vecs.shape[1], options.graph_links, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = options.build_breadth
-    index.add(np.ascontiguousarray(vecs, dtype=np.float32))
-    index.hnsw.efSearch = options.search_breadth
+    vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(vecs.shape[1], options.graph_links, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = options.build_breadth
+    else:
+        nlist = options.nlist(len(vecs))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(vecs.shape[1]), vecs.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter = options.train_iterations
+        rng = np.random.default_rng(0)
+        index.train(vecs[rng.choice(len(vecs), min(len(vecs), options.train_per_list * nlist), replace=False)])
+    index.add(vecs)
+    return _set_search(index, options)
+
+
+def _set_search(index: faiss.Index, options: IndexOptions) -> faiss.Index:
+    """How widely the approximate index looks per query (a search setting: not kept in its saved file)."""
+    if isinstance(index, faiss.IndexHNSW):
+        index.hnsw.efSearch = options.search_breadth
+    else:
+        index.nprobe = options.nprobe(index.nlist)
     return index
 
 
