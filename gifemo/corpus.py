@@ -16,7 +16,7 @@ import sqlite3
 import time
 import urllib.parse
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -92,6 +92,13 @@ class GifRecord:
     warnings: list = field(default_factory=list)   # e.g. "file is truncated; used the complete frames"
     error: Optional[str] = None          # "<file>: <problem>": it names the file, so no report adds the path again
     tagged_at: float = field(default_factory=time.time)
+
+    def under(self, path: str) -> "GifRecord":
+        """This record for another file with the same content: its error, which names the file, names `path`."""
+        error, named = self.error, f"{readable(self.path)}: "
+        if error and error.startswith(named):
+            error = f"{readable(path)}: {error[len(named):]}"
+        return replace(self, path=path, error=error)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -280,11 +280,12 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                 (copies if sha in queued else todo).append((path, sha))
                 queued.add(sha)
             elif decider.is_current(existing):
+                listed = existing.under(path)   # stored under the name it was first tagged by
                 summary.skipped += 1
-                summary.add(existing)
-                out.write(existing, path)
+                summary.add(listed)
+                out.write(listed, path)
             else:
-                redecided.append(decider.redecide(replace(existing, path=path)))
+                redecided.append(decider.redecide(existing.under(path)))
                 if len(redecided) == REDECIDE_BATCH:
                     keep_redecided()
         keep_redecided()
@@ -301,7 +302,7 @@ def tag_paths(paths: Iterable[os.PathLike | str], db: os.PathLike | str, jsonl: 
                 bar.set_postfix(failed=summary.failed, refresh=False)
                 bar.update(len(batch))
         for path, sha in copies:   # tagged once above, under another name; the corpus keeps the last name, as ever
-            keep([replace(corpus.get(sha), path=path)])
+            keep([corpus.get(sha).under(path)])
             summary.copies += 1
     summary.seconds = time.time() - started
     return summary

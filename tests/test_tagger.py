@@ -158,3 +158,21 @@ def test_copies_of_one_content_are_tagged_once_and_each_listed(gifs_dev, tmp_pat
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert sorted(os.path.basename(l["path"]) for l in lines) == ["a.gif", "b.gif", "c.gif"]
     assert len({(l["sha256"], l["emotion"], l["tagged_at"]) for l in lines}) == 1   # one tagging, three files
+
+
+def test_copies_of_a_broken_file_each_fail_under_their_own_name(folder, tmp_path, runtime):
+    broken = (folder / "bad" / "header-only.gif").read_bytes()
+    for name in ("first.gif", "second.gif"):
+        (tmp_path / name).write_bytes(broken)
+    summary = tag_paths([tmp_path], tmp_path / "c.db", options=fast_options(), runtime=runtime, progress=False)
+    assert (summary.failed, summary.copies) == (2, 1)
+    reported = [line for line in summary.text().splitlines() if line.startswith("FAILED")]
+    assert sorted(reported) == [f"FAILED {tmp_path / name}: GIF has no complete frame (file is truncated)"
+                                for name in ("first.gif", "second.gif")]
+    # the same content met again later under a third name: reported (from the corpus) under that name
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "third.gif").write_bytes(broken)
+    again = tag_paths([later], tmp_path / "c.db", options=fast_options(), runtime=runtime, progress=False)
+    assert (again.skipped, again.failed) == (1, 1)
+    assert f"FAILED {later / 'third.gif'}: GIF has no complete frame" in again.text()
