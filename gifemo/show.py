@@ -20,6 +20,11 @@ def counted_streams(record: GifRecord) -> set[str]:
     return {e.stream for e in routed([Evidence.from_dict(e) for e in record.evidence])}
 
 
+def _has_face_timeline(record: GifRecord) -> bool:
+    """Whether a photographed face was read in any sampled frame (what the timeline shows)."""
+    return any(step.get("scores") for step in record.timeline)
+
+
 def describe(record: GifRecord) -> str:
     if record.error:
         return failure_line(record.error)
@@ -55,7 +60,7 @@ def describe(record: GifRecord) -> str:
         lines.append("actions:  " + ", ".join(f"{name} {p:.2f}" for name, p in record.top_actions))
     if record.warnings:
         lines += [f"warning:  {w}" for w in record.warnings]
-    if any(step.get("scores") for step in record.timeline):
+    if _has_face_timeline(record):
         lines.append("timeline: the photographed face's top emotion and score, sampled frame by frame")
         for step in record.timeline:
             scores = step.get("scores")
@@ -93,7 +98,7 @@ def show(gif: str | Path, db: Optional[str | Path] = None, plot: Optional[str | 
         with Tagger(options, runtime) as tagger:
             record = tagger.tag_file(gif)
     text = describe(record)
-    if plot and any(step.get("scores") for step in record.timeline):
+    if plot and _has_face_timeline(record):
         from .plots import plot_timeline
 
         plot_timeline(record.timeline, plot, title=f"{Path(gif).name}: {record.emotion or 'unknown'}")
