@@ -1,11 +1,24 @@
-"""What every benchmark shares: writing its results file."""
+"""What the benchmarks share: writing a results file, the figures of held-out decisions."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from gifemo.emotions import EMOTIONS
+from gifemo.metrics import NONE, calibration, classification
 
 
 def write_results(path: Path, result: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1))
     print(f"wrote {path}")
+
+
+def held_out_figures(labels, held_out) -> dict:
+    """Accuracy, macro-F1, recall per emotion and ECE of decisions (gifemo.decision.Decided) against labels;
+    a decision without an emotion counts as no answer."""
+    predicted = [d.emotion or NONE for d in held_out]
+    m = classification(labels, predicted)
+    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+            "recall": {e: m["per_class"][e]["recall"] for e in EMOTIONS},
+            "ece": calibration(labels, predicted, [d.confidence for d in held_out])["ece"]}

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from common import write_results
+from common import held_out_figures, write_results
 from gifemo import decision
 from gifemo.emotions import EMOTIONS
 from gifemo.evaluate import labelled_records, load_dataset, mean_over_frames
-from gifemo.metrics import NONE, calibration, classification
+from gifemo.metrics import calibration
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -48,16 +48,15 @@ def noise_floor(confidence: np.ndarray, draws: int = 1000) -> dict:
 
 
 def score(labels, held_out) -> dict:
-    predicted = [d.emotion or NONE for d in held_out]
-    m = classification(labels, predicted)
-    answered = [i for i, p in enumerate(predicted) if p != NONE]
+    figures = held_out_figures(labels, held_out)
+    answered = [i for i, d in enumerate(held_out) if d.emotion]
     confidence = np.array([held_out[i].confidence for i in answered])
-    right = np.array([predicted[i] == labels[i] for i in answered], dtype=float)
-    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-            "recall_disgust": m["per_class"]["disgust"]["recall"], "recall_fear": m["per_class"]["fear"]["recall"],
-            "neutral_predicted": m["predicted_share"]["neutral"],
-            "ece": calibration(labels, predicted, [d.confidence for d in held_out])["ece"],
-            "brier": float(np.mean((confidence - right) ** 2)), "ece_noise_floor": noise_floor(confidence)}
+    right = np.array([held_out[i].emotion == labels[i] for i in answered], dtype=float)
+    return {"accuracy": figures["accuracy"], "macro_f1": figures["macro_f1"],
+            "recall_disgust": figures["recall"]["disgust"], "recall_fear": figures["recall"]["fear"],
+            "neutral_predicted": sum(d.emotion == "neutral" for d in held_out) / len(held_out),
+            "ece": figures["ece"], "brier": float(np.mean((confidence - right) ** 2)),
+            "ece_noise_floor": noise_floor(confidence)}
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from common import write_results
+from common import held_out_figures, write_results
 from gifemo import decision
 from gifemo.config import FaceOptions, Runtime
 from gifemo.emotions import EMOTIONS, scores_dict, scores_vector
@@ -46,7 +46,7 @@ from gifemo.facs.aus import action_units
 from gifemo.facs.landmarks import FaceLandmarker, clip_faces
 from gifemo.facs.rules import rule_scores
 from gifemo.media import MediaError, read_clip
-from gifemo.metrics import NONE, calibration, classification
+from gifemo.metrics import NONE, classification
 from gifemo.tagger import TagOptions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,14 +150,6 @@ def nested_cv(rows, y, fold, features, coverage):
 
 
 # ---------------------------------------------------------------- scoring
-def score(labels, held_out) -> dict:
-    predicted = [d.emotion or NONE for d in held_out]
-    m = classification(labels, predicted)
-    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-            "recall": {e: m["per_class"][e]["recall"] for e in EMOTIONS},
-            "ece": calibration(labels, predicted, [d.confidence for d in held_out])["ece"]}
-
-
 def sign_test(base_right: np.ndarray, new_right: np.ndarray) -> dict:
     """Two-sided exact sign test over the GIFs where one is right and the other wrong."""
     gained, lost = int((new_right & ~base_right).sum()), int((base_right & ~new_right).sum())
@@ -192,7 +184,7 @@ def main() -> None:
     face_said = [next((e.emotion for e in row if e.stream == "face" and not e.abstained), None) for row in rows]
     face_right = np.array([said == label for said, label in zip(face_said, labels)])
     results = {"n": len(rows), "with_face": len(seen), "C": C,
-               "decision without the reading": score(labels, base_decided)
+               "decision without the reading": held_out_figures(labels, base_decided)
                | {"live_action_face": float(base_right[live].mean())},
                "face stream alone": {"accuracy_all": float(face_right.mean()),
                                      "accuracy_on_faces": float(face_right[list(seen)].mean()),
@@ -204,7 +196,7 @@ def main() -> None:
         decided, alone = nested_cv(rows, y, fold, features, coverage)
         right = np.array([d.emotion == t for d, t in zip(decided, labels)])
         alone_right = np.array([alone[i].emotion == labels[i] if i in alone else False for i in range(len(rows))])
-        r = score(labels, decided) | {
+        r = held_out_figures(labels, decided) | {
             "live_action_face": float(right[live].mean()),
             "sign_test_vs_without": sign_test(base_right, right),
             "reading_alone": {"accuracy_all": float(alone_right.mean()),
