@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+
+import numpy as np
 
 from gifemo.emotions import EMOTIONS
 from gifemo.metrics import NONE, calibration, classification
@@ -22,3 +25,11 @@ def held_out_figures(labels, held_out) -> dict:
     return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
             "recall": {e: m["per_class"][e]["recall"] for e in EMOTIONS},
             "ece": calibration(labels, predicted, [d.confidence for d in held_out])["ece"]}
+
+
+def sign_test(base_right: np.ndarray, new_right: np.ndarray) -> dict:
+    """Two-sided exact sign test over the GIFs where one is right and the other wrong."""
+    gained, lost = int((new_right & ~base_right).sum()), int((base_right & ~new_right).sum())
+    n = gained + lost
+    tail = sum(math.comb(n, i) for i in range(min(gained, lost) + 1)) / 2 ** n if n else 1.0
+    return {"gained": gained, "lost": lost, "p_two_sided": min(1.0, 2 * tail)}

@@ -30,13 +30,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from common import held_out_figures, write_results
+from common import held_out_figures, sign_test, write_results
 from gifemo import decision
 from gifemo.config import FaceOptions, Runtime
 from gifemo.emotions import EMOTIONS, scores_dict, scores_vector
@@ -150,14 +149,6 @@ def nested_cv(rows, y, fold, features, coverage):
 
 
 # ---------------------------------------------------------------- scoring
-def sign_test(base_right: np.ndarray, new_right: np.ndarray) -> dict:
-    """Two-sided exact sign test over the GIFs where one is right and the other wrong."""
-    gained, lost = int((new_right & ~base_right).sum()), int((base_right & ~new_right).sum())
-    n = gained + lost
-    tail = sum(math.comb(n, i) for i in range(min(gained, lost) + 1)) / 2 ** n if n else 1.0
-    return {"gained": gained, "lost": lost, "p_two_sided": min(1.0, 2 * tail)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, help="corpus with the labelled GIFs tagged by every stream (read only)")

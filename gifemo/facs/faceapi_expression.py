@@ -36,25 +36,24 @@ BROWS = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
 def read_weights(manifest: Path, weights: Path) -> dict[str, np.ndarray]:
     """name -> float32 array, as tfjs's io.decodeWeights reads them: uint8-quantised entries are q * scale + min."""
     data = Path(weights).read_bytes()
+    entries = [entry for group in json.loads(Path(manifest).read_text()) for entry in group["weights"]]
+    for entry in entries:
+        quant = entry.get("quantization")
+        if quant and quant["dtype"] != "uint8" or not quant and entry["dtype"] != "float32":
+            raise ValueError(f"{manifest}: unsupported {quant or entry['dtype']} for {entry['name']}")
+    sizes = [int(np.prod(e["shape"])) * (1 if e.get("quantization") else 4) for e in entries]
+    if sum(sizes) != len(data):
+        raise ValueError(f"{weights}: {len(data)} bytes, its manifest {manifest} describes {sum(sizes)}")
     out, offset = {}, 0
-    for group in json.loads(Path(manifest).read_text()):
-        for entry in group["weights"]:
-            count = int(np.prod(entry["shape"]))
-            quant = entry.get("quantization")
-            if quant:
-                if quant["dtype"] != "uint8":
-                    raise ValueError(f"{manifest}: unsupported quantisation {quant['dtype']} for {entry['name']}")
-                q = np.frombuffer(data, np.uint8, count, offset)
-                value = q.astype(np.float32) * np.float32(quant["scale"]) + np.float32(quant["min"])
-                offset += count
-            else:
-                if entry["dtype"] != "float32":
-                    raise ValueError(f"{manifest}: unsupported dtype {entry['dtype']} for {entry['name']}")
-                value = np.frombuffer(data, np.float32, count, offset).copy()
-                offset += 4 * count
-            out[entry["name"]] = value.reshape(entry["shape"])
-    if offset != len(data):
-        raise ValueError(f"{weights}: {len(data)} bytes, the manifest describes {offset}")
+    for entry, size in zip(entries, sizes):
+        quant = entry.get("quantization")
+        if quant:
+            q = np.frombuffer(data, np.uint8, size, offset)
+            value = q.astype(np.float32) * np.float32(quant["scale"]) + np.float32(quant["min"])
+        else:
+            value = np.frombuffer(data, np.float32, size // 4, offset).copy()
+        out[entry["name"]] = value.reshape(entry["shape"])
+        offset += size
     return out
 
 
