@@ -23,7 +23,14 @@ Pre-registered (written before any GIF result was seen; nothing else is tried, n
   FER2013 val (a side figure, with --fer): each 48x48 grey face as an RGB image given whole to face-api's input path (padded
   to a square, which it is, and resized to 112 by `to_input`), 1 view and 2 (with its mirror, averaged).
 
-Added after the results above were seen, to say where (b) and (c) lose (diagnosis only, not eligible for the
+Pre-registered second round (written after (a)-(d) were seen and before (e) was computed; one variant only):
+  (e) the decision with, inside the face stream, each face's expression probabilities = the equal-weight mean of
+      our CNN's and face-api's (nothing fitted), taken where (c) substituted face-api's: before the EMFACS
+      combination and the expressive pooling; the "face" Evidence rebuilt, every other stream as stored, the
+      decision refitted out of fold as in (c). Same ship rule (accuracy >= 0.441 + 0.02 here, macro-F1 not lower),
+      with the sign test, right answers per content type, recall per emotion and ECE reported beside.
+
+Added after the results of (a)-(c) were seen, to say where (b) and (c) lose (diagnosis only, not eligible for the
 ship rule): accuracy by content type for each decision, and (d) = (c) only on the GIFs the drawn stream calls
 photographed (drawn_probability < 0.5), our CNN's face Evidence on the others.
 
