@@ -1,4 +1,4 @@
-"""Parity of the PyTorch port of face-api.js's FaceExpressionNet (gifemo/facs/faceapi_expression.py) with the
+"""Parity of the PyTorch port of face-api.js's FaceExpressionNet (bench/faceapi_expression.py) with the
 original: the package's own JavaScript (its ES module build, tfjs 4.22 on the CPU backend, in node) and the port
 read the same real face crops, the main face of sampled frames of photographed GIFs, cropped by `face_crop`.
 
@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from common import write_results
+from faceapi_expression import FACEAPI_LABELS, TO_OURS, face_box, face_crop, load_faceapi
 from gifemo.config import FaceOptions, Runtime
 from gifemo.emotions import EMOTIONS
 from gifemo.evaluate import load_dataset
-from gifemo.facs.faceapi_expression import FACEAPI_LABELS, TO_OURS, face_box, face_crop, load_faceapi
 from gifemo.facs.landmarks import FaceLandmarker, clip_faces
 from gifemo.media import read_clip
 

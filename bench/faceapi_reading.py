@@ -1,4 +1,4 @@
-"""face-api.js's expression network (gifemo/facs/faceapi_expression.py) as a second reader of GIF faces: does it
+"""face-api.js's expression network (bench/faceapi_expression.py) as a second reader of GIF faces: does it
 help the GIF decision?
 
 Faces are found as the face stream finds them (the tagger's 16 sampled frames, MediaPipe landmarker with the
@@ -54,12 +54,12 @@ import numpy as np
 from tqdm import tqdm
 
 from common import held_out_figures, sign_test, write_results
+from faceapi_expression import face_crop, load_faceapi, to_input
 from gifemo import decision
 from gifemo.config import FaceOptions, Runtime
 from gifemo.emotions import EMOTIONS, scores_dict
 from gifemo.evaluate import labelled_records, load_dataset
 from gifemo.evidence import Evidence
-from gifemo.facs.faceapi_expression import face_crop, load_faceapi, to_input
 from gifemo.facs.fer import load_split
 from gifemo.facs.landmarks import clip_faces
 from gifemo.facs.stream import FaceStream, pool

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..emotions import EMOTIONS
+from gifemo.emotions import EMOTIONS
 
 INPUT_SIZE = 112
 MEAN_RGB = (122.782, 117.001, 104.298)
