@@ -17,14 +17,19 @@ def write_results(path: Path, result: dict) -> None:
     print(f"wrote {path}")
 
 
+def classification_figures(labels, predicted, emotions=EMOTIONS) -> dict:
+    """Accuracy, macro-F1 and the recall of each of `emotions` of answers against labels."""
+    m = classification(labels, predicted)
+    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+            "recall": {e: m["per_class"][e]["recall"] for e in emotions}}
+
+
 def held_out_figures(labels, held_out) -> dict:
     """Accuracy, macro-F1, recall per emotion and ECE of decisions (gifemo.decision.Decided) against labels;
     a decision without an emotion counts as no answer."""
     predicted = [d.emotion or NONE for d in held_out]
-    m = classification(labels, predicted)
-    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-            "recall": {e: m["per_class"][e]["recall"] for e in EMOTIONS},
-            "ece": calibration(labels, predicted, [d.confidence for d in held_out])["ece"]}
+    return classification_figures(labels, predicted) | {
+        "ece": calibration(labels, predicted, [d.confidence for d in held_out])["ece"]}
 
 
 def sign_test(base_right: np.ndarray, new_right: np.ndarray) -> dict:

@@ -47,13 +47,12 @@ import argparse
 import json
 import shutil
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from common import held_out_figures, sign_test, write_results
+from common import classification_figures, held_out_figures, sign_test, write_results
 from faceapi_expression import face_crop, load_faceapi, to_input
 from gifemo import decision
 from gifemo.config import FaceOptions, Runtime
@@ -62,9 +61,9 @@ from gifemo.evaluate import labelled_records, load_dataset
 from gifemo.evidence import Evidence
 from gifemo.facs.fer import load_split
 from gifemo.facs.landmarks import clip_faces
-from gifemo.facs.stream import FaceStream, pool
+from gifemo.facs.stream import FaceStream, carry_repeats, pool
 from gifemo.media import MediaError, read_clip
-from gifemo.metrics import NONE, classification
+from gifemo.metrics import NONE
 from gifemo.tagger import TagOptions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,14 +72,6 @@ STREAM = "face_api"
 
 
 # ---------------------------------------------------------------- extraction (once, cached)
-def with_repeats(per_frame: list, repeats: list[bool]) -> list:
-    """Each repeated sample takes the observations of the sample before it, as FaceStream.observe_clip does."""
-    for i, repeat in enumerate(repeats):
-        if repeat:
-            per_frame[i] = [replace(o, frame=i) for o in per_frame[i - 1]]
-    return per_frame
-
-
 def read_gif(stream: FaceStream, net, path: Path, frames: int) -> dict:
     clip = read_clip(path, num_frames=frames)
     repeats = clip.repeats()
@@ -95,7 +86,7 @@ def read_gif(stream: FaceStream, net, path: Path, frames: int) -> dict:
     for i, repeat in enumerate(repeats):
         if repeat:
             main_per_frame[i] = main_per_frame[i - 1]
-    face = {name: pool(with_repeats(stream.observe(found, n, probs), repeats), clip.times).to_dict()
+    face = {name: pool(carry_repeats(stream.observe(found, n, probs), repeats, clip.times), clip.times).to_dict()
             for name, probs in (("ours", ours), ("face_api", api), ("mean", (ours + api) / 2))}
     return {"frames": n, "main": main_per_frame, "face_evidence": face}
 
@@ -126,19 +117,14 @@ def fer_figures(net, fer_val: Path) -> dict:
     mirrored = [im[:, ::-1] for im in rgb]
     p2 = (p1 + np.concatenate([net.predict_proba(mirrored[i:i + 256]) for i in range(0, len(rgb), 256)])) / 2
     truth = [EMOTIONS[k] for k in labels]
-    out = {}
-    for name, p in (("1 view", p1), ("2 views", p2)):
-        m = classification(truth, [EMOTIONS[k] for k in p.argmax(1)])
-        out[name] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-                     "recall": {e: m["per_class"][e]["recall"] for e in EMOTIONS}}
+    out = {name: classification_figures(truth, [EMOTIONS[k] for k in p.argmax(1)])
+           for name, p in (("1 view", p1), ("2 views", p2))}
     out["n"] = len(truth)
     return out
 
 
 def alone_figures(labels: list[str], said: list[str]) -> dict:
-    m = classification(labels, said)
-    return {"n": len(labels), "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-            "recall": {e: m["per_class"][e]["recall"] for e in EMOTIONS if e in labels}}
+    return {"n": len(labels)} | classification_figures(labels, said, [e for e in EMOTIONS if e in labels])
 
 
 def main_reading(main: list) -> tuple[np.ndarray, np.ndarray, float] | None:

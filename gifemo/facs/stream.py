@@ -156,14 +156,21 @@ class FaceStream:
         marked a repeat (Clip.repeats) takes those of the sample before it instead of being read again."""
         repeats = clip.repeats()
         faces = clip_faces(clip, self.landmarker(video=True))
-        result = self.observe(self.crops(clip.frames, clip.times, faces, repeats), len(clip.frames))
-        for i, repeat in enumerate(repeats):
-            if repeat:
-                result[i] = [replace(o, frame=i, time=float(clip.times[i])) for o in result[i - 1]]
-        return result
+        return carry_repeats(self.observe(self.crops(clip.frames, clip.times, faces, repeats), len(clip.frames)),
+                             repeats, clip.times)
 
     def analyze(self, clip: Clip) -> Evidence:
         return pool(self.observe_clip(clip), clip.times)
+
+
+def carry_repeats(per_frame: list[list[FaceObservation]], repeats: Sequence[bool],
+                  times: Sequence[float]) -> list[list[FaceObservation]]:
+    """`per_frame` with each sample marked a repeat (Clip.repeats) given the observations of the sample before
+    it, moved to its own frame and time."""
+    for i, repeat in enumerate(repeats):
+        if repeat:
+            per_frame[i] = [replace(o, frame=i, time=float(times[i])) for o in per_frame[i - 1]]
+    return per_frame
 
 
 EXPRESSIVENESS_FLOOR = 0.05  # a fully neutral face still counts a little: a GIF of calm faces is "neutral"
