@@ -45,6 +45,11 @@ BASE_TEXTS = 2000
 K = 8
 
 
+def tweet_messages() -> list[str]:
+    """The tweet_emotion validation messages (2,000 distinct): real messages that no cache has seen."""
+    return [line.rsplit(";", 1)[0] for line in (SHARED / "data" / "tweet_emotion" / "val.txt").read_text().splitlines()]
+
+
 def tag_texts(rng: np.random.Generator) -> tuple[list[str], list[int]]:
     """Tag texts as the index writes them, from real terms; and the emotion each one is about."""
     actions = (SHARED / "models" / "i3d" / "label_map.txt").read_text().split("\n")
@@ -147,8 +152,7 @@ def main() -> int:
     candidates = max(options.min_candidates, options.candidates_per_result * K)
 
     text_model = load_model(RUNTIME, args.text_model)
-    messages = [line.rsplit(";", 1)[0] for line in
-                (SHARED / "data" / "tweet_emotion" / "val.txt").read_text().splitlines()[:args.queries]]
+    messages = tweet_messages()[:args.queries]
     embed(["warm up"], RUNTIME)
     start = time.perf_counter()
     texts, base_emotions = tag_texts(rng)

@@ -37,7 +37,7 @@ from typing import Optional
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_recommender import RUNTIME, SHARED, percentiles, synthetic_corpus, tag_texts  # noqa: E402
+from bench_recommender import RUNTIME, SHARED, percentiles, synthetic_corpus, tag_texts, tweet_messages  # noqa: E402
 from common import write_results  # noqa: E402
 
 from gifemo.corpus import Corpus  # noqa: E402
@@ -68,6 +68,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def checkout_env(checkout: Path) -> dict:
+    """The environment of a process that runs `checkout`'s gifemo on the development models."""
+    return {**os.environ, "PYTHONPATH": str(checkout.resolve()),
+            "GIFEMO_MODELS_DIR": os.environ.get("GIFEMO_MODELS_DIR", str(SHARED / "models"))}
+
+
+def start_serve(db: Path, checkout: Path, workers: int) -> tuple[int, subprocess.Popen]:
+    """`checkout`'s `gifemo serve` on `db`, on a free port; (port, process). No --workers for 1: a version from
+    before the option is measured the same way."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", "import sys; from gifemo.cli import main; sys.exit(main())",
+                               "serve", "--db", str(db), "--port", str(port)] + ["--workers", str(workers)] * (workers > 1),
+                              env=checkout_env(checkout), cwd=checkout,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return port, server
 
 
 def wait_healthy(port: int, server: subprocess.Popen, workers: int, timeout: float = 300) -> dict:
@@ -236,11 +253,8 @@ def main() -> int:
     if not SHARED.is_dir():
         print(f"bench_service: needs {SHARED} (data and models)", file=sys.stderr)
         return 1
-    env = {**os.environ, "GIFEMO_MODELS_DIR": os.environ.get("GIFEMO_MODELS_DIR", str(SHARED / "models")),
-           "PYTHONPATH": str(args.server_checkout.resolve())}
-    os.environ.update(GIFEMO_MODELS_DIR=env["GIFEMO_MODELS_DIR"])
-    messages = [line.rsplit(";", 1)[0] for line in
-                (SHARED / "data" / "tweet_emotion" / "val.txt").read_text().splitlines()]  # 2,000 distinct
+    os.environ.setdefault("GIFEMO_MODELS_DIR", str(SHARED / "models"))
+    messages = tweet_messages()
     with tempfile.TemporaryDirectory() as tmp:
         print(f"synthesising {args.gifs:,d} GIF vectors...", flush=True)
         db = synthetic_db(Path(tmp), args.gifs)
@@ -248,11 +262,7 @@ def main() -> int:
         if stages:
             print(json.dumps({"cpu_ms_per_message": stages, "load_average_1min": round(os.getloadavg()[0], 1)}),
                   flush=True)
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-c", "import sys; from gifemo.cli import main; sys.exit(main())",
-                                   "serve", "--db", str(db), "--port", str(port)] + ["--workers", str(args.workers)] * (args.workers > 1),
-                                  env=env, cwd=args.server_checkout,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port, server = start_serve(db, args.server_checkout, args.workers)
         try:
             started = time.perf_counter()
             health = wait_healthy(port, server, args.workers)

@@ -20,7 +20,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_service import SHARED, cpu_seconds, free_port, load, wait_healthy  # noqa: E402
+from bench_recommender import tweet_messages  # noqa: E402
+from bench_service import checkout_env, cpu_seconds, load, start_serve, wait_healthy  # noqa: E402
 from common import write_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,17 +30,11 @@ RESULTS = REPO / "bench" / "results" / "service_ab.json"
 
 def start_server(checkout: Path, folder: Path, gifs: int) -> tuple[int, subprocess.Popen]:
     """The checkout's `gifemo serve --workers 2` on a corpus its own code synthesised; (port, process)."""
-    env = {**os.environ, "PYTHONPATH": str(checkout),
-           "GIFEMO_MODELS_DIR": os.environ.get("GIFEMO_MODELS_DIR", str(SHARED / "models"))}
     synthesise = (f"import sys; sys.path.insert(0, {str(REPO / 'bench')!r}); from pathlib import Path; "
                   f"from bench_service import synthetic_db; synthetic_db(Path({str(folder)!r}), {gifs})")
-    subprocess.run([sys.executable, "-c", synthesise], env=env, cwd=checkout, check=True,
+    subprocess.run([sys.executable, "-c", synthesise], env=checkout_env(checkout), cwd=checkout, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", "import sys; from gifemo.cli import main; sys.exit(main())",
-                               "serve", "--db", str(folder / "corpus.db"), "--port", str(port), "--workers", "2"],
-                              env=env, cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return port, server
+    return start_serve(folder / "corpus.db", checkout, 2)
 
 
 def main() -> int:
@@ -51,8 +46,7 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=10, help="blocks per server")
     parser.add_argument("--block", type=int, default=100, help="requests per block")
     args = parser.parse_args()
-    messages = [line.rsplit(";", 1)[0] for line in
-                (SHARED / "data" / "tweet_emotion" / "val.txt").read_text().splitlines()]
+    messages = tweet_messages()
     if args.blocks * args.block > len(messages) - 60:
         parser.error(f"at most {len(messages) - 60} distinct messages: fewer or smaller blocks")
     versions = {"before": args.before.resolve(), "after": args.after.resolve()}
