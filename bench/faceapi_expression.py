@@ -113,8 +113,10 @@ class FaceApiExpressionNet(torch.nn.Module):
         return torch.softmax(self.logits(x), 1)[:, TO_OURS].numpy()
 
 
-def load_faceapi(manifest: Path, weights: Path) -> FaceApiExpressionNet:
-    return FaceApiExpressionNet(read_weights(manifest, weights)).eval()
+def load_faceapi(model_dir: Path) -> FaceApiExpressionNet:
+    """The network from the package's files in `model_dir` (its `package/model`): the manifest and the weights."""
+    return FaceApiExpressionNet(read_weights(model_dir / "face_expression_model-weights_manifest.json",
+                                             model_dir / "face_expression_model.bin")).eval()
 
 
 def to_input(image: np.ndarray) -> np.ndarray:

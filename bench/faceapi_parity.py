@@ -96,7 +96,7 @@ def main() -> None:
         for pkg in ("tfjs", "tfjs-backend-wasm", "tfjs-backend-webgl"):
             source = source.replace(f'"@tensorflow/{pkg}/dist/index.js"', f'"@tensorflow/{pkg}"')
         (node_dir / "face-api.mjs").write_text(source)
-        net = load_faceapi(work / "face_expression_model-weights_manifest.json", work / "face_expression_model.bin")
+        net = load_faceapi(work)
 
         faces = real_faces(args.faces, per_gif=3)
         crops = [face_crop(frame, landmarks) for frame, landmarks in faces]

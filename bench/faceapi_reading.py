@@ -96,8 +96,7 @@ def load_or_extract(gifs, model_dir: Path, cache: Path) -> dict:
         found = json.loads(cache.read_text())
         if all("mean" in r["face_evidence"] for r in found.values()):   # else a cache from before (e): read again
             return found
-    net = load_faceapi(model_dir / "face_expression_model-weights_manifest.json",
-                       model_dir / "face_expression_model.bin")
+    net = load_faceapi(model_dir)
     found = {}
     with FaceStream(FaceOptions(), Runtime.from_env(threads=1)) as stream:
         for sha256, path in tqdm(gifs, desc="faces", unit="gif"):
@@ -161,9 +160,7 @@ def main() -> None:
     model_dir = Path(args.model_dir)
     results = {}
     if args.fer:
-        results["fer2013_val"] = fer_figures(load_faceapi(model_dir / "face_expression_model-weights_manifest.json",
-                                                          model_dir / "face_expression_model.bin"),
-                                             Path(args.data) / "fer2013/val")
+        results["fer2013_val"] = fer_figures(load_faceapi(model_dir), Path(args.data) / "fer2013/val")
         print(f"FER2013 val: {results['fer2013_val']}", flush=True)
 
     items = [item for name in ("gifs_train", "gifs_dev") for item in load_dataset(Path(args.data) / name)]
