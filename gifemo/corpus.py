@@ -253,7 +253,8 @@ class Corpus:
         if vote not in (1, -1):
             raise ValueError(f"a vote is +1 or -1, not {vote!r}")
         with self.conn:
-            self.conn.execute("INSERT INTO feedback VALUES (?, ?, ?, ?, ?)", (sha256, message, emotion, vote, time.time()))
+            self.conn.execute("INSERT INTO feedback VALUES (?, ?, ?, ?, ?)",
+                              (sha256, readable(message), emotion, vote, time.time()))
 
     def feedback_votes(self) -> dict[str, dict[str, int]]:
         """sha256 -> {message emotion: net votes}."""

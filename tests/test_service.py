@@ -117,6 +117,18 @@ def test_feedback_is_stored_in_the_corpus(client):
     assert client.post("/feedback", json={"sha256": "f" * 64, "message": "x", "vote": 1}).status_code == 404
 
 
+def test_lone_surrogates_in_a_message_are_read_not_a_server_error(client):
+    # JSON may escape half of a UTF-16 pair: no tokenizer and no SQLite takes it as text.
+    assert client.get("/suggest", params={"q": "I failed \ud83d again".encode("utf-8", "surrogatepass")}).status_code == 200
+    sha = client.get("/suggest", params={"q": "this is hilarious", "k": 1}).json()["suggestions"][0]["sha256"]
+    body = '{"sha256": "%s", "message": "this is hilarious \\ud83d", "vote": -1}' % sha
+    response = client.post("/feedback", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"][:2] == ["body", "message"]
+    # A program using the library can still hand such text to the models and the corpus.
+    with Corpus(client.db) as corpus:
+        corpus.add_feedback(sha, "this is hilarious \ud83d", "happiness", 1)
+
+
 def test_concurrent_requests_all_answer_the_same(client):
     messages = ["so angry right now", "I'm so happy today", "that was terrifying", "wow, didn't see that coming"]
     expected = {m: client.get("/suggest", params={"q": m, "k": 4}).json() for m in messages}

@@ -28,6 +28,8 @@ from typing import Optional
 
 from fastapi import Body, FastAPI, File, HTTPException, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 
 from ..config import Runtime
@@ -115,6 +117,13 @@ def refreshed_size(recommender) -> int:
 
 def create_app(service: Service) -> FastAPI:
     app = FastAPI(title="gifemo", summary="GIF suggestions for a message")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request, exc: RequestValidationError) -> Response:
+        # FastAPI's own answer echoes the input as UTF-8, which a lone surrogate (half of a JSON \\ud83d pair)
+        # cannot be: its 422 became a 500. ASCII JSON escapes it.
+        return Response(json.dumps({"detail": jsonable_encoder(exc.errors())}), status_code=422,
+                        media_type="application/json")
 
     @app.get("/health")
     async def health() -> dict:

@@ -17,6 +17,8 @@ from nltk import redos
 from nltk.stem import PorterStemmer
 from nltk.tokenize import TweetTokenizer, casual
 
+from ..names import readable
+
 URL_TOKEN = "<url>"
 USER_TOKEN = "<user>"
 PAD, UNK = "<pad>", "<unk>"
@@ -94,7 +96,9 @@ def _is_emoji_glue(char: str) -> bool:
 def normalize(text: str, options: PreprocessOptions = PreprocessOptions()) -> str:
     """Unicode-normalised text with URLs/handles replaced and emoji spelled out as words. Cached: a message
     being answered is normalised for each text model and for its embedding."""
-    text = unicodedata.normalize("NFC", text).replace("\u2019", "'").replace("\u2018", "'")
+    # A lone surrogate (a JSON escape, an undecodable byte of a command line) is no character: MiniLM's
+    # tokenizer refuses it. It is read as its \xNN escape.
+    text = unicodedata.normalize("NFC", readable(text)).replace("\u2019", "'").replace("\u2018", "'")
     text = _URL.sub(f" {URL_TOKEN} ", text)
     text = _HANDLE.sub(f" {USER_TOKEN} ", text)
     text = _PLACEHOLDER.sub(lambda m: f" <{m.group(1).lower()}> ", text)
