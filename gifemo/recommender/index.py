@@ -28,6 +28,9 @@ FORMAT_VERSION = 3   # 2: caption embedding, reasons; 3: reasons only of the evi
 # A filtered query that leaves at most this many GIFs is answered by an exact scan of just those.
 EXACT_SUBSET_MAX = 20_000
 APPROXIMATE_KINDS = ("hnsw", "ivf")  # faiss indexes saved beside the vectors, as <kind>.faiss
+# Tag terms a message's words are not matched against: the emotion match already counts them ("great news" is
+# 0.37 from "sad, sadness").
+EMOTION_WORDS_TERMS = frozenset(vectors.EMOTION_WORDS.values())
 
 
 @dataclass
@@ -52,8 +55,15 @@ class GifIndex:
         self.matchable = self.vectors.any(axis=1)
         self.term_ids = {term: i for i, term in enumerate(self.terms)}
         # Columns an older or synthetic index may lack.
-        for column, empty in (("sha256", ""), ("caption", ""), ("reasons", [])):
+        for column, empty in (("sha256", ""), ("caption", ""), ("reasons", []), ("term_ids", [])):
             self.rows.setdefault(column, [empty] * len(self.vectors))
+        # Each row's word terms (its tag terms but the emotion words), all rows' one after another:
+        # row i's are word_terms[word_starts[i]:word_starts[i + 1]].
+        emotion_terms = {i for i, term in enumerate(self.terms) if term in EMOTION_WORDS_TERMS}
+        words = [[t for t in term_ids if t not in emotion_terms] for term_ids in self.rows["term_ids"]]
+        self.word_counts = np.array([len(w) for w in words], dtype=np.int64)
+        self.word_starts = np.concatenate([[0], np.cumsum(self.word_counts)])
+        self.word_terms = np.array([t for w in words for t in w], dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -82,6 +92,22 @@ class GifIndex:
             scores, ids = self.faiss_index.search(query, min(n, len(subset)), params=params)
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
+
+    def words_of(self, i: int) -> np.ndarray:
+        """Ids of row i's word terms."""
+        return self.word_terms[self.word_starts[i]:self.word_starts[i + 1]]
+
+    def best_word_match(self, ids: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+        """For each row of `ids`, the highest cosine of one of its word terms with `embedding` (-inf: no words).
+        Rows with the same number of terms go through one stacked product: BLAS rounds a product by its
+        shape, and a stack of (terms x dim) products keeps each row's numbers those of its own product."""
+        best = np.full(len(ids), -np.inf, dtype=np.float32)
+        counts = self.word_counts[ids]
+        for count in set(counts.tolist()) - {0}:
+            at = np.flatnonzero(counts == count)
+            terms = self.word_terms[self.word_starts[ids[at], None] + np.arange(count)]
+            best[at] = (self.term_vectors[terms] @ embedding).max(axis=1)
+        return best
 
     # ------------------------------------------------------------ files
     def save(self, folder: Path) -> None:
