@@ -111,7 +111,7 @@ class GifIndex:
         counts = self.word_counts[ids]
         for count in set(counts.tolist()) - {0}:
             at = np.flatnonzero(counts == count)
-            terms = self.word_terms[self.word_starts[ids[at], None] + np.arange(count)]
+            terms = self.word_terms[self.word_starts[ids[at]][:, None] + np.arange(count)]
             best[at] = (self.term_vectors[terms] @ embedding).max(axis=1)
         return best
 
@@ -183,7 +183,7 @@ def _set_search(index: faiss.Index, options: IndexOptions) -> faiss.Index:
 def _on_huge_pages(index: faiss.IndexHNSW) -> None:
     """Back the graph's vectors and links with 2 MB pages (Linux; elsewhere nothing). A search reads some
     thousand vectors from all over the corpus, and on 4 kB pages nearly each read also misses the TLB: at 100k
-    GIFs a search took 0.45 ms of CPU, 0.39 on 2 MB pages. The memory's layout only: same results."""
+    GIFs a search took 0.45 ms of CPU, 0.39 on 2 MB pages. The memory's backing only: same results."""
     if not sys.platform.startswith("linux"):
         return
     storage = faiss.downcast_index(index.storage)
@@ -191,7 +191,7 @@ def _on_huge_pages(index: faiss.IndexHNSW) -> None:
         return
     libc = ctypes.CDLL(None, use_errno=True)
     for address, size in ((storage.get_xb(), storage.ntotal * storage.code_size),
-                          (index.hnsw.neighbors.data(), index.hnsw.neighbors.size() * 4)):
+                          (index.hnsw.neighbors.data(), index.hnsw.neighbors.size() * 4)):  # int32 links
         start = int(address) - int(address) % mmap.PAGESIZE
         length = ctypes.c_size_t(int(address) + size - start)
         # HUGEPAGE: pages added later too; COLLAPSE: those there now. A refusal (old kernel, no free 2 MB

@@ -189,28 +189,32 @@ def _diverse(index: GifIndex, ids: np.ndarray, scores: np.ndarray, k: int,
     leaders = _can_lead(index, ids, options)
     if not leaders.any():
         return []
+    gif = ids.tolist()
     semantic = index.vectors[ids, NUM_EMOTIONS:]
     similarity_to_picked = np.zeros(len(ids), dtype=np.float32)
-    open_ = np.ones(len(ids), dtype=bool)
+    looked_at: list[int] = []  # candidates picked or passed over
     picked_at: list[int] = []
     gain = np.where(leaders, scores, -np.inf)  # the first pick: nothing picked yet to be unlike
-    while len(picked_at) < k:
+    while True:
         at = int(gain.argmax())
-        if gain[at] == -np.inf:  # every candidate picked or passed over
+        if gain[at] == -np.inf:  # every candidate looked at
             break
-        open_[at] = False
+        looked_at.append(at)
         gain[at] = -np.inf
-        if any(_near_duplicate(index, int(ids[at]), int(ids[j]), options) for j in picked_at):
+        if any(_near_duplicate(index, gif[at], gif[j], options) for j in picked_at):
             continue
         picked_at.append(at)
+        if len(picked_at) == k:
+            break
         similarity_to_picked = np.maximum(similarity_to_picked, semantic @ semantic[at])
-        gain = np.where(open_, scores - options.diversity * similarity_to_picked, -np.inf)
-    picked = [(int(ids[j]), float(scores[j])) for j in picked_at]
+        gain = scores - options.diversity * similarity_to_picked
+        gain[looked_at] = -np.inf
+    picked = [(gif[j], float(scores[j])) for j in picked_at]
     streams = {index.rows["source"][i] for i, _ in picked}
     if len(picked) == k > 1 and len(streams) == 1:
         best_first = np.argsort(-scores, kind="stable").tolist()
         for j in (j for j in best_first if j not in picked_at):
-            i, s = int(ids[j]), float(scores[j])
+            i, s = gif[j], float(scores[j])
             if s < options.mix_sources_within * picked[-1][1]:
                 break
             if index.rows["source"][i] not in streams and index.rows["source"][i] != "none" \
