@@ -97,11 +97,12 @@ def rank(index: GifIndex, message_scores: dict, message_embedding: np.ndarray, k
     message = scores_vector(message_scores)
     if feedback:
         scores = scores + _feedback_bonus(index, ids, message, feedback, options)
-    fits = _fits(index, ids, message, message_embedding, options)
+    candidates = index.vectors_of(ids)
+    fits = _fits(index, ids, candidates[:, :NUM_EMOTIONS], message, message_embedding, options)
     forbidden = forbidden_emotions(message_scores, options)
     allowed_pair = ~_tagged_with(index, ids, forbidden)
     keep = fits & allowed_pair
-    picked = _diverse(index, ids[keep], scores[keep], k, options)
+    picked = _diverse(index, ids[keep], scores[keep], candidates[keep, NUM_EMOTIONS:], k, options)
     reading = _reading_words(message_scores, subject)  # the same for every suggestion
     results = Suggestions((_explain(index, i, s, message_embedding, reading, options) for i, s in picked),
                           reading=message_scores)
@@ -128,12 +129,12 @@ def _tagged_with(index: GifIndex, ids: np.ndarray, emotion_ids: list[int]) -> np
     return found
 
 
-def _fits(index: GifIndex, ids: np.ndarray, message: np.ndarray, message_embedding: np.ndarray,
+def _fits(index: GifIndex, ids: np.ndarray, emotions: np.ndarray, message: np.ndarray, message_embedding: np.ndarray,
           options: RankingOptions) -> np.ndarray:
-    """A GIF fits when its emotion matches better than chance, or one of its tag terms (an action, its name,
-    the caption) says what the message says."""
+    """A GIF fits when its emotion (`emotions`: the emotion part of its vector) matches better than chance, or
+    one of its tag terms (an action, its name, the caption) says what the message says."""
     matchable = index.matchable[ids]
-    fit = index.vectors[ids, :NUM_EMOTIONS] @ message >= options.min_emotion_match
+    fit = emotions @ message >= options.min_emotion_match
     # The words are looked at only where the emotion does not already fit (most of a search's candidates).
     unsure = np.flatnonzero(~fit & matchable)
     # Compared as float64, as `_word_matches` compares each term.
@@ -179,10 +180,10 @@ def _can_lead(index: GifIndex, ids: np.ndarray, options: RankingOptions) -> np.n
     return (index.emotion_ids[ids] < 0) | (index.confidence[ids] >= options.lead_min_confidence)
 
 
-def _diverse(index: GifIndex, ids: np.ndarray, scores: np.ndarray, k: int,
+def _diverse(index: GifIndex, ids: np.ndarray, scores: np.ndarray, semantic: np.ndarray, k: int,
              options: RankingOptions) -> list[tuple[int, float]]:
     """Maximal marginal relevance over the candidates (a GIF's similarity to those picked is the cosine of
-    their tag-text and caption embeddings, so cuts of one clip, which share names and captions, push each
+    their tag-text and caption embeddings, `semantic`, so cuts of one clip, which share names and captions, push each
     other down), re-encodes of a picked GIF skipped, the first pick one that may lead; then, if every pick
     came from one stream (face or action), the last pick gives way to the best GIF of another stream whose
     score is nearly as good."""
@@ -190,7 +191,6 @@ def _diverse(index: GifIndex, ids: np.ndarray, scores: np.ndarray, k: int,
     if not leaders.any():
         return []
     gif = ids.tolist()
-    semantic = index.vectors[ids, NUM_EMOTIONS:]
     similarity_to_picked = np.zeros(len(ids), dtype=np.float32)
     looked_at: list[int] = []  # candidates picked or passed over
     picked_at: list[int] = []
