@@ -146,7 +146,10 @@ def _fits(index: GifIndex, ids: np.ndarray, emotions: np.ndarray, message: np.nd
 def _word_matches(index: GifIndex, i: int, message_embedding: np.ndarray) -> list[tuple[str, float]]:
     """(term, cosine with the message) for the GIF's word terms."""
     terms = index.words_of(i)
-    return list(zip([index.terms[t] for t in terms.tolist()], (index.term_vectors[terms] @ message_embedding).tolist()))
+    if not len(terms):
+        return []
+    cosines = index.term_vectors[terms] @ message_embedding
+    return [(index.terms[t], s) for t, s in zip(terms.tolist(), cosines.tolist())]
 
 
 def _feedback_bonus(index: GifIndex, ids: np.ndarray, message: np.ndarray, feedback: Mapping[str, np.ndarray],
