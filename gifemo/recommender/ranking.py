@@ -137,7 +137,7 @@ def _fits(index: GifIndex, ids: np.ndarray, emotions: np.ndarray, message: np.nd
     fit = emotions @ message >= options.min_emotion_match
     # The words are looked at only where the emotion does not already fit (most of a search's candidates).
     unsure = np.flatnonzero(~fit & matchable)
-    # Compared as float64, as `_word_matches` compares each term.
+    # In float64, as the `why` compares each term's cosine (`_word_matches`): the same terms count in both.
     best = index.best_word_match(ids[unsure], message_embedding).astype(np.float64)
     fit[unsure] = best >= options.min_term_match
     return matchable & fit
@@ -186,10 +186,10 @@ def _can_lead(index: GifIndex, ids: np.ndarray, options: RankingOptions) -> np.n
 def _diverse(index: GifIndex, ids: np.ndarray, scores: np.ndarray, semantic: np.ndarray, k: int,
              options: RankingOptions) -> list[tuple[int, float]]:
     """Maximal marginal relevance over the candidates (a GIF's similarity to those picked is the cosine of
-    their tag-text and caption embeddings, `semantic`, so cuts of one clip, which share names and captions, push each
-    other down), re-encodes of a picked GIF skipped, the first pick one that may lead; then, if every pick
-    came from one stream (face or action), the last pick gives way to the best GIF of another stream whose
-    score is nearly as good."""
+    their tag-text and caption embeddings, the rows of `semantic`, so cuts of one clip, which share names and
+    captions, push each other down), re-encodes of a picked GIF skipped, the first pick one that may lead;
+    then, if every pick came from one stream (face or action), the last pick gives way to the best GIF of
+    another stream whose score is nearly as good."""
     leaders = _can_lead(index, ids, options)
     if not leaders.any():
         return []
