@@ -1,12 +1,15 @@
 """Tokenisation edge cases: emoji, emoticons, handles, URLs, negations, empty, very long, non-English."""
+import random
 import time
 from pathlib import Path
 
 import nltk
 import pytest
+from nltk.tokenize import TweetTokenizer
 
+from gifemo.text import data
 from gifemo.text.preprocess import (PAD, UNK, URL_TOKEN, USER_TOKEN, PreprocessOptions, Vocabulary, normalize,
-                                    tokenize)
+                                    tokenize, tweet_words)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -90,3 +93,33 @@ def test_vocabulary_maps_unknown_words_to_one():
     assert vocab.encode(["b", "zzz", "a"]) == [3, 1, 2]
     with pytest.raises(ValueError):
         Vocabulary(["a", "b"])
+
+
+# What TweetTokenizer treats specially: emoticons in both cases, elongations, HTML entities (named, numeric, the
+# cp1252 range, unknown), runs of punctuation, phone numbers, URLs, handles, hashtags, emoji, other scripts.
+PIECES = [*"abcXYZ019 .,!?'\"-_:;()[]<>/\\&#@*=+^|~$%\n\t", ":)", ":D", ":-P", "XD", ":'(", "D:", "<3", "&amp;",
+          "&#39;", "&lt;", "&#150;", "&bogus;", "&#x1F602;", "😂", "👍🏽", "\u200d", "é", "Ü", "ß", "Я", "中", "Ǆ",
+          "http://a.b/C", "www.x.co", "@Ann", "#Tag", "n't", "SOOOO", "Hmmmm", "ewww", "[NAME]", "...", "!!!!!",
+          "555-123-4567", "\u2019", "🇫🇷"]
+HOSTILE = ["", " ", "\n\t", "😂😂😂", "👩\u200d👩\u200d👧", "a" * 5000, "!" * 5000, "😂" * 3000, "ha " * 2000,
+           "1" * 600, "Привет мир こんにちは مرحبا hello", "I LOVE IT :D :-P XD </3 >:(", "&amp;&lt;3&#99999999;&#xZZ;",
+           "\x00\x01 control \u202e", "ＦＵＬＬＷＩＤＴＨ"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer_texts() -> list[str]:
+    """Generated and hostile strings, and (where ../shared is beside the checkout) real messages of both corpora."""
+    rng = random.Random(0)
+    generated = ["".join(rng.choices(PIECES, k=rng.randint(1, 40))) for _ in range(300)]
+    texts = [*generated, *map(normalize, generated), *HOSTILE]
+    if SHARED.is_dir():
+        for corpus in data.CORPORA:
+            texts += rng.sample(data.read_split(SHARED / "data", corpus, "val").texts, 400)
+    return texts
+
+
+@pytest.mark.parametrize("lowercase,reduce_len", [(True, True), (True, False), (False, True), (False, False)])
+def test_tweet_words_are_nltks_tweet_tokenizer(tokenizer_texts, lowercase, reduce_len):
+    nltk_tokenizer = TweetTokenizer(preserve_case=not lowercase, reduce_len=reduce_len, strip_handles=False)
+    for text in tokenizer_texts:
+        assert tweet_words(text, lowercase, reduce_len) == nltk_tokenizer.tokenize(text), text
