@@ -339,3 +339,33 @@ def test_votes_nudge_the_ranking_for_messages_of_that_emotion(md, tmp_path):
         assert not columns & {"message", "vote", "voted_at"}
         with pytest.raises(ValueError):
             corpus.add_feedback("j3", "yay", "happiness", 5)
+
+
+def test_word_matches_of_many_gifs_are_each_gifs_own():
+    """The rules ask for the best word match of a search's candidates at once; each must be bit for bit what
+    the GIF's own product gives (the `why` computes it per GIF), with the emotion words left out."""
+    rng = np.random.default_rng(3)
+    terms = list(vectors.EMOTION_WORDS.values()) + [f"term {i}" for i in range(40)]
+    term_vectors = rng.normal(size=(len(terms), SEMANTIC_DIM)).astype(np.float32)
+    term_vectors /= np.linalg.norm(term_vectors, axis=1, keepdims=True)
+    n = 70
+    term_ids = [rng.choice(len(terms), size=i % 8, replace=False).tolist() for i in range(n)]
+    rows = {"emotion": ["happiness"] * n, "source": ["face"] * n, "confidence": [0.5] * n, "term_ids": term_ids}
+    index = GifIndex(np.eye(n, vectors.DIM, dtype=np.float32), rows, terms, term_vectors)
+    embedding = term_vectors[20] + term_vectors[30]
+    ids = rng.permutation(n)[:50]
+    emotion_words = set(vectors.EMOTION_WORDS.values())
+    for i, best in zip(ids.tolist(), index.best_word_match(ids, embedding)):
+        words = [t for t in term_ids[i] if terms[t] not in emotion_words]
+        assert index.words_of(i).tolist() == words
+        assert best == ((term_vectors[words] @ embedding).max() if words else -np.inf)
+
+
+def test_huge_pages_leave_the_graph_search_as_it_was():
+    rng = np.random.default_rng(4)
+    vecs = rng.normal(size=(3000, vectors.DIM)).astype(np.float32)
+    graph = index_mod.build_faiss_index(vecs, IndexOptions(approximate_from=1000))
+    before = graph.search(vecs[:30], 20)
+    index_mod._on_huge_pages(graph)
+    after = graph.search(vecs[:30], 20)
+    assert np.array_equal(before[0], after[0]) and np.array_equal(before[1], after[1])

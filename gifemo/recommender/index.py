@@ -9,8 +9,11 @@ vectors; one of another kind than the corpus's size now gets is rebuilt from the
 """
 from __future__ import annotations
 
+import ctypes
 import json
+import mmap
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
@@ -28,6 +31,10 @@ FORMAT_VERSION = 3   # 2: caption embedding, reasons; 3: reasons only of the evi
 # A filtered query that leaves at most this many GIFs is answered by an exact scan of just those.
 EXACT_SUBSET_MAX = 20_000
 APPROXIMATE_KINDS = ("hnsw", "ivf")  # faiss indexes saved beside the vectors, as <kind>.faiss
+MADV_COLLAPSE = 25  # linux/mman.h (Linux 6.1+): back the pages there now with 2 MB pages
+# Tag terms a message's words are not matched against: the emotion match already counts them ("great news" is
+# 0.37 from "sad, sadness").
+EMOTION_WORDS_TERMS = frozenset(vectors.EMOTION_WORDS.values())
 
 
 @dataclass
@@ -44,6 +51,8 @@ class GifIndex:
     def __post_init__(self):
         if self.faiss_index is None:
             self.faiss_index = build_faiss_index(self.vectors, self.options)
+        if isinstance(self.faiss_index, faiss.IndexHNSW):
+            _on_huge_pages(self.faiss_index)
         # Columns as arrays, for filtering without Python loops.
         self.emotion_ids = np.array([EMOTIONS.index(e) if e else -1 for e in self.rows["emotion"]], dtype=np.int8)
         self.source_ids = np.array([SOURCES.index(s) for s in self.rows["source"]], dtype=np.int8)
@@ -52,8 +61,15 @@ class GifIndex:
         self.matchable = self.vectors.any(axis=1)
         self.term_ids = {term: i for i, term in enumerate(self.terms)}
         # Columns an older or synthetic index may lack.
-        for column, empty in (("sha256", ""), ("caption", ""), ("reasons", [])):
+        for column, empty in (("sha256", ""), ("caption", ""), ("reasons", []), ("term_ids", [])):
             self.rows.setdefault(column, [empty] * len(self.vectors))
+        # Each row's word terms (its tag terms but the emotion words), all rows' one after another:
+        # row i's are word_terms[word_starts[i]:word_starts[i + 1]].
+        emotion_terms = {i for i, term in enumerate(self.terms) if term in EMOTION_WORDS_TERMS}
+        words = [[t for t in term_ids if t not in emotion_terms] for term_ids in self.rows["term_ids"]]
+        self.word_counts = np.array([len(w) for w in words], dtype=np.int64)
+        self.word_starts = np.concatenate([[0], np.cumsum(self.word_counts)])
+        self.word_terms = np.array([t for w in words for t in w], dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -82,6 +98,30 @@ class GifIndex:
             scores, ids = self.faiss_index.search(query, min(n, len(subset)), params=params)
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
+
+    def vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """The vectors of rows `ids` (a copy), from the graph's own copy when the index is a graph: a search has
+        just read them there, so they come from the CPU's cache, not from memory (0.03 ms per suggestion at
+        100k GIFs)."""
+        if self.kind == "hnsw":
+            return self.faiss_index.reconstruct_batch(ids)
+        return self.vectors[ids]
+
+    def words_of(self, i: int) -> np.ndarray:
+        """Ids of row i's word terms."""
+        return self.word_terms[self.word_starts[i]:self.word_starts[i + 1]]
+
+    def best_word_match(self, ids: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+        """For each row of `ids`, the highest cosine of one of its word terms with `embedding` (-inf: no words).
+        Rows with the same number of terms go through one stacked product: BLAS rounds a product by its
+        shape, and a stack of (terms x dim) products keeps each row's numbers those of its own product."""
+        best = np.full(len(ids), -np.inf, dtype=np.float32)
+        counts = self.word_counts[ids]
+        for count in set(counts.tolist()) - {0}:
+            at = np.flatnonzero(counts == count)
+            terms = self.word_terms[self.word_starts[ids[at]][:, None] + np.arange(count)]
+            best[at] = (self.term_vectors[terms] @ embedding).max(axis=1)
+        return best
 
     # ------------------------------------------------------------ files
     def save(self, folder: Path) -> None:
@@ -146,6 +186,26 @@ def _set_search(index: faiss.Index, options: IndexOptions) -> faiss.Index:
     else:
         index.nprobe = options.nprobe(index.nlist)
     return index
+
+
+def _on_huge_pages(index: faiss.IndexHNSW) -> None:
+    """Back the graph's vectors and links with 2 MB pages (Linux; elsewhere nothing). A search reads some
+    thousand vectors from all over the corpus, and on 4 kB pages nearly each read also misses the TLB: at 100k
+    GIFs a search took 0.45 ms of CPU, 0.39 on 2 MB pages. The memory's backing only: same results."""
+    if not sys.platform.startswith("linux"):
+        return
+    storage = faiss.downcast_index(index.storage)
+    if not isinstance(storage, faiss.IndexFlat):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for address, size in ((storage.get_xb(), storage.ntotal * storage.code_size),
+                          (index.hnsw.neighbors.data(), index.hnsw.neighbors.size() * 4)):  # int32 links
+        start = int(address) - int(address) % mmap.PAGESIZE
+        length = ctypes.c_size_t(int(address) + size - start)
+        # HUGEPAGE: pages added later too; COLLAPSE: those there now. A refusal (old kernel, no free 2 MB
+        # pages) leaves the 4 kB pages: slower, not wrong.
+        for advice in (mmap.MADV_HUGEPAGE, MADV_COLLAPSE):
+            libc.madvise(ctypes.c_void_p(start), length, advice)
 
 
 def _exact_index(vecs: np.ndarray) -> faiss.Index:

@@ -17,16 +17,15 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..emotions import EMOTIONS, top_emotion
+from ..emotions import EMOTIONS, scores_vector, top_emotion
 from ..config import RankingOptions
 from ..streams import SOURCES
 from .index import GifIndex
-from .vectors import EMOTION_ADJECTIVES, EMOTION_WORDS
+from .vectors import EMOTION_ADJECTIVES
 
 NUM_EMOTIONS = len(EMOTIONS)
 # Message emotion -> GIF emotions never shown for it: laughter next to grief, anger or fear reads as mockery.
 FORBIDDEN: dict[str, tuple[str, ...]] = {"sadness": ("happiness",), "anger": ("happiness",), "fear": ("happiness",)}
-EMOTION_WORDS_TERMS = frozenset(EMOTION_WORDS.values())
 # Below this, the message's top emotion is no clear reading.
 CLEAR_READING = 0.3
 
@@ -58,8 +57,6 @@ class Suggestion:
     why: str
     source: str = "none"
     confidence: float = 0.0
-    emotion_match: float = 0.0
-    semantic_match: float = 0.0
     matched_terms: list = field(default_factory=list)
     sha256: str = ""
     caption: str = ""
@@ -81,8 +78,7 @@ class Suggestions(list):
 
 
 def query_vector(message_scores: dict, message_embedding: np.ndarray, options: RankingOptions) -> np.ndarray:
-    emotion = np.array([message_scores.get(e, 0.0) for e in EMOTIONS], dtype=np.float32)
-    return np.concatenate([options.emotion_weight * emotion,
+    return np.concatenate([options.emotion_weight * scores_vector(message_scores),
                            options.semantic_weight * np.asarray(message_embedding, dtype=np.float32)])
 
 
@@ -98,16 +94,18 @@ def rank(index: GifIndex, message_scores: dict, message_embedding: np.ndarray, k
     allowed = (filters or Filters()).mask(index)
     n = max(options.min_candidates, options.candidates_per_result * k)
     scores, ids = index.search(query, n, allowed)
-    message = np.array([message_scores.get(e, 0.0) for e in EMOTIONS], dtype=np.float32)
+    message = scores_vector(message_scores)
     if feedback:
         scores = scores + _feedback_bonus(index, ids, message, feedback, options)
-    fits = _fits(index, ids, message, message_embedding, options)
+    candidates = index.vectors_of(ids)
+    fits = _fits(index, ids, candidates[:, :NUM_EMOTIONS], message, message_embedding, options)
     forbidden = forbidden_emotions(message_scores, options)
-    allowed_pair = ~np.isin(index.emotion_ids[ids], forbidden)
+    allowed_pair = ~_tagged_with(index, ids, forbidden)
     keep = fits & allowed_pair
-    picked = _diverse(index, ids[keep], scores[keep], k, options)
-    results = Suggestions((_explain(index, int(i), float(s), message_scores, message_embedding, options, subject)
-                           for i, s in picked), reading=message_scores)
+    picked = _diverse(index, ids[keep], scores[keep], candidates[keep, NUM_EMOTIONS:], k, options)
+    reading = _reading_words(message_scores, subject)  # the same for every suggestion
+    results = Suggestions((_explain(index, i, s, message_embedding, reading, options) for i, s in picked),
+                          reading=message_scores)
     results.note = _note(len(results), k, int((fits & ~allowed_pair).sum()), forbidden, message_scores,
                          lead_missing=bool(keep.any()) and not results, subject=subject)
     return results
@@ -121,24 +119,37 @@ def forbidden_emotions(message_scores: Mapping[str, float], options: RankingOpti
                    if message_scores.get(m, 0.0) >= options.forbid_from})
 
 
-def _fits(index: GifIndex, ids: np.ndarray, message: np.ndarray, message_embedding: np.ndarray,
+def _tagged_with(index: GifIndex, ids: np.ndarray, emotion_ids: list[int]) -> np.ndarray:
+    """Which of the GIFs `ids` are tagged with one of `emotion_ids` (a comparison per emotion: there are
+    one or two, where np.isin's set machinery costs more than the search's candidates)."""
+    tagged = index.emotion_ids[ids]
+    found = np.zeros(len(ids), dtype=bool)
+    for emotion_id in emotion_ids:
+        found |= tagged == emotion_id
+    return found
+
+
+def _fits(index: GifIndex, ids: np.ndarray, emotions: np.ndarray, message: np.ndarray, message_embedding: np.ndarray,
           options: RankingOptions) -> np.ndarray:
-    """A GIF fits when its emotion matches better than chance, or one of its tag terms (an action, its name,
-    the caption) says what the message says."""
-    fit = index.vectors[ids, :NUM_EMOTIONS] @ message >= options.min_emotion_match
+    """A GIF fits when its emotion (`emotions`: the emotion part of its vector) matches better than chance, or
+    one of its tag terms (an action, its name, the caption) says what the message says."""
+    matchable = index.matchable[ids]
+    fit = emotions @ message >= options.min_emotion_match
     # The words are looked at only where the emotion does not already fit (most of a search's candidates).
-    for row in np.flatnonzero(~fit & index.matchable[ids]):
-        fit[row] = any(s >= options.min_term_match for _, s in _word_matches(index, int(ids[row]), message_embedding))
-    return index.matchable[ids] & fit
+    unsure = np.flatnonzero(~fit & matchable)
+    # In float64, as the `why` compares each term's cosine (`_word_matches`): the same terms count in both.
+    best = index.best_word_match(ids[unsure], message_embedding).astype(np.float64)
+    fit[unsure] = best >= options.min_term_match
+    return matchable & fit
 
 
 def _word_matches(index: GifIndex, i: int, message_embedding: np.ndarray) -> list[tuple[str, float]]:
-    """(term, cosine with the message) for the GIF's tag terms but the emotion words, which the emotion
-    match already counts ("great news" is 0.37 from "sad, sadness")."""
-    terms = [t for t in index.rows["term_ids"][i] if index.terms[t] not in EMOTION_WORDS_TERMS]
-    if not terms:
+    """(term, cosine with the message) for the GIF's word terms."""
+    terms = index.words_of(i)
+    if not len(terms):
         return []
-    return [(index.terms[t], float(s)) for t, s in zip(terms, index.term_vectors[terms] @ message_embedding)]
+    cosines = index.term_vectors[terms] @ message_embedding
+    return [(index.terms[t], s) for t, s in zip(terms.tolist(), cosines.tolist())]
 
 
 def _feedback_bonus(index: GifIndex, ids: np.ndarray, message: np.ndarray, feedback: Mapping[str, np.ndarray],
@@ -172,36 +183,41 @@ def _can_lead(index: GifIndex, ids: np.ndarray, options: RankingOptions) -> np.n
     return (index.emotion_ids[ids] < 0) | (index.confidence[ids] >= options.lead_min_confidence)
 
 
-def _diverse(index: GifIndex, ids: np.ndarray, scores: np.ndarray, k: int,
+def _diverse(index: GifIndex, ids: np.ndarray, scores: np.ndarray, semantic: np.ndarray, k: int,
              options: RankingOptions) -> list[tuple[int, float]]:
     """Maximal marginal relevance over the candidates (a GIF's similarity to those picked is the cosine of
-    their tag-text and caption embeddings, so cuts of one clip, which share names and captions, push each
-    other down), re-encodes of a picked GIF skipped, the first pick one that may lead; then, if every pick
-    came from one stream (face or action), the last pick gives way to the best GIF of another stream whose
-    score is nearly as good."""
-    semantic = index.vectors[ids, NUM_EMOTIONS:]
+    their tag-text and caption embeddings, the rows of `semantic`, so cuts of one clip, which share names and
+    captions, push each other down), re-encodes of a picked GIF skipped, the first pick one that may lead;
+    then, if every pick came from one stream (face or action), the last pick gives way to the best GIF of
+    another stream whose score is nearly as good."""
+    leaders = _can_lead(index, ids, options)
+    if not leaders.any():
+        return []
+    gif = ids.tolist()
     similarity_to_picked = np.zeros(len(ids), dtype=np.float32)
-    open_ = np.ones(len(ids), dtype=bool)
+    looked_at: list[int] = []  # candidates picked or passed over
     picked_at: list[int] = []
-    while len(picked_at) < k and open_.any():
-        gain = np.where(open_, scores - options.diversity * similarity_to_picked, -np.inf)
-        if not picked_at:
-            leaders = _can_lead(index, ids, options)
-            if not leaders.any():
-                return []
-            gain = np.where(leaders, gain, -np.inf)
-        at = int(np.argmax(gain))
-        open_[at] = False
-        if any(_near_duplicate(index, int(ids[at]), int(ids[j]), options) for j in picked_at):
+    gain = np.where(leaders, scores, -np.inf)  # the first pick: nothing picked yet to be unlike
+    while True:
+        at = int(gain.argmax())
+        if gain[at] == -np.inf:  # every candidate looked at
+            break
+        looked_at.append(at)
+        gain[at] = -np.inf
+        if any(_near_duplicate(index, gif[at], gif[j], options) for j in picked_at):
             continue
         picked_at.append(at)
+        if len(picked_at) == k:
+            break
         similarity_to_picked = np.maximum(similarity_to_picked, semantic @ semantic[at])
-    picked = [(int(ids[j]), float(scores[j])) for j in picked_at]
+        gain = scores - options.diversity * similarity_to_picked
+        gain[looked_at] = -np.inf
+    picked = [(gif[j], float(scores[j])) for j in picked_at]
     streams = {index.rows["source"][i] for i, _ in picked}
     if len(picked) == k > 1 and len(streams) == 1:
-        rest = sorted((j for j in range(len(ids)) if j not in picked_at), key=lambda j: -scores[j])
-        for j in rest:
-            i, s = int(ids[j]), float(scores[j])
+        best_first = np.argsort(-scores, kind="stable").tolist()
+        for j in (j for j in best_first if j not in picked_at):
+            i, s = gif[j], float(scores[j])
             if s < options.mix_sources_within * picked[-1][1]:
                 break
             if index.rows["source"][i] not in streams and index.rows["source"][i] != "none" \
@@ -224,14 +240,19 @@ def _near_duplicate(index: GifIndex, i: int, j: int, options: RankingOptions) ->
     return bool(l1 <= options.duplicate_emotion_l1)
 
 
-def _explain(index: GifIndex, i: int, score: float, message_scores: dict, message_embedding: np.ndarray,
-             options: RankingOptions, subject: str) -> Suggestion:
+def _reading_words(message_scores: dict, subject: str) -> str:
+    """How the message reads, as the `why` says it."""
+    message_top = top_emotion(message_scores)
+    if message_scores.get(message_top, 0.0) >= CLEAR_READING:
+        return f"your {subject} reads {EMOTION_ADJECTIVES[message_top]} ({message_scores[message_top]:.0%})"
+    return f"your {subject} has no clear emotion"
+
+
+def _explain(index: GifIndex, i: int, score: float, message_embedding: np.ndarray, reading: str,
+             options: RankingOptions) -> Suggestion:
     """A `why` in words: what the streams saw, the caption, the tags that match the message's words, and
-    how sure the tag is against how the message reads."""
+    how sure the tag is against how the message reads (`reading`)."""
     rows = index.rows
-    message = np.array([message_scores.get(e, 0.0) for e in EMOTIONS], dtype=np.float32)
-    emotion_match = float(message @ index.vectors[i, :NUM_EMOTIONS])
-    semantic_match = float(index.vectors[i, NUM_EMOTIONS:] @ message_embedding)
     emotion, source, caption = rows["emotion"][i], rows["source"][i], rows["caption"][i]
     matched = sorted(((t, s) for t, s in _word_matches(index, i, message_embedding)
                       if s >= options.min_term_match and t != caption), key=lambda ts: -ts[1])[:2]  # caption: quoted
@@ -241,13 +262,10 @@ def _explain(index: GifIndex, i: int, score: float, message_scores: dict, messag
         parts.append(f"caption '{caption}'")
     if matched:
         parts.append("about " + " and ".join(f"'{t}'" for t, _ in matched))
-    message_top = top_emotion(message_scores)
-    reading = (f"your {subject} reads {EMOTION_ADJECTIVES[message_top]} ({message_scores[message_top]:.0%})"
-               if message_scores.get(message_top, 0.0) >= CLEAR_READING else f"your {subject} has no clear emotion")
     if emotion:
         parts.append(f"tagged {EMOTION_ADJECTIVES[emotion]} ({confidence:.0%} sure); {reading}")
     else:
         parts.append("no emotion tagged: found by its words")
     return Suggestion(path=rows["path"][i], score=score, emotion=emotion, why="; ".join(parts), source=source,
-                      confidence=confidence, emotion_match=emotion_match, semantic_match=semantic_match,
-                      matched_terms=[t for t, _ in matched], sha256=rows["sha256"][i], caption=caption)
+                      confidence=confidence, matched_terms=[t for t, _ in matched], sha256=rows["sha256"][i],
+                      caption=caption)

@@ -1,6 +1,7 @@
 """Suggest GIFs of a tagged corpus for a message: text model + MiniLM embedding -> ranked, explained GIFs."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -26,6 +27,8 @@ class Recommender:
         # One message at a time: a second OpenMP thread only adds contention on a shared CPU (see the bench).
         faiss.omp_set_num_threads(1)
         self.db_path = Path(db_path)
+        # The corpus file and its write-ahead log, as strings: a Path built per suggestion costs more than its stat.
+        self._watched = (str(self.db_path), str(self.db_path) + "-wal")
         self.runtime = runtime
         self.options = options or RankingOptions()
         self.index_options = index_options
@@ -51,9 +54,9 @@ class Recommender:
         """Size and time of the corpus file and of its write-ahead log: every write changes one of them, and
         two stat calls cost microseconds, against a query of the corpus per suggestion."""
         signature = []
-        for path in (self.db_path, Path(str(self.db_path) + "-wal")):
+        for path in self._watched:
             try:
-                status = path.stat()
+                status = os.stat(path)
                 signature.append((status.st_mtime_ns, status.st_size))
             except OSError:
                 signature.append(None)
