@@ -38,7 +38,7 @@ from tqdm import tqdm
 from common import held_out_figures, sign_test, write_results
 from gifemo import decision
 from gifemo.config import FaceOptions, Runtime
-from gifemo.emotions import EMOTIONS, scores_dict, scores_vector
+from gifemo.emotions import EMOTIONS, scores_dict, scores_vector, softmax
 from gifemo.evaluate import labelled_records, load_dataset
 from gifemo.evidence import Evidence
 from gifemo.facs.aus import action_units
@@ -115,7 +115,7 @@ def fit_reading(x: np.ndarray, y: np.ndarray):
     full[model.classes_] = model.coef_   # a class absent from the fitting GIFs gets no weight
     bias = np.full(len(EMOTIONS), -30.0)
     bias[model.classes_] = model.intercept_
-    return lambda z: decision.softmax(((z - mean) / sd) @ full.T + bias)
+    return lambda z: softmax(((z - mean) / sd) @ full.T + bias)
 
 
 def readings(features: dict, coverage: dict, y: np.ndarray, fit_on: np.ndarray, read_on: np.ndarray) -> dict:

@@ -30,7 +30,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .emotions import EMOTIONS, scores_dict, scores_vector, top_emotion
+from .emotions import EMOTIONS, scores_dict, scores_vector, softmax, top_emotion
 from .evidence import Evidence
 from .paths import WEIGHTS_DIR
 from .streams import stream_rank
@@ -71,11 +71,6 @@ class Calibration:
 
 def log_scores(scores: dict[str, float]) -> np.ndarray:
     return np.log(np.clip(scores_vector(scores).astype(np.float64), LOG_FLOOR, 1.0))
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max(-1, keepdims=True))
-    return z / z.sum(-1, keepdims=True)
 
 
 def coverage_weight(evidence: Evidence) -> float:

@@ -57,5 +57,11 @@ def scores_vector(scores: Mapping[str, float]) -> np.ndarray:
     return np.array([float(scores.get(name, 0.0)) for name in EMOTIONS], dtype=np.float32)
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities from logits, over the last axis (the emotions)."""
+    z = np.exp(logits - logits.max(-1, keepdims=True))
+    return z / z.sum(-1, keepdims=True)
+
+
 def top_emotion(scores: Mapping[str, float]) -> str:
     return max(EMOTIONS, key=lambda name: scores.get(name, 0.0))

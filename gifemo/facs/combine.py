@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..emotions import EMOTIONS
+from ..emotions import EMOTIONS, softmax
 
 COMBINATION_WEIGHTS = "face_combine.json"
 
@@ -30,10 +30,7 @@ class Combination:
     metrics: dict
 
     def combine(self, cnn_probs: np.ndarray, rules: np.ndarray) -> np.ndarray:
-        logits = features(np.atleast_2d(cnn_probs), np.atleast_2d(rules)) @ self.coef.T + self.intercept
-        logits -= logits.max(1, keepdims=True)
-        probs = np.exp(logits)
-        return probs / probs.sum(1, keepdims=True)
+        return softmax(features(np.atleast_2d(cnn_probs), np.atleast_2d(rules)) @ self.coef.T + self.intercept)
 
     def save(self, path: Path) -> Path:
         path.write_text(json.dumps({"emotions": list(EMOTIONS), "features": feature_names(),

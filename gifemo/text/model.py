@@ -17,7 +17,7 @@ import torch
 
 from .. import models
 from ..config import DEFAULT_TEXT_MODEL, TEXT_MODELS, Runtime
-from ..emotions import EMOTIONS, scores_dict
+from ..emotions import EMOTIONS, scores_dict, softmax
 from .bilstm import BiLSTMClassifier, BiLSTMConfig, export_onnx
 from .encoder import EmbeddingHead, HeadConfig, NumpyHead
 from ..onnx_build import built_model, session
@@ -107,10 +107,8 @@ class MiniLMTextModel(TextEmotionModel):
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         # The recommender's message encoder: it keeps recent embeddings, so the search reuses this one.
-        logits = self._logits(load_message_encoder(self.runtime).encode(texts))
-        # scipy.special.softmax's steps, without its array-API dispatch (half its time on one message)
-        exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return exp / exp.sum(axis=-1, keepdims=True)
+        # not scipy.special.softmax, which spends half its time on one message in its array-API dispatch
+        return softmax(self._logits(load_message_encoder(self.runtime).encode(texts)))
 
 
 class EnsembleTextModel(TextEmotionModel):
